@@ -1,0 +1,16 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace coinrelay {
+
+std::vector<std::string> splitCsv(std::string_view text);  ///< trims items, drops empty ones
+std::string toLower(std::string_view text);
+std::string toUpper(std::string_view text);
+std::string_view trim(std::string_view text);
+/// A short, single-line excerpt of a body for error messages (never the whole payload).
+std::string excerpt(std::string_view text, size_t max_chars = 120);
+
+}  // namespace coinrelay

@@ -1,0 +1,142 @@
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/result.h"
+
+namespace coinrelay::config {
+
+struct UpstreamConfig {
+  std::string base_url;
+  std::string plan;     ///< public | demo | pro: decides the key header
+  std::string api_key;  ///< secret: from COINRELAY_UPSTREAM_API_KEY or upstream.api_key_file
+  int top_n = 50;
+  std::vector<std::string> vs_currencies;
+  int interval_s = 60;
+  int timeout_ms = 10'000;
+  int max_attempts = 4;
+};
+
+struct KafkaConfig {
+  std::string brokers;  ///< empty: no Kafka (the embedded default)
+  std::string topic;
+  int partitions = 3;
+  int replication_factor = 1;
+  std::string compression;
+  int linger_ms = 20;
+  std::string group_id;
+  int delivery_timeout_ms = 120'000;
+};
+
+struct ElasticsearchConfig {
+  std::string url;  ///< empty: no search engine (the embedded default)
+  std::string index;
+  std::string username;
+  std::string password;  ///< secret
+  std::string api_key;   ///< secret
+  std::string ca_file;
+  int bulk_max_docs = 1000;
+  int bulk_max_bytes = 5 * 1024 * 1024;
+  int flush_interval_ms = 1000;
+  int number_of_shards = 1;
+  int number_of_replicas = 0;
+};
+
+struct HttpConfig {
+  std::string listen;  ///< host:port
+};
+
+struct StorageConfig {
+  std::string sqlite_path;
+};
+
+struct LogConfig {
+  std::string level;
+  std::string format;  ///< text | json
+};
+
+/// The validated configuration every role starts from.
+struct Config {
+  UpstreamConfig upstream;
+  KafkaConfig kafka;
+  ElasticsearchConfig elasticsearch;
+  HttpConfig http;
+  StorageConfig storage;
+  LogConfig log;
+};
+
+enum class OptionType { String, Int, Bool, List };
+
+/// One configuration key, declared once: its name, type, default, range and documentation drive
+/// parsing, validation, `coinrelay config` and the docs.
+struct OptionSpec {
+  const char* name;  ///< "section.key"
+  OptionType type;
+  const char* default_value;
+  const char* doc;
+  long long min = 0;
+  long long max = 0;  ///< min == max == 0: no range check
+  const char* allowed = nullptr;  ///< comma-separated allowed values for strings
+  bool secret = false;            ///< masked when printed; never accepted from a flag
+};
+
+const std::vector<OptionSpec>& optionSpecs();
+const OptionSpec* findOption(std::string_view name);
+
+/// Where a value came from, lowest precedence first.
+enum class Source { Default, File, Env, Flag };
+const char* toString(Source source);
+
+/// The layered key/value view before validation.
+class RawConfig {
+ public:
+  RawConfig();  ///< all defaults
+
+  /// Reads a TOML file; unknown sections or keys, and values of the wrong type, are errors.
+  Status loadFile(const std::string& path);
+  /// Reads COINRELAY_<SECTION>_<KEY> variables from `environ` (COINRELAY_CONFIG excepted).
+  Status loadEnv(const std::vector<std::pair<std::string, std::string>>& environ);
+  /// Applies one `section.key=value` flag.
+  Status setFlag(std::string_view assignment);
+  Status set(std::string_view name, std::string value, Source source);
+
+  const std::string& get(std::string_view name) const;
+  Source sourceOf(std::string_view name) const;
+  const std::string& filePath() const { return file_path_; }
+
+ private:
+  struct Entry {
+    std::string value;
+    Source source = Source::Default;
+  };
+  std::map<std::string, Entry, std::less<>> values_;
+  std::string file_path_;
+};
+
+/// Checks types, ranges and cross-field rules; reports every problem, one line each.
+Result<Config> validate(const RawConfig& raw);
+
+/// The process environment as pairs (a seam for tests).
+std::vector<std::pair<std::string, std::string>> processEnvironment();
+
+/// Loads defaults, then the file (`path`, or COINRELAY_CONFIG, or ./coinrelay.toml when it
+/// exists), then the environment, then flags, and validates.
+struct LoadOptions {
+  std::string file;  ///< empty: COINRELAY_CONFIG or ./coinrelay.toml if present
+  std::vector<std::string> assignments;  ///< section.key=value, in order
+  std::vector<std::pair<std::string, std::string>> environ;
+};
+Result<std::pair<RawConfig, Config>> load(const LoadOptions& options);
+
+/// The effective configuration as TOML, secrets masked, each line commented with its source.
+std::string render(const RawConfig& raw);
+
+/// The reference table of every option, as Markdown (docs/configuration.md).
+std::string renderReference();
+
+}  // namespace coinrelay::config

@@ -1,0 +1,77 @@
+#include "kafka/kafka_admin.h"
+
+#include <fmt/format.h>
+#include <librdkafka/rdkafka.h>
+
+#include <memory>
+
+namespace coinrelay::kafka {
+
+Status checkReachable(RdKafka::Handle& handle, const std::string& brokers,
+                      std::chrono::milliseconds timeout) {
+  RdKafka::Metadata* raw = nullptr;
+  const RdKafka::ErrorCode err =
+      handle.metadata(true, nullptr, &raw, static_cast<int>(timeout.count()));
+  std::unique_ptr<RdKafka::Metadata> metadata(raw);
+  if (err != RdKafka::ERR_NO_ERROR) {
+    return makeError(ErrorCode::Unavailable,
+                     fmt::format("Kafka at {} is unreachable ({}); start Kafka there or set "
+                                 "kafka.brokers / COINRELAY_KAFKA_BROKERS to a running broker",
+                                 brokers, RdKafka::err2str(err)));
+  }
+  return {};
+}
+
+Status ensureTopic(RdKafka::Handle& handle, const config::KafkaConfig& config,
+                   std::chrono::milliseconds timeout) {
+  CR_RETURN_IF_ERROR(checkReachable(handle, config.brokers, timeout));
+  rd_kafka_t* rk = handle.c_ptr();
+  char error[512];
+  rd_kafka_NewTopic_t* topic =
+      rd_kafka_NewTopic_new(config.topic.c_str(), config.partitions, config.replication_factor,
+                            error, sizeof(error));
+  if (topic == nullptr) {
+    return makeError(ErrorCode::InvalidArgument,
+                     fmt::format("cannot describe topic {}: {}", config.topic, error));
+  }
+  rd_kafka_AdminOptions_t* options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+  rd_kafka_AdminOptions_set_operation_timeout(options, static_cast<int>(timeout.count()), error,
+                                              sizeof(error));
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
+  rd_kafka_CreateTopics(rk, &topic, 1, options, queue);
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, static_cast<int>(timeout.count()) + 2000);
+  Status status;
+  if (event == nullptr) {
+    status = makeError(ErrorCode::Unavailable,
+                       fmt::format("Kafka did not answer the creation of topic {} in time",
+                                   config.topic));
+  } else if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    status = makeError(ErrorCode::Unavailable,
+                       fmt::format("creating topic {} failed: {}", config.topic,
+                                   rd_kafka_event_error_string(event)));
+  } else {
+    const rd_kafka_CreateTopics_result_t* result = rd_kafka_event_CreateTopics_result(event);
+    size_t count = 0;
+    const rd_kafka_topic_result_t** topics = rd_kafka_CreateTopics_result_topics(result, &count);
+    for (size_t i = 0; i < count; ++i) {
+      const rd_kafka_resp_err_t topic_err = rd_kafka_topic_result_error(topics[i]);
+      if (topic_err != RD_KAFKA_RESP_ERR_NO_ERROR &&
+          topic_err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+        const char* message = rd_kafka_topic_result_error_string(topics[i]);
+        status = makeError(ErrorCode::FailedPrecondition,
+                           fmt::format("creating topic {} ({} partitions, replication {}) failed: "
+                                       "{}; create it by hand or fix kafka.partitions / "
+                                       "kafka.replication_factor",
+                                       config.topic, config.partitions, config.replication_factor,
+                                       message ? message : rd_kafka_err2str(topic_err)));
+      }
+    }
+  }
+  if (event != nullptr) rd_kafka_event_destroy(event);
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_AdminOptions_destroy(options);
+  rd_kafka_NewTopic_destroy(topic);
+  return status;
+}
+
+}  // namespace coinrelay::kafka

@@ -1,0 +1,23 @@
+#pragma once
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include <chrono>
+#include <string>
+
+#include "common/result.h"
+#include "config/config.h"
+
+namespace coinrelay::kafka {
+
+/// Checks that the brokers answer a metadata request within `timeout`; the error names the
+/// brokers and the setting to change.
+Status checkReachable(RdKafka::Handle& handle, const std::string& brokers,
+                      std::chrono::milliseconds timeout);
+
+/// Creates the topic with the configured partitions and replication factor unless it exists
+/// (an existing topic is left as it is, whatever its partition count).
+Status ensureTopic(RdKafka::Handle& handle, const config::KafkaConfig& config,
+                   std::chrono::milliseconds timeout);
+
+}  // namespace coinrelay::kafka

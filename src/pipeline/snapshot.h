@@ -1,0 +1,42 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sinks/sink.h"
+
+namespace coinrelay::pipeline {
+
+/// One immutable version of the latest quote per (coin, vs_currency), with its JSON listing
+/// rendered once so that every reader of this version is served the same bytes.
+struct SnapshotVersion {
+  uint64_t version = 0;
+  std::map<std::pair<std::string, std::string>, model::Quote> quotes;  ///< (id, vs_currency)
+  std::string quotes_json;  ///< {"version":..,"count":..,"quotes":[...]} by rank
+  int64_t updated_ms = 0;
+};
+
+/// The latest quotes held in memory. Writers build a new version and swap a pointer; readers
+/// take the current pointer and never wait for a writer to finish rendering.
+/// Threading: deliver() from the fetch loop; current() from any thread.
+class Snapshot final : public sinks::Sink {
+ public:
+  Snapshot();
+
+  std::shared_ptr<const SnapshotVersion> current() const;
+
+  // Sink
+  std::string_view name() const override { return "snapshot"; }
+  Status deliver(std::span<const model::Quote> batch) override;
+
+ private:
+  mutable std::mutex mutex_;  // guards the pointer swap only
+  std::shared_ptr<const SnapshotVersion> current_;
+};
+
+}  // namespace coinrelay::pipeline

@@ -1,0 +1,52 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <random>
+#include <string>
+#include <utility>
+
+#include "api/http_server.h"
+#include "simulate/market.h"
+
+namespace coinrelay::simulate {
+
+/// Shares of requests answered with a fault instead of data, and added latency.
+struct FaultOptions {
+  double rate_limited = 0;  ///< 429 with CoinGecko's body and retry-after
+  double server_error = 0;  ///< 503
+  double html = 0;          ///< 403 Cloudflare HTML page instead of JSON
+  double truncated = 0;     ///< 200 with the JSON cut in half
+  int latency_ms = 0;       ///< added to every /api/v3 answer
+  int retry_after_s = 1;    ///< the retry-after header of simulated 429s
+  uint64_t seed = 7;
+};
+
+/// A CoinGecko-compatible upstream for tests, benchmarks and offline demos: the /api/v3
+/// endpoints coinrelay uses, with CoinGecko's field names, types and error bodies, over a
+/// simulated market, plus injected faults and request counters at /_sim/stats.
+/// Threading: handle() is safe from any number of server threads.
+class Simulator {
+ public:
+  Simulator(const MarketOptions& market, const FaultOptions& faults);
+
+  api::Reply handle(const api::Request& request);
+  std::string statsJson();
+
+ private:
+  api::Reply coinsMarkets(const api::Request& request);
+  api::Reply simplePrice(const api::Request& request);
+  api::Reply control(const api::Request& request);
+  std::optional<api::Reply> injectFault(const std::string& body);
+  void count(const std::string& path, int status);
+
+  std::mutex mutex_;
+  Market market_;
+  FaultOptions faults_;
+  std::mt19937_64 fault_rng_;
+  uint64_t requests_total_ = 0;
+  std::map<std::string, std::map<int, uint64_t>> by_path_;
+};
+
+}  // namespace coinrelay::simulate

@@ -1,0 +1,17 @@
+#pragma once
+
+#include <spdlog/spdlog.h>
+
+#include <memory>
+#include <string>
+
+namespace coinrelay::telemetry {
+
+/// Sets up the default sink once per process: `text` is "time level [component] message" for
+/// people, `json` one object per line ({"ts","level","component","msg"}) for log shippers.
+void initLogging(const std::string& level, const std::string& format);
+
+/// The named logger of one subsystem ("fetch", "kafka", "index", "http", ...).
+std::shared_ptr<spdlog::logger> logger(const std::string& component);
+
+}  // namespace coinrelay::telemetry
