@@ -139,7 +139,7 @@ Result<MarketsPage> CoinGeckoClient::fetchPage(const std::string& url,
       if (response->status == 429) wait = retryAfter(*response, std::chrono::system_clock::now());
     }
     ++stats_.failures;
-    if (!last.retryable()) break;
+    if (!last.retryable() || attempt == config_.max_attempts) break;
     const auto pause = std::max(wait.value_or(std::chrono::milliseconds(0)), backoff.next());
     if (std::chrono::system_clock::now() + pause >= deadline) {
       log->warn("upstream failed and the next wait ({} ms) would pass the cycle deadline: {}",

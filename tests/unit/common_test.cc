@@ -1,0 +1,74 @@
+#include <gtest/gtest.h>
+
+#include "common/json_writer.h"
+#include "common/strings.h"
+#include "common/time_util.h"
+
+namespace coinrelay {
+namespace {
+
+TEST(TimeUtilTest, ParsesCoinGeckoTimestamps) {
+  EXPECT_EQ(parseIso8601Millis("2024-06-12T09:31:05.412Z"), 1718184665412);
+  EXPECT_EQ(parseIso8601Millis("2013-07-06T00:00:00.000Z"), 1373068800000);
+  EXPECT_EQ(parseIso8601Millis("2024-06-12T09:31:05Z"), 1718184665000);
+  EXPECT_EQ(parseIso8601Millis("2024-06-12T09:31:05.412345678Z"), 1718184665412);
+  EXPECT_EQ(parseIso8601Millis("2025-07-25 14:54:00 +0000"), 1753455240000);
+  EXPECT_EQ(parseIso8601Millis("1970-01-01T00:00:00.000Z"), 0);
+}
+
+TEST(TimeUtilTest, RefusesMalformedTimestamps) {
+  EXPECT_FALSE(parseIso8601Millis(""));
+  EXPECT_FALSE(parseIso8601Millis("2024-06-12"));
+  EXPECT_FALSE(parseIso8601Millis("2024-13-12T09:31:05Z"));
+  EXPECT_FALSE(parseIso8601Millis("2024-06-12T09:31:05+02:00"));  // only UTC is accepted
+  EXPECT_FALSE(parseIso8601Millis("2024-06-12T09:31:05.Z"));
+  EXPECT_FALSE(parseIso8601Millis("yesterday at noon, roughly"));
+}
+
+TEST(TimeUtilTest, FormatsRoundTrip) {
+  EXPECT_EQ(formatIso8601Millis(1718184665412), "2024-06-12T09:31:05.412Z");
+  EXPECT_EQ(formatIso8601Millis(0), "1970-01-01T00:00:00.000Z");
+  for (int64_t ms : {int64_t{1}, int64_t{999}, int64_t{1718184665412}, int64_t{4102444799999}}) {
+    EXPECT_EQ(parseIso8601Millis(formatIso8601Millis(ms)), ms);
+  }
+}
+
+TEST(TimeUtilTest, AlignsTicksOnTheWallClock) {
+  using std::chrono::seconds;
+  EXPECT_EQ(toUnixMillis(nextAlignedTick(fromUnixMillis(61'500), seconds(60))), 120'000);
+  EXPECT_EQ(toUnixMillis(nextAlignedTick(fromUnixMillis(60'000), seconds(60))), 120'000);
+  EXPECT_EQ(toUnixMillis(nextAlignedTick(fromUnixMillis(59'999), seconds(60))), 60'000);
+  EXPECT_EQ(toUnixMillis(nextAlignedTick(fromUnixMillis(7'100), seconds(2))), 8'000);
+}
+
+TEST(JsonWriterTest, EscapesAndSeparates) {
+  std::string out;
+  JsonWriter w(out);
+  w.beginObject()
+      .field("name", "say \"hi\"\n\\ \x01")
+      .field("n", 1.5)
+      .field("big", 1.3284561203451e12)
+      .field("tiny", -1.2843e-05)
+      .field("nan", std::numeric_limits<double>::quiet_NaN())
+      .field("int", int64_t{-42})
+      .field("none", std::optional<double>())
+      .key("list")
+      .beginArray()
+      .value(true)
+      .value("x")
+      .endArray()
+      .endObject();
+  EXPECT_EQ(out,
+            R"({"name":"say \"hi\"\n\\ \u0001","n":1.5,"big":1328456120345.1,"tiny":-1.2843e-05,)"
+            R"("nan":null,"int":-42,"none":null,"list":[true,"x"]})");
+}
+
+TEST(StringsTest, SplitsCsvAndTrims) {
+  EXPECT_EQ(splitCsv(" usd, eur,,gbp "), (std::vector<std::string>{"usd", "eur", "gbp"}));
+  EXPECT_TRUE(splitCsv("").empty());
+  EXPECT_EQ(excerpt("a\nb", 10), "a b");
+  EXPECT_EQ(excerpt(std::string(200, 'x'), 5), "xxxxx...");
+}
+
+}  // namespace
+}  // namespace coinrelay
