@@ -101,7 +101,11 @@ bool IndexLoop::flush(std::vector<std::unique_ptr<RdKafka::Message>>& batch) {
     }
     quotes.push_back(std::move(quote).value());
   }
-  return indexer_.indexAll(std::move(quotes));
+  const size_t count = quotes.size();
+  if (!indexer_.indexAll(std::move(quotes))) return false;
+  telemetry::logger("index")->info("bulk of {} documents indexed (total {})", count,
+                                   indexer_.stats().indexed.load());
+  return true;
 }
 
 void IndexLoop::commit(const std::vector<std::unique_ptr<RdKafka::Message>>& batch) {

@@ -1,0 +1,45 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace coinrelay::testing {
+
+/// A child process of the test (the real `coinrelay` binary), its output captured to a file.
+/// The destructor kills it if it is still running, so a failed assertion leaves nothing behind.
+class Process {
+ public:
+  Process(std::vector<std::string> argv, std::vector<std::string> extra_env,
+          std::string log_path);
+  ~Process();
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  /// Waits for exit; nullopt on timeout. The exit code, or 128 + signal.
+  std::optional<int> wait(std::chrono::milliseconds timeout);
+  /// SIGTERM, then wait; SIGKILL after the timeout.
+  int terminate(std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  void kill9();
+  bool running();
+  std::string output() const;  ///< what it printed so far (stdout and stderr)
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+  std::optional<int> status_;
+  std::string log_path_;
+};
+
+/// Runs a command to completion and returns its exit code and output.
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;
+};
+CommandResult runCommand(const std::vector<std::string>& argv,
+                         std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+}  // namespace coinrelay::testing
