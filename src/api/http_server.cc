@@ -1,10 +1,10 @@
 #include "api/http_server.h"
 
-#include <fmt/format.h>
+#include <thread>
 
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
-#include <thread>
+#include <fmt/format.h>
 
 #include "common/strings.h"
 #include "telemetry/logging.h"
@@ -18,7 +18,8 @@ using tcp = asio::ip::tcp;
 
 std::string_view Request::header(std::string_view lower_name) const {
   for (const auto& [name, value] : headers) {
-    if (name == lower_name) return value;
+    if (name == lower_name)
+      return value;
   }
   return {};
 }
@@ -31,9 +32,12 @@ std::string Request::param(const std::string& name, std::string fallback) const 
 namespace {
 
 int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
   return -1;
 }
 
@@ -43,7 +47,8 @@ std::string percentDecode(std::string_view text) {
   for (size_t i = 0; i < text.size(); ++i) {
     if (text[i] == '+') {
       out.push_back(' ');
-    } else if (text[i] == '%' && i + 2 < text.size() && hexValue(text[i + 1]) >= 0 && hexValue(text[i + 2]) >= 0) {
+    } else if (text[i] == '%' && i + 2 < text.size() && hexValue(text[i + 1]) >= 0 &&
+               hexValue(text[i + 2]) >= 0) {
       out.push_back(static_cast<char>(hexValue(text[i + 1]) * 16 + hexValue(text[i + 2])));
       i += 2;
     } else {
@@ -67,7 +72,8 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.expires_after(std::chrono::seconds(60));
     http::async_read(stream_, buffer_, request_,
                      [self = shared_from_this()](beast::error_code ec, size_t) {
-                       if (ec) return self->close();
+                       if (ec)
+                         return self->close();
                        self->handle();
                      });
   }
@@ -78,7 +84,8 @@ class Session : public std::enable_shared_from_this<Session> {
     std::string_view target = request_.target();
     const size_t question = target.find('?');
     request.path = percentDecode(target.substr(0, question));
-    if (question != std::string_view::npos) request.query = parseQuery(target.substr(question + 1));
+    if (question != std::string_view::npos)
+      request.query = parseQuery(target.substr(question + 1));
     for (const auto& field : request_) {
       request.headers.emplace_back(toLower(field.name_string()), std::string(field.value()));
     }
@@ -94,7 +101,8 @@ class Session : public std::enable_shared_from_this<Session> {
     response_.result(static_cast<unsigned>(reply.status));
     response_.set(http::field::server, "coinrelay");
     response_.set(http::field::content_type, reply.content_type);
-    for (const auto& [name, value] : reply.headers) response_.set(name, value);
+    for (const auto& [name, value] : reply.headers)
+      response_.set(name, value);
     response_.body() = std::move(reply.body);
     response_.keep_alive(request_.keep_alive());
     response_.prepare_payload();
@@ -110,7 +118,8 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.expires_after(std::chrono::seconds(60));
     http::async_write(stream_, response_,
                       [self = shared_from_this()](beast::error_code ec, size_t) {
-                        if (ec || !self->response_.keep_alive()) return self->close();
+                        if (ec || !self->response_.keep_alive())
+                          return self->close();
                         self->read();
                       });
   }
@@ -135,7 +144,8 @@ std::map<std::string, std::string> parseQuery(std::string_view query) {
   size_t start = 0;
   while (start < query.size()) {
     size_t end = query.find('&', start);
-    if (end == std::string_view::npos) end = query.size();
+    if (end == std::string_view::npos)
+      end = query.size();
     std::string_view pair = query.substr(start, end - start);
     const size_t eq = pair.find('=');
     if (!pair.empty()) {
@@ -157,7 +167,8 @@ struct HttpServer::Impl {
 
   void accept() {
     acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
-      if (!acceptor.is_open()) return;
+      if (!acceptor.is_open())
+        return;
       if (!ec) {
         socket.set_option(tcp::no_delay(true), ec);
         std::make_shared<Session>(std::move(socket), handler)->start();
@@ -177,7 +188,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& listen,
                      fmt::format("listen address '{}' is not host:port", listen));
   }
   std::string host = listen.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  if (host.size() > 2 && host.front() == '[')
+    host = host.substr(1, host.size() - 2);
   const std::string port = listen.substr(colon + 1);
   auto impl = std::make_unique<Impl>();
   impl->handler = std::move(handler);
@@ -190,9 +202,12 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& listen,
   }
   const tcp::endpoint endpoint = endpoints.begin()->endpoint();
   impl->acceptor.open(endpoint.protocol(), ec);
-  if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) impl->acceptor.bind(endpoint, ec);
-  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (!ec)
+    impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec)
+    impl->acceptor.bind(endpoint, ec);
+  if (!ec)
+    impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
     return makeError(ErrorCode::FailedPrecondition,
                      fmt::format("cannot listen on {}: {}; pick a free address with "
@@ -207,19 +222,25 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& listen,
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
 
-uint16_t HttpServer::port() const { return impl_->port; }
+uint16_t HttpServer::port() const {
+  return impl_->port;
+}
 
 void HttpServer::stop() {
-  if (impl_->stopped) return;
+  if (impl_->stopped)
+    return;
   impl_->stopped = true;
   asio::post(impl_->io, [impl = impl_.get()] {
     beast::error_code ignored;
     impl->acceptor.close(ignored);
   });
   impl_->io.stop();
-  for (auto& thread : impl_->threads) thread.join();
+  for (auto& thread : impl_->threads)
+    thread.join();
 }
 
-HttpServer::~HttpServer() { stop(); }
+HttpServer::~HttpServer() {
+  stop();
+}
 
 }  // namespace coinrelay::api

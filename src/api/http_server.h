@@ -16,8 +16,8 @@ namespace coinrelay::api {
 
 struct Request {
   std::string method;
-  std::string path;                          ///< without the query string
-  std::map<std::string, std::string> query;  ///< percent-decoded
+  std::string path;                                          ///< without the query string
+  std::map<std::string, std::string> query;                  ///< percent-decoded
   std::vector<std::pair<std::string, std::string>> headers;  ///< names lower-cased
 
   std::string_view header(std::string_view lower_name) const;
@@ -30,7 +30,8 @@ struct Reply {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
-  std::chrono::milliseconds delay{0};  ///< wait before answering (latency injection), no thread held
+  std::chrono::milliseconds delay{
+      0};  ///< wait before answering (latency injection), no thread held
 };
 
 using Handler = std::function<Reply(const Request&)>;

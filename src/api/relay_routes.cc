@@ -8,7 +8,8 @@ namespace coinrelay::api {
 void HealthState::record(const pipeline::CycleReport& report) {
   std::lock_guard lock(mutex_);
   ++cycles_;
-  if (!report.upstream_ok || !report.sinks_ok) ++failed_cycles_;
+  if (!report.upstream_ok || !report.sinks_ok)
+    ++failed_cycles_;
   last_ = report;
   has_last_ = true;
 }
@@ -17,9 +18,9 @@ std::string HealthState::json(uint64_t upstream_requests) const {
   std::lock_guard lock(mutex_);
   std::string out;
   JsonWriter w(out);
-  const char* status = !has_last_                                ? "starting"
+  const char* status = !has_last_                            ? "starting"
                        : last_.upstream_ok && last_.sinks_ok ? "ok"
-                                                                  : "degraded";
+                                                             : "degraded";
   w.beginObject()
       .field("status", status)
       .field("cycles", static_cast<int64_t>(cycles_))
@@ -54,8 +55,7 @@ Reply RelayRoutes::handle(const Request& request) const {
     reply.headers.emplace_back("ETag", "\"" + std::to_string(version->version) + "\"");
     return reply;
   }
-  return Reply{404, "application/json",
-               R"({"error":"not found: try /v1/quotes or /healthz"})"};
+  return Reply{404, "application/json", R"({"error":"not found: try /v1/quotes or /healthz"})"};
 }
 
 }  // namespace coinrelay::api

@@ -1,9 +1,9 @@
 #include "app/commands.h"
 
-#include <fmt/format.h>
-
 #include <chrono>
 #include <cstdio>
+
+#include <fmt/format.h>
 
 #include "api/http_server.h"
 #include "api/relay_routes.h"
@@ -31,8 +31,10 @@ void printConfigError(const Error& error) {
   const std::string& text = error.message;
   while (start <= text.size()) {
     size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    std::fprintf(stderr, "coinrelay: configuration error: %s\n", text.substr(start, end - start).c_str());
+    if (end == std::string::npos)
+      end = text.size();
+    std::fprintf(stderr, "coinrelay: configuration error: %s\n",
+                 text.substr(start, end - start).c_str());
     start = end + 1;
   }
 }
@@ -65,7 +67,8 @@ int requireSetting(const std::string& component, const std::string& message) {
 
 int fetchCommand(const CommonOptions& options, const StopSignal& stop) {
   auto config = loadConfig(options);
-  if (!config) return kExitUsage;
+  if (!config)
+    return kExitUsage;
   if (config->kafka.brokers.empty()) {
     return requireSetting("fetch",
                           "kafka.brokers is empty: `coinrelay fetch` publishes to Kafka; set "
@@ -73,7 +76,8 @@ int fetchCommand(const CommonOptions& options, const StopSignal& stop) {
                           "run` for the embedded default)");
   }
   auto kafka = sinks::KafkaSink::create(config->kafka);
-  if (!kafka) return fail("fetch", kafka.error());
+  if (!kafka)
+    return fail("fetch", kafka.error());
   auto log = telemetry::logger("fetch");
   log->info("fetching the top {} coins in {} from {} every {} s into Kafka topic {} at {}",
             config->upstream.top_n, fmt::join(config->upstream.vs_currencies, ","),
@@ -88,7 +92,8 @@ int fetchCommand(const CommonOptions& options, const StopSignal& stop) {
 
 int indexCommand(const CommonOptions& options, const StopSignal& stop) {
   auto config = loadConfig(options);
-  if (!config) return kExitUsage;
+  if (!config)
+    return kExitUsage;
   if (config->kafka.brokers.empty()) {
     return requireSetting("index",
                           "kafka.brokers is empty: `coinrelay index` consumes from Kafka; set "
@@ -101,17 +106,21 @@ int indexCommand(const CommonOptions& options, const StopSignal& stop) {
                           "--elasticsearch");
   }
   auto loop = pipeline::IndexLoop::create(*config, stop);
-  if (!loop) return fail("index", loop.error());
-  if (auto status = (*loop)->run(); !status) return fail("index", status.error());
+  if (!loop)
+    return fail("index", loop.error());
+  if (auto status = (*loop)->run(); !status)
+    return fail("index", status.error());
   return 0;
 }
 
 int runCommand(const CommonOptions& options, const StopSignal& stop) {
   auto config = loadConfig(options);
-  if (!config) return kExitUsage;
+  if (!config)
+    return kExitUsage;
   auto log = telemetry::logger("run");
   auto store = storage::SqliteQuoteStore::open(config->storage.sqlite_path);
-  if (!store) return fail("run", store.error());
+  if (!store)
+    return fail("run", store.error());
 
   pipeline::Snapshot snapshot;
   if (auto history = (*store)->latest(); history && !history->empty()) {
@@ -123,14 +132,16 @@ int runCommand(const CommonOptions& options, const StopSignal& stop) {
   std::unique_ptr<sinks::KafkaSink> kafka;
   if (!config->kafka.brokers.empty()) {
     auto created = sinks::KafkaSink::create(config->kafka);
-    if (!created) return fail("run", created.error());
+    if (!created)
+      return fail("run", created.error());
     kafka = std::move(created).value();
     sinks.push_back(kafka.get());
   }
   std::unique_ptr<sinks::ElasticsearchSink> search;
   if (!config->elasticsearch.url.empty()) {
     auto created = sinks::ElasticsearchSink::create(config->elasticsearch, stop);
-    if (!created) return fail("run", created.error());
+    if (!created)
+      return fail("run", created.error());
     search = std::move(created).value();
     sinks.push_back(search.get());
   }
@@ -139,15 +150,18 @@ int runCommand(const CommonOptions& options, const StopSignal& stop) {
   api::HealthState health;
   loop.onCycle([&health](const pipeline::CycleReport& report) { health.record(report); });
   api::RelayRoutes routes(snapshot, health, loop.upstreamStats().requests);
-  auto server = api::HttpServer::start(
-      config->http.listen, [&routes](const api::Request& request) { return routes.handle(request); });
-  if (!server) return fail("http", server.error());
-  log->info("serving http://{}/v1/quotes and /healthz; history in {}; fetching the top {} coins "
-            "from {} every {} s{}{}",
-            config->http.listen, config->storage.sqlite_path, config->upstream.top_n,
-            net::redactUrl(config->upstream.base_url), config->upstream.interval_s,
-            kafka ? "; publishing to Kafka " + config->kafka.brokers : "",
-            search ? "; indexing into " + net::redactUrl(config->elasticsearch.url) : "");
+  auto server = api::HttpServer::start(config->http.listen, [&routes](const api::Request& request) {
+    return routes.handle(request);
+  });
+  if (!server)
+    return fail("http", server.error());
+  log->info(
+      "serving http://{}/v1/quotes and /healthz; history in {}; fetching the top {} coins "
+      "from {} every {} s{}{}",
+      config->http.listen, config->storage.sqlite_path, config->upstream.top_n,
+      net::redactUrl(config->upstream.base_url), config->upstream.interval_s,
+      kafka ? "; publishing to Kafka " + config->kafka.brokers : "",
+      search ? "; indexing into " + net::redactUrl(config->elasticsearch.url) : "");
   loop.run(options.cycles);
   if (options.cycles > 0) {
     // Keep answering after the last cycle until stopped, so the result can be inspected.
@@ -164,19 +178,21 @@ int simulateCommand(SimulateOptions options, const StopSignal& stop) {
   options.market.update_interval_ms = static_cast<int64_t>(options.update_interval_s * 1000);
   options.market.start_ms = toUnixMillis(std::chrono::system_clock::now());
   simulate::Simulator simulator(options.market, options.faults);
-  auto server = api::HttpServer::start(
-      options.listen, [&simulator](const api::Request& request) { return simulator.handle(request); });
+  auto server = api::HttpServer::start(options.listen, [&simulator](const api::Request& request) {
+    return simulator.handle(request);
+  });
   if (!server) {
     log->error("{}", server.error().message);
     return kExitUsage;
   }
   const std::string host = options.listen.substr(0, options.listen.rfind(':'));
-  log->info("CoinGecko-compatible upstream at http://{}:{}/api/v3 ({} coins, seed {}, {}); "
-            "counters at /_sim/stats",
-            host, (*server)->port(), options.market.coins, options.market.seed,
-            options.market.update_interval_ms > 0
-                ? fmt::format("prices move every {} s", options.update_interval_s)
-                : std::string("prices frozen"));
+  log->info(
+      "CoinGecko-compatible upstream at http://{}:{}/api/v3 ({} coins, seed {}, {}); "
+      "counters at /_sim/stats",
+      host, (*server)->port(), options.market.coins, options.market.seed,
+      options.market.update_interval_ms > 0
+          ? fmt::format("prices move every {} s", options.update_interval_s)
+          : std::string("prices frozen"));
   const auto& f = options.faults;
   if (f.rate_limited + f.server_error + f.html + f.truncated > 0 || f.latency_ms > 0) {
     log->info("faults: 429 {:.0f}%, 5xx {:.0f}%, HTML {:.0f}%, truncated {:.0f}%, +{} ms latency",

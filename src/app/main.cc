@@ -1,11 +1,11 @@
 // coinrelay: one binary, one role per subcommand (see docs/architecture.md).
 
+#include <cstdio>
+#include <thread>
+
 #include <CLI/CLI.hpp>
 #include <pthread.h>
 #include <signal.h>
-
-#include <cstdio>
-#include <thread>
 
 #include "app/commands.h"
 
@@ -22,17 +22,20 @@ void addCommonOptions(CLI::App* command, CommonOptions& options, bool with_cycle
   command->add_option_function<std::vector<std::string>>(
       "--set",
       [&options](const std::vector<std::string>& values) {
-        for (const auto& v : values) options.assignments.push_back(v);
+        for (const auto& v : values)
+          options.assignments.push_back(v);
       },
       "Override one key: --set section.key=value (repeatable)");
   auto shortcut = [&](const char* flag, const char* key, const char* help) {
     command->add_option_function<std::string>(
-        flag, [&options, key](const std::string& value) {
+        flag,
+        [&options, key](const std::string& value) {
           options.assignments.push_back(std::string(key) + "=" + value);
         },
         help);
   };
-  shortcut("--upstream", "upstream.base_url", "CoinGecko API root, e.g. http://127.0.0.1:8090/api/v3");
+  shortcut("--upstream", "upstream.base_url",
+           "CoinGecko API root, e.g. http://127.0.0.1:8090/api/v3");
   shortcut("--top", "upstream.top_n", "How many coins to track by market cap");
   shortcut("--interval", "upstream.interval_s", "Seconds between fetch cycles");
   shortcut("--brokers", "kafka.brokers", "Kafka bootstrap servers, host:port[,...]");
@@ -68,8 +71,9 @@ int main(int argc, char** argv) {
 
   CommonOptions run_options, fetch_options, index_options, config_cmd_options;
   auto* run = app.add_subcommand(
-      "run", "The embedded default: fetch -> SQLite history -> HTTP API, in one process (Kafka "
-             "and Elasticsearch too when configured)");
+      "run",
+      "The embedded default: fetch -> SQLite history -> HTTP API, in one process (Kafka "
+      "and Elasticsearch too when configured)");
   addCommonOptions(run, run_options, true);
   auto* fetch = app.add_subcommand(
       "fetch", "Poll CoinGecko on a schedule and publish each quote to Kafka (key = coin id)");
@@ -86,29 +90,39 @@ int main(int argc, char** argv) {
   simulate->add_option("--coins", sim.market.coins, "Number of coins (the top 50 are real ones)")
       ->check(CLI::Range(1, 20'000))
       ->capture_default_str();
-  simulate->add_option("--seed", sim.market.seed, "Seed of the price random walk")->capture_default_str();
-  simulate->add_option("--update-interval", sim.update_interval_s,
-                       "Seconds between price moves (last_updated advances); 0 freezes the market")
+  simulate->add_option("--seed", sim.market.seed, "Seed of the price random walk")
+      ->capture_default_str();
+  simulate
+      ->add_option("--update-interval", sim.update_interval_s,
+                   "Seconds between price moves (last_updated advances); 0 freezes the market")
       ->check(CLI::Range(0.0, 86'400.0))
       ->capture_default_str();
-  simulate->add_option("--fail-429", sim.faults.rate_limited, "Share of requests answered 429 (0..1)")
+  simulate
+      ->add_option("--fail-429", sim.faults.rate_limited, "Share of requests answered 429 (0..1)")
       ->check(CLI::Range(0.0, 1.0));
   simulate->add_option("--fail-5xx", sim.faults.server_error, "Share answered 503 (0..1)")
       ->check(CLI::Range(0.0, 1.0));
-  simulate->add_option("--fail-html", sim.faults.html, "Share answered with a Cloudflare HTML page (0..1)")
+  simulate
+      ->add_option("--fail-html", sim.faults.html,
+                   "Share answered with a Cloudflare HTML page (0..1)")
       ->check(CLI::Range(0.0, 1.0));
-  simulate->add_option("--fail-truncated", sim.faults.truncated, "Share answered with truncated JSON (0..1)")
+  simulate
+      ->add_option("--fail-truncated", sim.faults.truncated,
+                   "Share answered with truncated JSON (0..1)")
       ->check(CLI::Range(0.0, 1.0));
   simulate->add_option("--latency-ms", sim.faults.latency_ms, "Latency added to every answer")
       ->check(CLI::Range(0, 600'000));
-  simulate->add_option("--retry-after", sim.faults.retry_after_s, "retry-after seconds of simulated 429s")
+  simulate
+      ->add_option("--retry-after", sim.faults.retry_after_s,
+                   "retry-after seconds of simulated 429s")
       ->check(CLI::Range(0, 3600))
       ->capture_default_str();
   simulate->add_option("--fault-seed", sim.faults.seed, "Seed of the fault dice");
 
   coinrelay::app::ConfigOptions config_options;
   auto* config = app.add_subcommand(
-      "config", "Print the effective configuration (secrets masked), or the reference of every key");
+      "config",
+      "Print the effective configuration (secrets masked), or the reference of every key");
   addCommonOptions(config, config_cmd_options, false);
   config->add_flag("--reference", config_options.reference, "Print every key as a Markdown table");
 
@@ -117,7 +131,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
-  if (sim.faults.rate_limited + sim.faults.server_error + sim.faults.html + sim.faults.truncated > 1.0) {
+  if (sim.faults.rate_limited + sim.faults.server_error + sim.faults.html + sim.faults.truncated >
+      1.0) {
     std::fprintf(stderr, "coinrelay simulate: the fault shares add up to more than 1\n");
     return 2;
   }
@@ -129,10 +144,15 @@ int main(int argc, char** argv) {
     stop.request();
   }).detach();
 
-  if (*run) return coinrelay::app::runCommand(run_options, stop);
-  if (*fetch) return coinrelay::app::fetchCommand(fetch_options, stop);
-  if (*index) return coinrelay::app::indexCommand(index_options, stop);
-  if (*simulate) return coinrelay::app::simulateCommand(sim, stop);
-  if (*config) return coinrelay::app::configCommand(config_cmd_options, config_options);
+  if (*run)
+    return coinrelay::app::runCommand(run_options, stop);
+  if (*fetch)
+    return coinrelay::app::fetchCommand(fetch_options, stop);
+  if (*index)
+    return coinrelay::app::indexCommand(index_options, stop);
+  if (*simulate)
+    return coinrelay::app::simulateCommand(sim, stop);
+  if (*config)
+    return coinrelay::app::configCommand(config_cmd_options, config_options);
   return 2;
 }

@@ -1,8 +1,8 @@
 #include "coingecko/coingecko_client.h"
 
-#include <fmt/format.h>
-
 #include <charconv>
+
+#include <fmt/format.h>
 
 #include "common/backoff.h"
 #include "common/strings.h"
@@ -15,28 +15,31 @@ namespace {
 constexpr int kMaxPerPage = 250;
 
 Error classify(int status, const UpstreamError& detail) {
-  const std::string text =
-      detail.error_code != 0 && detail.error_code != status
-          ? fmt::format("HTTP {} (CoinGecko error {}): {}", status, detail.error_code,
-                        detail.message)
-          : fmt::format("HTTP {}: {}", status, detail.message);
+  const std::string text = detail.error_code != 0 && detail.error_code != status
+                               ? fmt::format("HTTP {} (CoinGecko error {}): {}", status,
+                                             detail.error_code, detail.message)
+                               : fmt::format("HTTP {}: {}", status, detail.message);
   if (detail.error_code == 10010) {
     return makeError(ErrorCode::FailedPrecondition,
-                     text + " -- the key is a paid-plan key: set upstream.plan = \"pro\" and "
-                            "upstream.base_url = \"https://pro-api.coingecko.com/api/v3\"");
+                     text +
+                         " -- the key is a paid-plan key: set upstream.plan = \"pro\" and "
+                         "upstream.base_url = \"https://pro-api.coingecko.com/api/v3\"");
   }
   if (detail.error_code == 10011) {
     return makeError(ErrorCode::FailedPrecondition,
-                     text + " -- the key is a Demo key: set upstream.plan = \"demo\" and "
-                            "upstream.base_url = \"https://api.coingecko.com/api/v3\"");
+                     text +
+                         " -- the key is a Demo key: set upstream.plan = \"demo\" and "
+                         "upstream.base_url = \"https://api.coingecko.com/api/v3\"");
   }
-  if (status == 429) return makeError(ErrorCode::ResourceExhausted, text);
-  if (status >= 500 || status == 408) return makeError(ErrorCode::Unavailable, text);
+  if (status == 429)
+    return makeError(ErrorCode::ResourceExhausted, text);
+  if (status >= 500 || status == 408)
+    return makeError(ErrorCode::Unavailable, text);
   if (status == 401 || status == 403) {
     // Cloudflare's 403 pages are transient blocks; CoinGecko's own 401 means a key problem.
-    return makeError(detail.message.starts_with("HTML") ? ErrorCode::Unavailable
-                                                        : ErrorCode::FailedPrecondition,
-                     text);
+    return makeError(
+        detail.message.starts_with("HTML") ? ErrorCode::Unavailable : ErrorCode::FailedPrecondition,
+        text);
   }
   return makeError(ErrorCode::InvalidArgument, text);
 }
@@ -49,9 +52,12 @@ CoinGeckoClient::CoinGeckoClient(const config::UpstreamConfig& config, const Sto
 }
 
 net::Headers CoinGeckoClient::authHeaders(const std::string& plan, const std::string& api_key) {
-  if (api_key.empty()) return {};
-  if (plan == "pro") return {{"x-cg-pro-api-key", api_key}};
-  if (plan == "demo") return {{"x-cg-demo-api-key", api_key}};
+  if (api_key.empty())
+    return {};
+  if (plan == "pro")
+    return {{"x-cg-pro-api-key", api_key}};
+  if (plan == "demo")
+    return {{"x-cg-demo-api-key", api_key}};
   return {};
 }
 
@@ -97,10 +103,12 @@ Result<MarketsPage> CoinGeckoClient::fetchTopMarkets(const std::string& vs_curre
     all.invalid_items += one.invalid_items;
     const size_t received = one.quotes.size() + one.invalid_items;
     for (auto& quote : one.quotes) {
-      if (static_cast<int>(all.quotes.size()) >= top_n) break;
+      if (static_cast<int>(all.quotes.size()) >= top_n)
+        break;
       all.quotes.push_back(std::move(quote));
     }
-    if (received < static_cast<size_t>(per_page)) break;  // the universe ends before top_n
+    if (received < static_cast<size_t>(per_page))
+      break;  // the universe ends before top_n
   }
   return all;
 }
@@ -112,15 +120,17 @@ Result<MarketsPage> CoinGeckoClient::fetchPage(const std::string& url,
   Backoff backoff(std::chrono::milliseconds(500), std::chrono::seconds(30));
   Error last = makeError(ErrorCode::Unavailable, "no attempt made");
   for (int attempt = 1; attempt <= config_.max_attempts; ++attempt) {
-    if (stop_.stopped()) return makeError(ErrorCode::Unavailable, "stopping");
+    if (stop_.stopped())
+      return makeError(ErrorCode::Unavailable, "stopping");
     net::HttpRequest request;
     request.url = url;
     request.headers = headers_;
     request.timeout = std::chrono::milliseconds(config_.timeout_ms);
     const auto now = std::chrono::system_clock::now();
-    if (deadline - now < std::chrono::milliseconds(100)) break;
-    request.timeout = std::min(request.timeout, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                    deadline - now));
+    if (deadline - now < std::chrono::milliseconds(100))
+      break;
+    request.timeout = std::min(
+        request.timeout, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now));
     ++stats_.requests;
     auto response = http_.send(request);
     std::optional<std::chrono::milliseconds> wait;
@@ -136,19 +146,22 @@ Result<MarketsPage> CoinGeckoClient::fetchPage(const std::string& url,
       last = page.error();
     } else {
       last = classify(response->status, describeErrorBody(response->body, parser_));
-      if (response->status == 429) wait = retryAfter(*response, std::chrono::system_clock::now());
+      if (response->status == 429)
+        wait = retryAfter(*response, std::chrono::system_clock::now());
     }
     ++stats_.failures;
-    if (!last.retryable() || attempt == config_.max_attempts) break;
+    if (!last.retryable() || attempt == config_.max_attempts)
+      break;
     const auto pause = std::max(wait.value_or(std::chrono::milliseconds(0)), backoff.next());
     if (std::chrono::system_clock::now() + pause >= deadline) {
       log->warn("upstream failed and the next wait ({} ms) would pass the cycle deadline: {}",
                 pause.count(), last.message);
       break;
     }
-    log->warn("upstream attempt {}/{} failed, retrying in {} ms: {}", attempt,
-              config_.max_attempts, pause.count(), last.message);
-    if (stop_.waitFor(pause)) break;
+    log->warn("upstream attempt {}/{} failed, retrying in {} ms: {}", attempt, config_.max_attempts,
+              pause.count(), last.message);
+    if (stop_.waitFor(pause))
+      break;
   }
   return last;
 }

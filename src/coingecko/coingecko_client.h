@@ -1,11 +1,11 @@
 #pragma once
 
-#include <simdjson.h>
-
 #include <atomic>
 #include <chrono>
 #include <string>
 #include <vector>
+
+#include <simdjson.h>
 
 #include "coingecko/markets_parser.h"
 #include "common/result.h"

@@ -13,10 +13,12 @@ namespace {
 /// Fills `q` from one item; returns a reason when the item must be skipped.
 std::string readItem(simdjson::dom::element element, model::Quote& q) {
   simdjson::dom::object obj;
-  if (element.get_object().get(obj) != simdjson::SUCCESS) return "item is not an object";
+  if (element.get_object().get(obj) != simdjson::SUCCESS)
+    return "item is not an object";
   std::string type_error;
   auto id = json::optionalString(obj, "id", &type_error);
-  if (!id || id->empty()) return "item has no id";
+  if (!id || id->empty())
+    return "item has no id";
   q.id = std::string(*id);
   auto symbol = json::optionalString(obj, "symbol", &type_error);
   auto name = json::optionalString(obj, "name", &type_error);
@@ -27,7 +29,8 @@ std::string readItem(simdjson::dom::element element, model::Quote& q) {
   q.name = std::string(*name);
   auto last_updated = json::optionalString(obj, "last_updated", &type_error);
   std::optional<int64_t> last_updated_ms;
-  if (last_updated) last_updated_ms = parseIso8601Millis(*last_updated);
+  if (last_updated)
+    last_updated_ms = parseIso8601Millis(*last_updated);
   if (!last_updated_ms) {
     return fmt::format("{}: last_updated '{}' is not ISO-8601", q.id,
                        last_updated ? excerpt(*last_updated, 40) : "null");
@@ -72,7 +75,8 @@ std::string readItem(simdjson::dom::element element, model::Quote& q) {
       q.roi = r;
     }
   }
-  if (!type_error.empty()) return fmt::format("{}: field '{}' has the wrong type", q.id, type_error);
+  if (!type_error.empty())
+    return fmt::format("{}: field '{}' has the wrong type", q.id, type_error);
   return {};
 }
 
@@ -102,7 +106,8 @@ Result<MarketsPage> parseCoinsMarkets(std::string_view body, std::string_view vs
     if (reason.empty()) {
       page.quotes.push_back(std::move(q));
     } else {
-      if (page.invalid_items == 0) page.first_invalid_reason = std::move(reason);
+      if (page.invalid_items == 0)
+        page.first_invalid_reason = std::move(reason);
       ++page.invalid_items;
     }
   }
@@ -117,7 +122,8 @@ UpstreamError describeErrorBody(std::string_view body, simdjson::dom::parser& pa
       std::string ignored;
       out.error_code =
           static_cast<int>(json::optionalInteger(status, "error_code", &ignored).value_or(0));
-      out.message = std::string(json::optionalString(status, "error_message", &ignored).value_or(""));
+      out.message =
+          std::string(json::optionalString(status, "error_message", &ignored).value_or(""));
     };
     simdjson::dom::object status;
     std::string_view text;
@@ -128,19 +134,21 @@ UpstreamError describeErrorBody(std::string_view body, simdjson::dom::parser& pa
     } else if (doc["error"].get_string().get(text) == simdjson::SUCCESS) {
       out.message = std::string(text);  // {"error":"invalid vs_currency"}
     }
-    if (!out.message.empty()) return out;
+    if (!out.message.empty())
+      return out;
   }
   // Not JSON: Cloudflare pages carry the useful part in <title>; plain text is kept as it is.
   const size_t title = body.find("<title>");
   if (title != std::string_view::npos) {
     const size_t end = body.find("</title>", title);
-    out.message = "HTML page: " + excerpt(body.substr(title + 7, end == std::string_view::npos
-                                                                    ? 80
-                                                                    : end - title - 7));
+    out.message =
+        "HTML page: " +
+        excerpt(body.substr(title + 7, end == std::string_view::npos ? 80 : end - title - 7));
   } else {
     out.message = excerpt(trim(body));
   }
-  if (out.message.empty()) out.message = "empty body";
+  if (out.message.empty())
+    out.message = "empty body";
   return out;
 }
 

@@ -1,11 +1,11 @@
 #pragma once
 
-#include <simdjson.h>
-
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <simdjson.h>
 
 #include "common/result.h"
 #include "model/quote.h"

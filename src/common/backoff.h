@@ -15,8 +15,8 @@ class Backoff {
       : base_(base), cap_(cap), rng_(seed ? seed : std::random_device{}()) {}
 
   std::chrono::milliseconds next() {
-    const int64_t ceiling = std::min<int64_t>(
-        cap_.count(), base_.count() * (int64_t{1} << std::min(attempt_, 20)));
+    const int64_t ceiling =
+        std::min<int64_t>(cap_.count(), base_.count() * (int64_t{1} << std::min(attempt_, 20)));
     ++attempt_;
     std::uniform_int_distribution<int64_t> dist(ceiling / 2, ceiling);
     return std::chrono::milliseconds(dist(rng_));

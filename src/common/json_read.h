@@ -1,11 +1,11 @@
 #pragma once
 
-#include <simdjson.h>
-
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include <simdjson.h>
 
 namespace coinrelay::json {
 

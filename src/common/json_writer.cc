@@ -1,8 +1,8 @@
 #include "common/json_writer.h"
 
-#include <fmt/format.h>
-
 #include <cmath>
+
+#include <fmt/format.h>
 
 namespace coinrelay {
 
@@ -12,7 +12,8 @@ void JsonWriter::separate() {
     return;
   }
   if (!needs_comma_.empty()) {
-    if (needs_comma_.back()) out_.push_back(',');
+    if (needs_comma_.back())
+      out_.push_back(',');
     needs_comma_.back() = true;
   }
 }

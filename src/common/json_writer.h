@@ -33,7 +33,8 @@ class JsonWriter {
 
   template <class T>
   JsonWriter& value(const std::optional<T>& maybe) {
-    if (maybe) return value(*maybe);
+    if (maybe)
+      return value(*maybe);
     return null();
   }
   template <class T>

@@ -29,7 +29,9 @@ struct Error {
   }
 };
 
-inline Error makeError(ErrorCode code, std::string message) { return Error{code, std::move(message)}; }
+inline Error makeError(ErrorCode code, std::string message) {
+  return Error{code, std::move(message)};
+}
 
 /// A value or an Error, shaped like std::expected (absent from GCC 12's C++20) so that moving to
 /// C++23 is a rename.
@@ -79,15 +81,17 @@ using Status = Result<void>;
 #define CR_CONCAT(a, b) CR_CONCAT_INNER(a, b)
 
 /// Evaluates a Result-returning expression; returns its Error from the enclosing function.
-#define CR_RETURN_IF_ERROR(expr)             \
-  do {                                       \
-    auto cr_status_ = (expr);                \
-    if (!cr_status_) return cr_status_.error(); \
+#define CR_RETURN_IF_ERROR(expr) \
+  do {                           \
+    auto cr_status_ = (expr);    \
+    if (!cr_status_)             \
+      return cr_status_.error(); \
   } while (0)
 
 /// `CR_TRY(auto x, f());` binds the value or returns the Error.
 #define CR_TRY(decl, expr) CR_TRY_IMPL(CR_CONCAT(cr_result_, __LINE__), decl, expr)
 #define CR_TRY_IMPL(tmp, decl, expr) \
   auto tmp = (expr);                 \
-  if (!tmp) return tmp.error();      \
+  if (!tmp)                          \
+    return tmp.error();              \
   decl = std::move(tmp).value()

@@ -20,9 +20,11 @@ std::vector<std::string> splitCsv(std::string_view text) {
   size_t start = 0;
   while (start <= text.size()) {
     size_t end = text.find(',', start);
-    if (end == std::string_view::npos) end = text.size();
+    if (end == std::string_view::npos)
+      end = text.size();
     std::string_view item = trim(text.substr(start, end - start));
-    if (!item.empty()) items.emplace_back(item);
+    if (!item.empty())
+      items.emplace_back(item);
     start = end + 1;
   }
   return items;

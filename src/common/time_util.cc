@@ -1,9 +1,9 @@
 #include "common/time_util.h"
 
-#include <fmt/format.h>
-
 #include <charconv>
 #include <ctime>
+
+#include <fmt/format.h>
 
 namespace coinrelay {
 
@@ -11,15 +11,19 @@ int64_t toUnixMillis(SystemTime t) {
   return std::chrono::duration_cast<Millis>(t.time_since_epoch()).count();
 }
 
-SystemTime fromUnixMillis(int64_t ms) { return SystemTime(Millis(ms)); }
+SystemTime fromUnixMillis(int64_t ms) {
+  return SystemTime(Millis(ms));
+}
 
 namespace {
 
 bool readInt(std::string_view text, size_t pos, size_t len, int& out) {
-  if (pos + len > text.size()) return false;
+  if (pos + len > text.size())
+    return false;
   const char* begin = text.data() + pos;
   for (size_t i = 0; i < len; ++i) {
-    if (begin[i] < '0' || begin[i] > '9') return false;
+    if (begin[i] < '0' || begin[i] > '9')
+      return false;
   }
   auto [ptr, ec] = std::from_chars(begin, begin + len, out);
   return ec == std::errc() && ptr == begin + len;
@@ -40,8 +44,8 @@ int64_t daysFromCivil(int y, unsigned m, unsigned d) {
 
 std::optional<int64_t> parseIso8601Millis(std::string_view text) {
   int year, month, day, hour, minute, second;
-  if (text.size() < 19 || text[4] != '-' || text[7] != '-' || (text[10] != 'T' && text[10] != ' ') ||
-      text[13] != ':' || text[16] != ':') {
+  if (text.size() < 19 || text[4] != '-' || text[7] != '-' ||
+      (text[10] != 'T' && text[10] != ' ') || text[13] != ':' || text[16] != ':') {
     return std::nullopt;
   }
   if (!readInt(text, 0, 4, year) || !readInt(text, 5, 2, month) || !readInt(text, 8, 2, day) ||
@@ -58,17 +62,23 @@ std::optional<int64_t> parseIso8601Millis(std::string_view text) {
     ++pos;
     size_t digits = 0;
     while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
-      if (digits < 3) millis = millis * 10 + (text[pos] - '0');
+      if (digits < 3)
+        millis = millis * 10 + (text[pos] - '0');
       ++digits;
       ++pos;
     }
-    if (digits == 0 || digits > 9) return std::nullopt;
-    for (size_t i = digits; i < 3; ++i) millis *= 10;
+    if (digits == 0 || digits > 9)
+      return std::nullopt;
+    for (size_t i = digits; i < 3; ++i)
+      millis *= 10;
   }
   std::string_view zone = text.substr(pos);
-  if (zone.starts_with(' ')) zone.remove_prefix(1);  // x-ratelimit-reset: "... 14:54:00 +0000"
-  if (zone != "Z" && zone != "+00:00" && zone != "+0000") return std::nullopt;
-  const int64_t days = daysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+  if (zone.starts_with(' '))
+    zone.remove_prefix(1);  // x-ratelimit-reset: "... 14:54:00 +0000"
+  if (zone != "Z" && zone != "+00:00" && zone != "+0000")
+    return std::nullopt;
+  const int64_t days =
+      daysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   const int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second;
   return seconds * 1000 + millis;
 }

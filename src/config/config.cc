@@ -1,10 +1,10 @@
 #include "config/config.h"
 
-#include <fmt/format.h>
-
 #include <charconv>
 #include <filesystem>
 #include <fstream>
+
+#include <fmt/format.h>
 #include <toml++/toml.h>
 
 #include "common/strings.h"
@@ -40,7 +40,8 @@ const std::vector<OptionSpec> kOptions = {
      "Attempts per upstream request within one cycle (retries use jittered backoff).", 1, 20},
     {"kafka.brokers", OptionType::String, "",
      "Kafka bootstrap servers (host:port,...). Empty: no Kafka."},
-    {"kafka.topic", OptionType::String, "crypto-data", "Topic of quote messages, keyed by coin id."},
+    {"kafka.topic", OptionType::String, "crypto-data",
+     "Topic of quote messages, keyed by coin id."},
     {"kafka.partitions", OptionType::Int, "3", "Partitions when coinrelay creates the topic.", 1,
      10'000},
     {"kafka.replication_factor", OptionType::Int, "1",
@@ -49,16 +50,14 @@ const std::vector<OptionSpec> kOptions = {
      "none,gzip,snappy,lz4,zstd"},
     {"kafka.linger_ms", OptionType::Int, "20", "Producer batching delay.", 0, 60'000},
     {"kafka.delivery_timeout_ms", OptionType::Int, "120000",
-     "How long the producer keeps retrying a message before reporting it failed.", 1000,
-     3'600'000},
+     "How long the producer keeps retrying a message before reporting it failed.", 1000, 3'600'000},
     {"kafka.group_id", OptionType::String, "coinrelay-indexer",
      "Consumer group of `coinrelay index`."},
     {"elasticsearch.url", OptionType::String, "",
      "Elasticsearch or OpenSearch URL (http://host:9200). Empty: no search engine."},
     {"elasticsearch.index", OptionType::String, "crypto-prices", "Index receiving quote history."},
     {"elasticsearch.username", OptionType::String, "", "Basic-auth user."},
-    {"elasticsearch.password", OptionType::String, "", "Basic-auth password.", 0, 0, nullptr,
-     true},
+    {"elasticsearch.password", OptionType::String, "", "Basic-auth password.", 0, 0, nullptr, true},
     {"elasticsearch.api_key", OptionType::String, "", "API key (sent as 'ApiKey <key>').", 0, 0,
      nullptr, true},
     {"elasticsearch.ca_file", OptionType::String, "", "CA bundle for https URLs."},
@@ -70,20 +69,21 @@ const std::vector<OptionSpec> kOptions = {
      "Longest wait before a partial bulk is sent.", 1, 600'000},
     {"elasticsearch.number_of_shards", OptionType::Int, "1", "Shards in the index template.", 1,
      1024},
-    {"elasticsearch.number_of_replicas", OptionType::Int, "0", "Replicas in the index template.",
-     0, 16},
+    {"elasticsearch.number_of_replicas", OptionType::Int, "0", "Replicas in the index template.", 0,
+     16},
     {"http.listen", OptionType::String, "127.0.0.1:8080", "Address of the HTTP API (host:port)."},
     {"storage.sqlite_path", OptionType::String, "coinrelay.db",
      "SQLite history of the embedded default (`coinrelay run`)."},
     {"log.level", OptionType::String, "info", "Log level.", 0, 0, "trace,debug,info,warn,error"},
-    {"log.format", OptionType::String, "text", "Log format: text for people, json for machines.",
-     0, 0, "text,json"},
+    {"log.format", OptionType::String, "text", "Log format: text for people, json for machines.", 0,
+     0, "text,json"},
 };
 
 std::string envNameOf(std::string_view option) {
   std::string name = "COINRELAY_" + toUpper(option);
   for (char& c : name) {
-    if (c == '.') c = '_';
+    if (c == '.')
+      c = '_';
   }
   return name;
 }
@@ -99,9 +99,11 @@ std::string fixHint(const OptionSpec& spec) {
 }
 
 bool isAllowed(const OptionSpec& spec, std::string_view value) {
-  if (spec.allowed == nullptr) return true;
+  if (spec.allowed == nullptr)
+    return true;
   for (const auto& item : splitCsv(spec.allowed)) {
-    if (item == value) return true;
+    if (item == value)
+      return true;
   }
   return false;
 }
@@ -110,14 +112,16 @@ std::optional<long long> parseInt(std::string_view text) {
   long long out = 0;
   text = trim(text);
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-  if (ec != std::errc() || ptr != text.data() + text.size() || text.empty()) return std::nullopt;
+  if (ec != std::errc() || ptr != text.data() + text.size() || text.empty())
+    return std::nullopt;
   return out;
 }
 
 std::string joinLines(const std::vector<std::string>& lines) {
   std::string out;
   for (const auto& line : lines) {
-    if (!out.empty()) out.push_back('\n');
+    if (!out.empty())
+      out.push_back('\n');
     out += line;
   }
   return out;
@@ -125,18 +129,22 @@ std::string joinLines(const std::vector<std::string>& lines) {
 
 bool validHostPort(std::string_view text) {
   const size_t colon = text.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) return false;
+  if (colon == std::string_view::npos || colon == 0)
+    return false;
   auto port = parseInt(text.substr(colon + 1));
   return port && *port > 0 && *port < 65536;
 }
 
 }  // namespace
 
-const std::vector<OptionSpec>& optionSpecs() { return kOptions; }
+const std::vector<OptionSpec>& optionSpecs() {
+  return kOptions;
+}
 
 const OptionSpec* findOption(std::string_view name) {
   for (const auto& spec : kOptions) {
-    if (name == spec.name) return &spec;
+    if (name == spec.name)
+      return &spec;
   }
   return nullptr;
 }
@@ -156,7 +164,8 @@ const char* toString(Source source) {
 }
 
 RawConfig::RawConfig() {
-  for (const auto& spec : kOptions) values_[spec.name] = Entry{spec.default_value, Source::Default};
+  for (const auto& spec : kOptions)
+    values_[spec.name] = Entry{spec.default_value, Source::Default};
 }
 
 const std::string& RawConfig::get(std::string_view name) const {
@@ -194,9 +203,9 @@ Status RawConfig::loadFile(const std::string& path) {
     root = toml::parse_file(path);
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
-    return makeError(ErrorCode::InvalidArgument,
-                     fmt::format("config file {}:{}:{}: {}", path, where.line, where.column,
-                                 e.description()));
+    return makeError(
+        ErrorCode::InvalidArgument,
+        fmt::format("config file {}:{}:{}: {}", path, where.line, where.column, e.description()));
   } catch (const std::exception& e) {
     return makeError(ErrorCode::InvalidArgument,
                      fmt::format("config file {}: cannot read it: {}", path, e.what()));
@@ -206,18 +215,20 @@ Status RawConfig::loadFile(const std::string& path) {
   for (const auto& [section_key, section_node] : root) {
     const auto* section = section_node.as_table();
     if (section == nullptr) {
-      errors.push_back(fmt::format("config file {}: '{}' must be a [section] table, e.g. "
-                                   "[upstream], [kafka], [elasticsearch], [http], [storage], [log]",
-                                   path, section_key.str()));
+      errors.push_back(
+          fmt::format("config file {}: '{}' must be a [section] table, e.g. "
+                      "[upstream], [kafka], [elasticsearch], [http], [storage], [log]",
+                      path, section_key.str()));
       continue;
     }
     for (const auto& [key, node] : *section) {
       const std::string name = fmt::format("{}.{}", section_key.str(), key.str());
       const OptionSpec* spec = findOption(name);
       if (spec == nullptr) {
-        errors.push_back(fmt::format("config file {}: unknown key '{}' (see `coinrelay config "
-                                     "--reference` for the list)",
-                                     path, name));
+        errors.push_back(
+            fmt::format("config file {}: unknown key '{}' (see `coinrelay config "
+                        "--reference` for the list)",
+                        path, name));
         continue;
       }
       std::string value;
@@ -227,19 +238,20 @@ Status RawConfig::loadFile(const std::string& path) {
         value = std::to_string(*i);
       } else if (auto b = node.value<bool>(); b && node.is_boolean()) {
         value = *b ? "true" : "false";
-      } else if (const auto* array = node.as_array(); array != nullptr && spec->type == OptionType::List) {
+      } else if (const auto* array = node.as_array();
+                 array != nullptr && spec->type == OptionType::List) {
         for (const auto& item : *array) {
           auto text = item.value<std::string>();
           if (!text) {
-            errors.push_back(fmt::format("config file {}: {} must be an array of strings", path, name));
+            errors.push_back(
+                fmt::format("config file {}: {} must be an array of strings", path, name));
             break;
           }
           value += value.empty() ? *text : "," + *text;
         }
       } else {
-        errors.push_back(
-            fmt::format("config file {}: {} has an unsupported value type; {}", path, name,
-                        fixHint(*spec)));
+        errors.push_back(fmt::format("config file {}: {} has an unsupported value type; {}", path,
+                                     name, fixHint(*spec)));
         continue;
       }
       if (auto status = set(name, std::move(value), Source::File); !status) {
@@ -247,28 +259,33 @@ Status RawConfig::loadFile(const std::string& path) {
       }
     }
   }
-  if (!errors.empty()) return makeError(ErrorCode::InvalidArgument, joinLines(errors));
+  if (!errors.empty())
+    return makeError(ErrorCode::InvalidArgument, joinLines(errors));
   return {};
 }
 
 Status RawConfig::loadEnv(const std::vector<std::pair<std::string, std::string>>& env) {
   std::vector<std::string> errors;
   for (const auto& [name, value] : env) {
-    if (!name.starts_with("COINRELAY_") || name == "COINRELAY_CONFIG") continue;
+    if (!name.starts_with("COINRELAY_") || name == "COINRELAY_CONFIG")
+      continue;
     const OptionSpec* match = nullptr;
     for (const auto& spec : kOptions) {
-      if (envNameOf(spec.name) == name) match = &spec;
+      if (envNameOf(spec.name) == name)
+        match = &spec;
     }
     if (match == nullptr) {
-      errors.push_back(fmt::format("unknown environment variable {} (variables are "
-                                   "COINRELAY_<SECTION>_<KEY>, e.g. COINRELAY_KAFKA_BROKERS; see "
-                                   "`coinrelay config --reference`)",
-                                   name));
+      errors.push_back(
+          fmt::format("unknown environment variable {} (variables are "
+                      "COINRELAY_<SECTION>_<KEY>, e.g. COINRELAY_KAFKA_BROKERS; see "
+                      "`coinrelay config --reference`)",
+                      name));
       continue;
     }
     values_[match->name] = Entry{value, Source::Env};
   }
-  if (!errors.empty()) return makeError(ErrorCode::InvalidArgument, joinLines(errors));
+  if (!errors.empty())
+    return makeError(ErrorCode::InvalidArgument, joinLines(errors));
   return {};
 }
 
@@ -287,9 +304,12 @@ Result<Config> validate(const RawConfig& raw) {
   std::vector<std::string> errors;
   auto describe = [&](const OptionSpec& spec) {
     const Source source = raw.sourceOf(spec.name);
-    if (source == Source::Env) return fmt::format("{} (from {})", spec.name, envNameOf(spec.name));
-    if (source == Source::File) return fmt::format("{} (from {})", spec.name, raw.filePath());
-    if (source == Source::Flag) return fmt::format("{} (from a flag)", spec.name);
+    if (source == Source::Env)
+      return fmt::format("{} (from {})", spec.name, envNameOf(spec.name));
+    if (source == Source::File)
+      return fmt::format("{} (from {})", spec.name, raw.filePath());
+    if (source == Source::Flag)
+      return fmt::format("{} (from a flag)", spec.name);
     return std::string(spec.name);
   };
   auto str = [&](const char* name) -> std::string {
@@ -306,13 +326,13 @@ Result<Config> validate(const RawConfig& raw) {
     const std::string& text = raw.get(name);
     auto value = parseInt(text);
     if (!value) {
-      errors.push_back(fmt::format("{}: '{}' is not an integer; {}", describe(spec), text,
-                                   fixHint(spec)));
+      errors.push_back(
+          fmt::format("{}: '{}' is not an integer; {}", describe(spec), text, fixHint(spec)));
       return 0;
     }
     if ((spec.min != 0 || spec.max != 0) && (*value < spec.min || *value > spec.max)) {
-      errors.push_back(fmt::format("{}: {} is outside the allowed range {}..{}; {}",
-                                   describe(spec), *value, spec.min, spec.max, fixHint(spec)));
+      errors.push_back(fmt::format("{}: {} is outside the allowed range {}..{}; {}", describe(spec),
+                                   *value, spec.min, spec.max, fixHint(spec)));
       return 0;
     }
     return static_cast<int>(*value);
@@ -320,16 +340,18 @@ Result<Config> validate(const RawConfig& raw) {
 
   Config c;
   c.upstream.base_url = str("upstream.base_url");
-  while (c.upstream.base_url.ends_with('/')) c.upstream.base_url.pop_back();
+  while (c.upstream.base_url.ends_with('/'))
+    c.upstream.base_url.pop_back();
   c.upstream.plan = str("upstream.plan");
   c.upstream.api_key = std::string(trim(raw.get("upstream.api_key")));
   const std::string key_file = str("upstream.api_key_file");
   if (c.upstream.api_key.empty() && !key_file.empty()) {
     std::ifstream in(key_file);
     if (!in) {
-      errors.push_back(fmt::format("upstream.api_key_file: cannot read '{}'; check the path and "
-                                   "that coinrelay's user may read it",
-                                   key_file));
+      errors.push_back(
+          fmt::format("upstream.api_key_file: cannot read '{}'; check the path and "
+                      "that coinrelay's user may read it",
+                      key_file));
     } else {
       std::getline(in, c.upstream.api_key);
       c.upstream.api_key = std::string(trim(c.upstream.api_key));
@@ -349,7 +371,8 @@ Result<Config> validate(const RawConfig& raw) {
   c.kafka.delivery_timeout_ms = integer("kafka.delivery_timeout_ms");
   c.kafka.group_id = str("kafka.group_id");
   c.elasticsearch.url = str("elasticsearch.url");
-  while (c.elasticsearch.url.ends_with('/')) c.elasticsearch.url.pop_back();
+  while (c.elasticsearch.url.ends_with('/'))
+    c.elasticsearch.url.pop_back();
   c.elasticsearch.index = str("elasticsearch.index");
   c.elasticsearch.username = str("elasticsearch.username");
   c.elasticsearch.password = raw.get("elasticsearch.password");
@@ -375,19 +398,21 @@ Result<Config> validate(const RawConfig& raw) {
                                  fixHint(*findOption("upstream.base_url"))));
   }
   if (c.upstream.plan != "public" && c.upstream.api_key.empty()) {
-    errors.push_back(fmt::format("upstream.plan is '{}' but no API key is set; set "
-                                 "COINRELAY_UPSTREAM_API_KEY or upstream.api_key_file, or use "
-                                 "plan = \"public\"",
-                                 c.upstream.plan));
+    errors.push_back(
+        fmt::format("upstream.plan is '{}' but no API key is set; set "
+                    "COINRELAY_UPSTREAM_API_KEY or upstream.api_key_file, or use "
+                    "plan = \"public\"",
+                    c.upstream.plan));
   }
   if (c.upstream.vs_currencies.empty()) {
     errors.push_back("upstream.vs_currencies is empty; list at least one, e.g. \"usd\"");
   }
   for (const auto& currency : c.upstream.vs_currencies) {
     if (currency.find_first_not_of("abcdefghijklmnopqrstuvwxyz") != std::string::npos) {
-      errors.push_back(fmt::format("upstream.vs_currencies: '{}' is not a currency code such as "
-                                   "usd or eur",
-                                   currency));
+      errors.push_back(
+          fmt::format("upstream.vs_currencies: '{}' is not a currency code such as "
+                      "usd or eur",
+                      currency));
     }
   }
   if (!c.elasticsearch.url.empty() && !httpUrl(c.elasticsearch.url)) {
@@ -397,23 +422,27 @@ Result<Config> validate(const RawConfig& raw) {
   }
   if (c.elasticsearch.index.empty() || c.elasticsearch.index != toLower(c.elasticsearch.index) ||
       c.elasticsearch.index.find_first_of(" \"*\\/<>|,#:?") != std::string::npos) {
-    errors.push_back(fmt::format("elasticsearch.index: '{}' is not a valid index name (lower "
-                                 "case, no spaces or \\/*?\"<>|,#:)",
-                                 c.elasticsearch.index));
+    errors.push_back(
+        fmt::format("elasticsearch.index: '{}' is not a valid index name (lower "
+                    "case, no spaces or \\/*?\"<>|,#:)",
+                    c.elasticsearch.index));
   }
   if (c.kafka.topic.empty() ||
       c.kafka.topic.find_first_not_of(
-          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != std::string::npos) {
-    errors.push_back(fmt::format("kafka.topic: '{}' is not a valid topic name (letters, digits, "
-                                 "'.', '_' and '-')",
-                                 c.kafka.topic));
+          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+          std::string::npos) {
+    errors.push_back(
+        fmt::format("kafka.topic: '{}' is not a valid topic name (letters, digits, "
+                    "'.', '_' and '-')",
+                    c.kafka.topic));
   }
   if (!validHostPort(c.http.listen)) {
     errors.push_back(fmt::format("{}: '{}' is not host:port, e.g. 127.0.0.1:8080; {}",
                                  describe(*findOption("http.listen")), c.http.listen,
                                  fixHint(*findOption("http.listen"))));
   }
-  if (!errors.empty()) return makeError(ErrorCode::InvalidArgument, joinLines(errors));
+  if (!errors.empty())
+    return makeError(ErrorCode::InvalidArgument, joinLines(errors));
   return c;
 }
 
@@ -422,7 +451,8 @@ std::vector<std::pair<std::string, std::string>> processEnvironment() {
   for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
     std::string_view text(*entry);
     const size_t eq = text.find('=');
-    if (eq == std::string_view::npos) continue;
+    if (eq == std::string_view::npos)
+      continue;
     out.emplace_back(std::string(text.substr(0, eq)), std::string(text.substr(eq + 1)));
   }
   return out;
@@ -433,13 +463,17 @@ Result<std::pair<RawConfig, Config>> load(const LoadOptions& options) {
   std::string file = options.file;
   if (file.empty()) {
     for (const auto& [name, value] : options.environ) {
-      if (name == "COINRELAY_CONFIG") file = value;
+      if (name == "COINRELAY_CONFIG")
+        file = value;
     }
   }
-  if (file.empty() && std::filesystem::exists("coinrelay.toml")) file = "coinrelay.toml";
-  if (!file.empty()) CR_RETURN_IF_ERROR(raw.loadFile(file));
+  if (file.empty() && std::filesystem::exists("coinrelay.toml"))
+    file = "coinrelay.toml";
+  if (!file.empty())
+    CR_RETURN_IF_ERROR(raw.loadFile(file));
   CR_RETURN_IF_ERROR(raw.loadEnv(options.environ));
-  for (const auto& assignment : options.assignments) CR_RETURN_IF_ERROR(raw.setFlag(assignment));
+  for (const auto& assignment : options.assignments)
+    CR_RETURN_IF_ERROR(raw.setFlag(assignment));
   CR_TRY(Config config, validate(raw));
   return std::make_pair(std::move(raw), std::move(config));
 }
@@ -469,15 +503,18 @@ std::string render(const RawConfig& raw) {
     } else {
       shown = "\"";
       for (char c : value) {
-        if (c == '"' || c == '\\') shown.push_back('\\');
+        if (c == '"' || c == '\\')
+          shown.push_back('\\');
         shown.push_back(c);
       }
       shown += "\"";
     }
     const Source source = raw.sourceOf(name);
     std::string origin = toString(source);
-    if (source == Source::Env) origin = envNameOf(name);
-    if (source == Source::File) origin = raw.filePath();
+    if (source == Source::Env)
+      origin = envNameOf(name);
+    if (source == Source::File)
+      origin = raw.filePath();
     out += fmt::format("{} = {}  # {}\n", name.substr(dot + 1), shown, origin);
   }
   return out;
@@ -497,8 +534,10 @@ std::string renderReference() {
                        : spec.type == OptionType::List ? "list"
                                                        : "string";
     std::string doc = spec.doc;
-    if (spec.min != 0 || spec.max != 0) doc += fmt::format(" Range {}..{}.", spec.min, spec.max);
-    if (spec.allowed != nullptr) doc += fmt::format(" One of: {}.", spec.allowed);
+    if (spec.min != 0 || spec.max != 0)
+      doc += fmt::format(" Range {}..{}.", spec.min, spec.max);
+    if (spec.allowed != nullptr)
+      doc += fmt::format(" One of: {}.", spec.allowed);
     out += fmt::format("| `{}` | {} | `{}` | `{}` | {} |\n", spec.name, type, spec.default_value,
                        envNameOf(spec.name), doc);
   }

@@ -80,7 +80,7 @@ struct OptionSpec {
   const char* default_value;
   const char* doc;
   long long min = 0;
-  long long max = 0;  ///< min == max == 0: no range check
+  long long max = 0;              ///< min == max == 0: no range check
   const char* allowed = nullptr;  ///< comma-separated allowed values for strings
   bool secret = false;            ///< masked when printed; never accepted from a flag
 };
@@ -127,7 +127,7 @@ std::vector<std::pair<std::string, std::string>> processEnvironment();
 /// Loads defaults, then the file (`path`, or COINRELAY_CONFIG, or ./coinrelay.toml when it
 /// exists), then the environment, then flags, and validates.
 struct LoadOptions {
-  std::string file;  ///< empty: COINRELAY_CONFIG or ./coinrelay.toml if present
+  std::string file;                      ///< empty: COINRELAY_CONFIG or ./coinrelay.toml if present
   std::vector<std::string> assignments;  ///< section.key=value, in order
   std::vector<std::pair<std::string, std::string>> environ;
 };

@@ -45,9 +45,9 @@ Result<std::vector<BulkItemResult>> parseBulkResponse(std::string_view body,
             static_cast<int>(json::optionalInteger(action, "status", &ignored).value_or(0));
         simdjson::dom::object error;
         if (action["error"].get_object().get(error) == simdjson::SUCCESS) {
-          result.error = fmt::format("{}: {}",
-                                     json::optionalString(error, "type", &ignored).value_or("?"),
-                                     json::optionalString(error, "reason", &ignored).value_or(""));
+          result.error =
+              fmt::format("{}: {}", json::optionalString(error, "type", &ignored).value_or("?"),
+                          json::optionalString(error, "reason", &ignored).value_or(""));
         }
       }
     }
@@ -60,7 +60,8 @@ std::string indexTemplateBody(std::string_view index, int shards, int replicas) 
   constexpr const char* kDouble = R"({"type":"double"})";
   constexpr const char* kLong = R"({"type":"long"})";
   constexpr const char* kKeyword = R"({"type":"keyword"})";
-  constexpr const char* kDate = R"({"type":"date","format":"strict_date_optional_time||epoch_millis"})";
+  constexpr const char* kDate =
+      R"({"type":"date","format":"strict_date_optional_time||epoch_millis"})";
   std::string out;
   JsonWriter w(out);
   w.beginObject();
@@ -75,7 +76,8 @@ std::string indexTemplateBody(std::string_view index, int shards, int replicas) 
       .endObject();
   w.key("mappings").beginObject().field("dynamic", "strict").key("properties").beginObject();
   w.key("schema_version").raw(R"({"type":"short"})");
-  for (const char* name : {"id", "symbol", "vs_currency", "name"}) w.key(name).raw(kKeyword);
+  for (const char* name : {"id", "symbol", "vs_currency", "name"})
+    w.key(name).raw(kKeyword);
   w.key("image").raw(R"({"type":"keyword","index":false,"doc_values":false})");
   for (const char* name : {"market_cap", "volume_24h", "fully_diluted_valuation"}) {
     w.key(name).raw(kLong);
@@ -94,7 +96,11 @@ std::string indexTemplateBody(std::string_view index, int shards, int replicas) 
       R"({"properties":{"times":{"type":"double"},"currency":{"type":"keyword"},"percentage":{"type":"double"}}})");
   w.endObject().endObject();  // properties, mappings
   w.endObject();              // template
-  w.key("_meta").beginObject().field("managed_by", "coinrelay").field("schema_version", 1).endObject();
+  w.key("_meta")
+      .beginObject()
+      .field("managed_by", "coinrelay")
+      .field("schema_version", 1)
+      .endObject();
   w.endObject();
   return out;
 }

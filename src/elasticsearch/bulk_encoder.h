@@ -1,10 +1,10 @@
 #pragma once
 
-#include <simdjson.h>
-
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <simdjson.h>
 
 #include "common/result.h"
 #include "model/quote.h"

@@ -17,20 +17,23 @@ bool BulkIndexer::indexAll(std::vector<model::Quote> quotes) {
   std::string body;
   while (!quotes.empty()) {
     body.clear();
-    for (const auto& quote : quotes) appendIndexAction(body, config_.index, quote);
+    for (const auto& quote : quotes)
+      appendIndexAction(body, config_.index, quote);
     ++stats_.bulks;
     auto results = client_.bulk(body);
     if (!results || results->size() != quotes.size()) {
-      const std::string why = results ? fmt::format("{} results for {} documents",
-                                                    results->size(), quotes.size())
-                                      : results.error().message;
-      if (!was_down) log->error("bulk of {} documents failed, retrying until it passes: {}",
-                                quotes.size(), why);
+      const std::string why =
+          results ? fmt::format("{} results for {} documents", results->size(), quotes.size())
+                  : results.error().message;
+      if (!was_down)
+        log->error("bulk of {} documents failed, retrying until it passes: {}", quotes.size(), why);
       was_down = true;
-      if (stop_.waitFor(backoff.next())) return false;
+      if (stop_.waitFor(backoff.next()))
+        return false;
       continue;
     }
-    if (was_down) log->info("search engine accepts bulk requests again");
+    if (was_down)
+      log->info("search engine accepts bulk requests again");
     was_down = false;
     std::vector<model::Quote> again;
     for (size_t i = 0; i < quotes.size(); ++i) {
@@ -47,7 +50,8 @@ bool BulkIndexer::indexAll(std::vector<model::Quote> quotes) {
       }
     }
     quotes = std::move(again);
-    if (!quotes.empty() && stop_.waitFor(backoff.next())) return false;
+    if (!quotes.empty() && stop_.waitFor(backoff.next()))
+      return false;
   }
   return true;
 }

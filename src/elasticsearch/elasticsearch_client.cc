@@ -13,7 +13,8 @@ net::HttpAuth authOf(const config::ElasticsearchConfig& config) {
   net::HttpAuth auth;
   auth.username = config.username;
   auth.password = config.password;
-  if (!config.api_key.empty()) auth.authorization = "ApiKey " + config.api_key;
+  if (!config.api_key.empty())
+    auth.authorization = "ApiKey " + config.api_key;
   return auth;
 }
 
@@ -30,7 +31,8 @@ Result<net::HttpResponse> ElasticsearchClient::call(const std::string& method,
   request.url = config_.url + path;
   request.body = std::move(body);
   request.timeout = std::chrono::seconds(60);
-  if (content_type != nullptr) request.headers.emplace_back("Content-Type", content_type);
+  if (content_type != nullptr)
+    request.headers.emplace_back("Content-Type", content_type);
   auto response = http_.send(request);
   if (!response) {
     return makeError(ErrorCode::Unavailable,
@@ -52,14 +54,13 @@ Result<EngineInfo> ElasticsearchClient::probe() {
   CR_TRY(auto response, call("GET", "/", {}, nullptr));
   simdjson::dom::element doc;
   simdjson::dom::object version;
-  if (response.status != 200 ||
-      parser_.parse(response.body).get(doc) != simdjson::SUCCESS ||
+  if (response.status != 200 || parser_.parse(response.body).get(doc) != simdjson::SUCCESS ||
       doc["version"].get_object().get(version) != simdjson::SUCCESS) {
-    return makeError(ErrorCode::FailedPrecondition,
-                     fmt::format("{} does not look like Elasticsearch or OpenSearch (HTTP {}: "
-                                 "'{}'); check elasticsearch.url",
-                                 net::redactUrl(config_.url), response.status,
-                                 excerpt(response.body)));
+    return makeError(
+        ErrorCode::FailedPrecondition,
+        fmt::format("{} does not look like Elasticsearch or OpenSearch (HTTP {}: "
+                    "'{}'); check elasticsearch.url",
+                    net::redactUrl(config_.url), response.status, excerpt(response.body)));
   }
   std::string ignored;
   EngineInfo info;
@@ -70,11 +71,10 @@ Result<EngineInfo> ElasticsearchClient::probe() {
 }
 
 Status ElasticsearchClient::installTemplate() {
-  CR_TRY(auto response,
-         call("PUT", "/_index_template/" + config_.index,
-              indexTemplateBody(config_.index, config_.number_of_shards,
-                                config_.number_of_replicas),
-              "application/json"));
+  CR_TRY(auto response, call("PUT", "/_index_template/" + config_.index,
+                             indexTemplateBody(config_.index, config_.number_of_shards,
+                                               config_.number_of_replicas),
+                             "application/json"));
   if (response.status != 200) {
     return makeError(ErrorCode::FailedPrecondition,
                      fmt::format("installing index template {} failed with HTTP {}: '{}'",
@@ -86,14 +86,14 @@ Status ElasticsearchClient::installTemplate() {
 Result<std::vector<BulkItemResult>> ElasticsearchClient::bulk(const std::string& body) {
   CR_TRY(auto response, call("POST", "/_bulk", body, "application/x-ndjson"));
   if (response.status == 429 || response.status >= 500) {
-    return makeError(response.status == 429 ? ErrorCode::ResourceExhausted : ErrorCode::Unavailable,
-                     fmt::format("_bulk answered HTTP {}: '{}'", response.status,
-                                 excerpt(response.body)));
+    return makeError(
+        response.status == 429 ? ErrorCode::ResourceExhausted : ErrorCode::Unavailable,
+        fmt::format("_bulk answered HTTP {}: '{}'", response.status, excerpt(response.body)));
   }
   if (response.status != 200) {
-    return makeError(ErrorCode::FailedPrecondition,
-                     fmt::format("_bulk answered HTTP {}: '{}'", response.status,
-                                 excerpt(response.body, 300)));
+    return makeError(
+        ErrorCode::FailedPrecondition,
+        fmt::format("_bulk answered HTTP {}: '{}'", response.status, excerpt(response.body, 300)));
   }
   return parseBulkResponse(response.body, parser_);
 }

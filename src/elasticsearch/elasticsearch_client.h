@@ -1,9 +1,9 @@
 #pragma once
 
-#include <simdjson.h>
-
 #include <string>
 #include <vector>
+
+#include <simdjson.h>
 
 #include "common/result.h"
 #include "config/config.h"

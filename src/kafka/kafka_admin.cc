@@ -1,9 +1,9 @@
 #include "kafka/kafka_admin.h"
 
+#include <memory>
+
 #include <fmt/format.h>
 #include <librdkafka/rdkafka.h>
-
-#include <memory>
 
 namespace coinrelay::kafka {
 
@@ -27,9 +27,8 @@ Status ensureTopic(RdKafka::Handle& handle, const config::KafkaConfig& config,
   CR_RETURN_IF_ERROR(checkReachable(handle, config.brokers, timeout));
   rd_kafka_t* rk = handle.c_ptr();
   char error[512];
-  rd_kafka_NewTopic_t* topic =
-      rd_kafka_NewTopic_new(config.topic.c_str(), config.partitions, config.replication_factor,
-                            error, sizeof(error));
+  rd_kafka_NewTopic_t* topic = rd_kafka_NewTopic_new(
+      config.topic.c_str(), config.partitions, config.replication_factor, error, sizeof(error));
   if (topic == nullptr) {
     return makeError(ErrorCode::InvalidArgument,
                      fmt::format("cannot describe topic {}: {}", config.topic, error));
@@ -42,13 +41,13 @@ Status ensureTopic(RdKafka::Handle& handle, const config::KafkaConfig& config,
   rd_kafka_event_t* event = rd_kafka_queue_poll(queue, static_cast<int>(timeout.count()) + 2000);
   Status status;
   if (event == nullptr) {
-    status = makeError(ErrorCode::Unavailable,
-                       fmt::format("Kafka did not answer the creation of topic {} in time",
-                                   config.topic));
+    status = makeError(
+        ErrorCode::Unavailable,
+        fmt::format("Kafka did not answer the creation of topic {} in time", config.topic));
   } else if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    status = makeError(ErrorCode::Unavailable,
-                       fmt::format("creating topic {} failed: {}", config.topic,
-                                   rd_kafka_event_error_string(event)));
+    status =
+        makeError(ErrorCode::Unavailable, fmt::format("creating topic {} failed: {}", config.topic,
+                                                      rd_kafka_event_error_string(event)));
   } else {
     const rd_kafka_CreateTopics_result_t* result = rd_kafka_event_CreateTopics_result(event);
     size_t count = 0;
@@ -67,7 +66,8 @@ Status ensureTopic(RdKafka::Handle& handle, const config::KafkaConfig& config,
       }
     }
   }
-  if (event != nullptr) rd_kafka_event_destroy(event);
+  if (event != nullptr)
+    rd_kafka_event_destroy(event);
   rd_kafka_queue_destroy(queue);
   rd_kafka_AdminOptions_destroy(options);
   rd_kafka_NewTopic_destroy(topic);

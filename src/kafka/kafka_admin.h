@@ -1,9 +1,9 @@
 #pragma once
 
-#include <librdkafka/rdkafkacpp.h>
-
 #include <chrono>
 #include <string>
+
+#include <librdkafka/rdkafkacpp.h>
 
 #include "common/result.h"
 #include "config/config.h"

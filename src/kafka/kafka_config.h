@@ -1,11 +1,11 @@
 #pragma once
 
-#include <librdkafka/rdkafkacpp.h>
-
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <librdkafka/rdkafkacpp.h>
 
 #include "common/result.h"
 #include "config/config.h"

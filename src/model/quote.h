@@ -20,10 +20,10 @@ struct Roi {
 /// Optional fields are null upstream for some coins (max_supply of ETH, roi of most coins).
 struct Quote {
   // Identity.
-  std::string id;           ///< CoinGecko API id, e.g. "bitcoin"; the Kafka key
-  std::string symbol;       ///< lower case as CoinGecko sends it; messages carry it upper case
-  std::string name;         ///< "Bitcoin"
-  std::string vs_currency;  ///< lower case, e.g. "usd"
+  std::string id;               ///< CoinGecko API id, e.g. "bitcoin"; the Kafka key
+  std::string symbol;           ///< lower case as CoinGecko sends it; messages carry it upper case
+  std::string name;             ///< "Bitcoin"
+  std::string vs_currency;      ///< lower case, e.g. "usd"
   int64_t last_updated_ms = 0;  ///< CoinGecko's last_updated: when the price last changed upstream
   int64_t fetched_ms = 0;       ///< when coinrelay fetched it (the seed's `timestamp`)
 

@@ -87,23 +87,26 @@ Result<Quote> decodeQuote(std::string_view text, simdjson::dom::parser& parser) 
   std::string type_error;
   const auto version = json::optionalInteger(obj, "schema_version", &type_error);
   if (!version || *version != kQuoteSchemaVersion) {
-    return makeError(ErrorCode::DataLoss,
-                     fmt::format("quote message has schema_version {}, this coinrelay reads {}",
-                                 version ? std::to_string(*version) : "missing",
-                                 kQuoteSchemaVersion));
+    return makeError(
+        ErrorCode::DataLoss,
+        fmt::format("quote message has schema_version {}, this coinrelay reads {}",
+                    version ? std::to_string(*version) : "missing", kQuoteSchemaVersion));
   }
   Quote q;
   auto requiredString = [&](std::string_view key, std::string& out) {
     auto value = json::optionalString(obj, key, &type_error);
-    if (!value || value->empty()) return false;
+    if (!value || value->empty())
+      return false;
     out = std::string(*value);
     return true;
   };
   auto requiredDate = [&](std::string_view key, int64_t& out) {
     auto value = json::optionalString(obj, key, &type_error);
-    if (!value) return false;
+    if (!value)
+      return false;
     auto ms = parseIso8601Millis(*value);
-    if (!ms) return false;
+    if (!ms)
+      return false;
     out = *ms;
     return true;
   };
@@ -157,9 +160,9 @@ Result<Quote> decodeQuote(std::string_view text, simdjson::dom::parser& parser) 
     q.roi = r;
   }
   if (!type_error.empty()) {
-    return makeError(ErrorCode::DataLoss,
-                     fmt::format("quote message for '{}' has a wrongly typed field '{}'", q.id,
-                                 type_error));
+    return makeError(
+        ErrorCode::DataLoss,
+        fmt::format("quote message for '{}' has a wrongly typed field '{}'", q.id, type_error));
   }
   return q;
 }

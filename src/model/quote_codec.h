@@ -1,9 +1,9 @@
 #pragma once
 
-#include <simdjson.h>
-
 #include <string>
 #include <string_view>
+
+#include <simdjson.h>
 
 #include "common/result.h"
 #include "model/quote.h"

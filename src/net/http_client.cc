@@ -1,9 +1,9 @@
 #include "net/http_client.h"
 
+#include <mutex>
+
 #include <curl/curl.h>
 #include <fmt/format.h>
-
-#include <mutex>
 
 #include "common/strings.h"
 
@@ -37,7 +37,8 @@ size_t writeHeader(char* data, size_t size, size_t count, void* user) {
 
 std::optional<std::string_view> HttpResponse::header(std::string_view lower_name) const {
   for (const auto& [name, value] : headers) {
-    if (name == lower_name) return std::string_view(value);
+    if (name == lower_name)
+      return std::string_view(value);
   }
   return std::nullopt;
 }
@@ -56,7 +57,8 @@ HttpClient::HttpClient(HttpAuth auth, std::string ca_file) : impl_(std::make_uni
 }
 
 HttpClient::~HttpClient() {
-  if (impl_->curl != nullptr) curl_easy_cleanup(impl_->curl);
+  if (impl_->curl != nullptr)
+    curl_easy_cleanup(impl_->curl);
 }
 
 Result<HttpResponse> HttpClient::get(const std::string& url, std::chrono::milliseconds timeout) {
@@ -68,7 +70,8 @@ Result<HttpResponse> HttpClient::get(const std::string& url, std::chrono::millis
 
 Result<HttpResponse> HttpClient::send(const HttpRequest& request) {
   CURL* curl = impl_->curl;
-  if (curl == nullptr) return makeError(ErrorCode::Internal, "libcurl failed to initialise");
+  if (curl == nullptr)
+    return makeError(ErrorCode::Internal, "libcurl failed to initialise");
   curl_easy_reset(curl);
   HttpResponse response;
   char error_buffer[CURL_ERROR_SIZE] = {0};
@@ -84,7 +87,8 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& request) {
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, writeHeader);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &response.headers);
-  if (!impl_->ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, impl_->ca_file.c_str());
+  if (!impl_->ca_file.empty())
+    curl_easy_setopt(curl, CURLOPT_CAINFO, impl_->ca_file.c_str());
   if (!impl_->auth.username.empty()) {
     curl_easy_setopt(curl, CURLOPT_USERNAME, impl_->auth.username.c_str());
     curl_easy_setopt(curl, CURLOPT_PASSWORD, impl_->auth.password.c_str());
@@ -96,7 +100,8 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& request) {
   }
   if (!request.body.empty() || request.method == "POST" || request.method == "PUT") {
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(request.body.size()));
   }
   curl_slist* header_list = nullptr;
   for (const auto& [name, value] : request.headers) {

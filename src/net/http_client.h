@@ -49,7 +49,8 @@ class HttpClient {
   HttpClient& operator=(const HttpClient&) = delete;
 
   Result<HttpResponse> send(const HttpRequest& request);
-  Result<HttpResponse> get(const std::string& url, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  Result<HttpResponse> get(const std::string& url,
+                           std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
  private:
   struct Impl;

@@ -12,7 +12,8 @@ namespace {
 std::string samplePrices(const std::vector<model::Quote>& quotes, size_t count) {
   std::string out;
   for (size_t i = 0; i < quotes.size() && i < count; ++i) {
-    if (!out.empty()) out += ", ";
+    if (!out.empty())
+      out += ", ";
     const auto& q = quotes[i];
     out += q.price ? fmt::format("{} {} {}", q.name, *q.price, q.vs_currency)
                    : fmt::format("{} (no price)", q.name);
@@ -45,7 +46,8 @@ CycleReport FetchLoop::runCycle(std::chrono::system_clock::time_point deadline) 
                 page->first_invalid_reason);
     }
     report.invalid += page->invalid_items;
-    for (auto& quote : page->quotes) quotes.push_back(std::move(quote));
+    for (auto& quote : page->quotes)
+      quotes.push_back(std::move(quote));
   }
   report.fetched = quotes.size();
   if (!quotes.empty()) {
@@ -56,12 +58,14 @@ CycleReport FetchLoop::runCycle(std::chrono::system_clock::time_point deadline) 
         log->error("cycle not delivered to {}: {}", sink->name(), status.error().message);
       }
     }
-    if (report.sinks_ok) report.delivered = quotes.size();
+    if (report.sinks_ok)
+      report.delivered = quotes.size();
   }
   report.duration = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - started);
   std::string names;
-  for (sinks::Sink* sink : sinks_) names += (names.empty() ? "" : ",") + std::string(sink->name());
+  for (sinks::Sink* sink : sinks_)
+    names += (names.empty() ? "" : ",") + std::string(sink->name());
   if (report.delivered > 0) {
     log->info("sent {} quotes to {} in {} ms ({}); next cycle at {}", report.delivered, names,
               report.duration.count(), samplePrices(quotes, 3),
@@ -82,13 +86,18 @@ int FetchLoop::run(int max_cycles) {
     const auto now = std::chrono::system_clock::now();
     auto next = nextAlignedTick(now, interval);
     // A tick that is almost due would leave the cycle no time for retries: aim for the one after.
-    if (next - now < interval / 4) next += interval;
+    if (next - now < interval / 4)
+      next += interval;
     CycleReport report = runCycle(next);
     ++cycles;
-    if (report.delivered > 0 && report.upstream_ok && report.sinks_ok) ++delivered;
-    if (on_cycle_) on_cycle_(report);
-    if (max_cycles != 0 && cycles >= max_cycles) break;
-    if (stop_.waitUntil(next)) break;
+    if (report.delivered > 0 && report.upstream_ok && report.sinks_ok)
+      ++delivered;
+    if (on_cycle_)
+      on_cycle_(report);
+    if (max_cycles != 0 && cycles >= max_cycles)
+      break;
+    if (stop_.waitUntil(next))
+      break;
   }
   return delivered;
 }

@@ -41,7 +41,9 @@ class FetchLoop {
   CycleReport runCycle(std::chrono::system_clock::time_point deadline);
 
   const coingecko::ClientStats& upstreamStats() const { return client_.stats(); }
-  void onCycle(std::function<void(const CycleReport&)> callback) { on_cycle_ = std::move(callback); }
+  void onCycle(std::function<void(const CycleReport&)> callback) {
+    on_cycle_ = std::move(callback);
+  }
 
  private:
   config::UpstreamConfig config_;

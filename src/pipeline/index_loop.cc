@@ -1,9 +1,9 @@
 #include "pipeline/index_loop.h"
 
+#include <map>
+
 #include <fmt/format.h>
 #include <simdjson.h>
-
-#include <map>
 
 #include "common/strings.h"
 #include "kafka/kafka_admin.h"
@@ -22,18 +22,20 @@ Result<std::unique_ptr<IndexLoop>> IndexLoop::create(const config::Config& confi
             engine.distribution, engine.version);
   CR_RETURN_IF_ERROR(es.installTemplate());
 
-  CR_TRY(auto conf, kafka::makeConf(kafka::consumerProperties(config.kafka, config.kafka.group_id)));
+  CR_TRY(auto conf,
+         kafka::makeConf(kafka::consumerProperties(config.kafka, config.kafka.group_id)));
   std::string error;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(
       RdKafka::KafkaConsumer::create(conf.get(), error));
   if (!consumer) {
     return makeError(ErrorCode::InvalidArgument, "cannot create the Kafka consumer: " + error);
   }
-  CR_RETURN_IF_ERROR(kafka::checkReachable(*consumer, config.kafka.brokers, std::chrono::seconds(10)));
+  CR_RETURN_IF_ERROR(
+      kafka::checkReachable(*consumer, config.kafka.brokers, std::chrono::seconds(10)));
   if (auto err = consumer->subscribe({config.kafka.topic}); err != RdKafka::ERR_NO_ERROR) {
-    return makeError(ErrorCode::FailedPrecondition,
-                     fmt::format("cannot subscribe to {}: {}", config.kafka.topic,
-                                 RdKafka::err2str(err)));
+    return makeError(
+        ErrorCode::FailedPrecondition,
+        fmt::format("cannot subscribe to {}: {}", config.kafka.topic, RdKafka::err2str(err)));
   }
   log->info("consuming {} as group {} into index {}", config.kafka.topic, config.kafka.group_id,
             config.elasticsearch.index);
@@ -42,10 +44,14 @@ Result<std::unique_ptr<IndexLoop>> IndexLoop::create(const config::Config& confi
 
 IndexLoop::IndexLoop(const config::Config& config, const StopSignal& stop,
                      std::unique_ptr<RdKafka::KafkaConsumer> consumer)
-    : config_(config), stop_(stop), consumer_(std::move(consumer)), indexer_(config.elasticsearch, stop) {}
+    : config_(config),
+      stop_(stop),
+      consumer_(std::move(consumer)),
+      indexer_(config.elasticsearch, stop) {}
 
 IndexLoop::~IndexLoop() {
-  if (consumer_) consumer_->close();
+  if (consumer_)
+    consumer_->close();
 }
 
 Status IndexLoop::run() {
@@ -57,7 +63,8 @@ Status IndexLoop::run() {
   while (!stop_.stopped()) {
     std::unique_ptr<RdKafka::Message> message(consumer_->consume(100));
     if (message->err() == RdKafka::ERR_NO_ERROR) {
-      if (batch.empty()) batch_started = std::chrono::steady_clock::now();
+      if (batch.empty())
+        batch_started = std::chrono::steady_clock::now();
       ++stats_.consumed;
       batch_bytes += message->len();
       batch.push_back(std::move(message));
@@ -70,15 +77,18 @@ Status IndexLoop::run() {
     }
     const bool full = batch.size() >= static_cast<size_t>(config_.elasticsearch.bulk_max_docs) ||
                       batch_bytes >= static_cast<size_t>(config_.elasticsearch.bulk_max_bytes);
-    const bool due = !batch.empty() && std::chrono::steady_clock::now() - batch_started >= flush_interval;
+    const bool due =
+        !batch.empty() && std::chrono::steady_clock::now() - batch_started >= flush_interval;
     if (full || due) {
-      if (!flush(batch)) break;
+      if (!flush(batch))
+        break;
       commit(batch);
       batch.clear();
       batch_bytes = 0;
     }
   }
-  if (!batch.empty() && flush(batch)) commit(batch);  // drain what was read before stopping
+  if (!batch.empty() && flush(batch))
+    commit(batch);  // drain what was read before stopping
   const auto& indexed = indexer_.stats();
   log->info("stopped: {} consumed, {} indexed, {} refused, {} undecodable, {} retried",
             stats_.consumed.load(), indexed.indexed.load(), indexed.rejected.load(),
@@ -102,7 +112,8 @@ bool IndexLoop::flush(std::vector<std::unique_ptr<RdKafka::Message>>& batch) {
     quotes.push_back(std::move(quote).value());
   }
   const size_t count = quotes.size();
-  if (!indexer_.indexAll(std::move(quotes))) return false;
+  if (!indexer_.indexAll(std::move(quotes)))
+    return false;
   telemetry::logger("index")->info("bulk of {} documents indexed (total {})", count,
                                    indexer_.stats().indexed.load());
   return true;

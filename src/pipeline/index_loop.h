@@ -1,11 +1,11 @@
 #pragma once
 
-#include <librdkafka/rdkafkacpp.h>
-#include <simdjson.h>
-
 #include <atomic>
 #include <cstdint>
 #include <memory>
+
+#include <librdkafka/rdkafkacpp.h>
+#include <simdjson.h>
 
 #include "common/result.h"
 #include "common/stop_signal.h"

@@ -15,7 +15,8 @@ namespace {
 void render(SnapshotVersion& v) {
   std::vector<const model::Quote*> ordered;
   ordered.reserve(v.quotes.size());
-  for (const auto& [key, quote] : v.quotes) ordered.push_back(&quote);
+  for (const auto& [key, quote] : v.quotes)
+    ordered.push_back(&quote);
   std::stable_sort(ordered.begin(), ordered.end(), [](const auto* a, const auto* b) {
     const int64_t ra = a->market_cap_rank.value_or(std::numeric_limits<int64_t>::max());
     const int64_t rb = b->market_cap_rank.value_or(std::numeric_limits<int64_t>::max());
@@ -57,7 +58,8 @@ Status Snapshot::deliver(std::span<const model::Quote> batch) {
   next->updated_ms = toUnixMillis(std::chrono::system_clock::now());
   for (const auto& quote : batch) {
     auto& slot = next->quotes[{quote.id, quote.vs_currency}];
-    if (slot.id.empty() || slot.last_updated_ms <= quote.last_updated_ms) slot = quote;
+    if (slot.id.empty() || slot.last_updated_ms <= quote.last_updated_ms)
+      slot = quote;
   }
   render(*next);
   std::lock_guard lock(mutex_);

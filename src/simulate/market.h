@@ -34,7 +34,7 @@ struct SimCoin {
 };
 
 struct MarketOptions {
-  int coins = 100;                  ///< up to 20 000; the first 50 are real coins
+  int coins = 100;  ///< up to 20 000; the first 50 are real coins
   uint64_t seed = 42;
   int64_t update_interval_ms = 10'000;  ///< 0 freezes prices and last_updated
   int64_t start_ms = 0;                 ///< epoch ms of tick 0

@@ -1,11 +1,11 @@
 #include "simulate/simulator.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <set>
+
+#include <fmt/format.h>
 
 #include "common/json_writer.h"
 #include "common/strings.h"
@@ -21,12 +21,16 @@ constexpr const char* kCloudflareHtml =
     "<!DOCTYPE html>\n<html><head><title>Access denied | api.coingecko.com used Cloudflare to "
     "restrict access</title></head>\n<body><h1>Error 1020</h1><p>Access denied</p></body></html>\n";
 
-int64_t nowMs() { return toUnixMillis(std::chrono::system_clock::now()); }
+int64_t nowMs() {
+  return toUnixMillis(std::chrono::system_clock::now());
+}
 
 /// Rounds to `digits` significant digits, as CoinGecko's prices look.
 double roundSignificant(double value, int digits) {
-  if (value == 0 || !std::isfinite(value)) return value;
-  const double scale = std::pow(10.0, digits - 1 - static_cast<int>(std::floor(std::log10(std::fabs(value)))));
+  if (value == 0 || !std::isfinite(value))
+    return value;
+  const double scale =
+      std::pow(10.0, digits - 1 - static_cast<int>(std::floor(std::log10(std::fabs(value)))));
   return std::round(value * scale) / scale;
 }
 
@@ -75,13 +79,15 @@ std::optional<api::Reply> Simulator::injectFault(const std::string& body) {
     reply.body = kCloudflareHtml;
     return reply;
   }
-  if ((roll -= faults_.truncated) < 0) return jsonReply(200, body.substr(0, body.size() / 2));
+  if ((roll -= faults_.truncated) < 0)
+    return jsonReply(200, body.substr(0, body.size() / 2));
   return std::nullopt;
 }
 
 api::Reply Simulator::handle(const api::Request& request) {
   std::lock_guard lock(mutex_);
-  if (request.path.starts_with("/_sim/")) return control(request);
+  if (request.path.starts_with("/_sim/"))
+    return control(request);
   market_.advanceTo(nowMs());
   api::Reply reply;
   if (request.path == "/api/v3/ping") {
@@ -94,14 +100,16 @@ api::Reply Simulator::handle(const api::Request& request) {
     std::string body;
     JsonWriter w(body);
     w.beginArray();
-    for (const auto& currency : supportedVsCurrencies()) w.value(currency);
+    for (const auto& currency : supportedVsCurrencies())
+      w.value(currency);
     w.endArray();
     reply = jsonReply(200, std::move(body));
   } else {
     reply = flatError(404, "Incorrect path. Please check https://www.coingecko.com/api/");
   }
   if (reply.status == 200 && request.path.starts_with("/api/v3/")) {
-    if (auto fault = injectFault(reply.body)) reply = std::move(*fault);
+    if (auto fault = injectFault(reply.body))
+      reply = std::move(*fault);
   }
   reply.delay = std::chrono::milliseconds(faults_.latency_ms);
   count(request.path, reply.status);
@@ -110,13 +118,16 @@ api::Reply Simulator::handle(const api::Request& request) {
 
 api::Reply Simulator::coinsMarkets(const api::Request& request) {
   const std::string vs = toLower(request.param("vs_currency"));
-  if (vs.empty()) return flatError(400, "Missing parameter vs_currency");
+  if (vs.empty())
+    return flatError(400, "Missing parameter vs_currency");
   const auto rate = usdRate(market_, vs);
-  if (!rate) return flatError(400, "invalid vs_currency");
+  if (!rate)
+    return flatError(400, "invalid vs_currency");
   const std::string order = request.param("order", "market_cap_desc");
   static const std::set<std::string> kOrders = {"market_cap_desc", "market_cap_asc", "volume_desc",
                                                 "volume_asc",      "id_asc",         "id_desc"};
-  if (!kOrders.contains(order)) return flatError(400, "invalid order");
+  if (!kOrders.contains(order))
+    return flatError(400, "invalid order");
   const long per_page = std::clamp(std::atol(request.param("per_page", "100").c_str()), 1L, 250L);
   const long page = std::max(1L, std::atol(request.param("page", "1").c_str()));
 
@@ -124,23 +135,31 @@ api::Reply Simulator::coinsMarkets(const api::Request& request) {
   const std::string ids = request.param("ids");
   if (!ids.empty()) {
     std::set<std::string> wanted;
-    for (const auto& id : splitCsv(toLower(ids))) wanted.insert(id);
+    for (const auto& id : splitCsv(toLower(ids)))
+      wanted.insert(id);
     for (const auto& coin : market_.ranked()) {
-      if (wanted.contains(coin.id)) selected.push_back(&coin);
+      if (wanted.contains(coin.id))
+        selected.push_back(&coin);
     }
   } else {
-    for (const auto& coin : market_.ranked()) selected.push_back(&coin);
+    for (const auto& coin : market_.ranked())
+      selected.push_back(&coin);
   }
   auto by = [&](auto key, bool ascending) {
     std::stable_sort(selected.begin(), selected.end(), [&](const SimCoin* a, const SimCoin* b) {
       return ascending ? key(a) < key(b) : key(b) < key(a);
     });
   };
-  if (order == "market_cap_asc") by([](const SimCoin* c) { return c->marketCap(); }, true);
-  if (order == "volume_desc") by([](const SimCoin* c) { return c->marketCap() * c->volume_ratio; }, false);
-  if (order == "volume_asc") by([](const SimCoin* c) { return c->marketCap() * c->volume_ratio; }, true);
-  if (order == "id_asc") by([](const SimCoin* c) { return c->id; }, true);
-  if (order == "id_desc") by([](const SimCoin* c) { return c->id; }, false);
+  if (order == "market_cap_asc")
+    by([](const SimCoin* c) { return c->marketCap(); }, true);
+  if (order == "volume_desc")
+    by([](const SimCoin* c) { return c->marketCap() * c->volume_ratio; }, false);
+  if (order == "volume_asc")
+    by([](const SimCoin* c) { return c->marketCap() * c->volume_ratio; }, true);
+  if (order == "id_asc")
+    by([](const SimCoin* c) { return c->id; }, true);
+  if (order == "id_desc")
+    by([](const SimCoin* c) { return c->id; }, false);
 
   std::string body;
   JsonWriter w(body);
@@ -156,8 +175,9 @@ api::Reply Simulator::coinsMarkets(const api::Request& request) {
         .field("id", c.id)
         .field("symbol", c.symbol)
         .field("name", c.name)
-        .field("image", fmt::format("https://coin-images.coingecko.com/coins/images/{}/large/{}.png",
-                                    c.image_number, c.id))
+        .field("image",
+               fmt::format("https://coin-images.coingecko.com/coins/images/{}/large/{}.png",
+                           c.image_number, c.id))
         .field("current_price", price)
         .field("market_cap", market_cap)
         .field("market_cap_rank", c.market_cap_rank)
@@ -199,12 +219,15 @@ api::Reply Simulator::coinsMarkets(const api::Request& request) {
 api::Reply Simulator::simplePrice(const api::Request& request) {
   const std::string ids = request.param("ids");
   const std::string currencies = request.param("vs_currencies");
-  if (currencies.empty()) return flatError(400, "Missing parameter vs_currencies");
-  if (ids.empty()) return flatError(400, "Missing parameter ids");
+  if (currencies.empty())
+    return flatError(400, "Missing parameter vs_currencies");
+  if (ids.empty())
+    return flatError(400, "Missing parameter ids");
   std::vector<std::pair<std::string, double>> rates;
   for (const auto& vs : splitCsv(toLower(currencies))) {
     auto rate = usdRate(market_, vs);
-    if (!rate) return flatError(400, "invalid vs_currency");
+    if (!rate)
+      return flatError(400, "invalid vs_currency");
     rates.emplace_back(vs, *rate);
   }
   const bool market_cap = flag(request, "include_market_cap");
@@ -217,16 +240,21 @@ api::Reply Simulator::simplePrice(const api::Request& request) {
   std::set<std::string> seen;
   for (const auto& id : splitCsv(toLower(ids))) {
     const SimCoin* c = market_.find(id);
-    if (c == nullptr || !seen.insert(id).second) continue;  // CoinGecko omits unknown ids
+    if (c == nullptr || !seen.insert(id).second)
+      continue;  // CoinGecko omits unknown ids
     w.key(c->id).beginObject();
     for (const auto& [vs, rate] : rates) {
       const double price = roundSignificant(c->price * rate, 7);
       w.field(vs, price);
-      if (market_cap) w.field(vs + "_market_cap", c->marketCap() * rate);
-      if (volume) w.field(vs + "_24h_vol", c->marketCap() * rate * c->volume_ratio);
-      if (change) w.field(vs + "_24h_change", (c->price / c->open_24h - 1.0) * 100.0);
+      if (market_cap)
+        w.field(vs + "_market_cap", c->marketCap() * rate);
+      if (volume)
+        w.field(vs + "_24h_vol", c->marketCap() * rate * c->volume_ratio);
+      if (change)
+        w.field(vs + "_24h_change", (c->price / c->open_24h - 1.0) * 100.0);
     }
-    if (updated) w.field("last_updated_at", c->last_updated_ms / 1000);
+    if (updated)
+      w.field("last_updated_at", c->last_updated_ms / 1000);
     w.endObject();
   }
   w.endObject();
@@ -234,7 +262,8 @@ api::Reply Simulator::simplePrice(const api::Request& request) {
 }
 
 api::Reply Simulator::control(const api::Request& request) {
-  if (request.path == "/_sim/stats") return jsonReply(200, statsJson());
+  if (request.path == "/_sim/stats")
+    return jsonReply(200, statsJson());
   if (request.path == "/_sim/reset" && request.method == "POST") {
     requests_total_ = 0;
     by_path_.clear();
@@ -243,17 +272,23 @@ api::Reply Simulator::control(const api::Request& request) {
   if (request.path == "/_sim/price" && request.method == "POST") {
     const std::string id = request.param("id");
     const double usd = std::atof(request.param("usd").c_str());
-    if (id.empty() || !(usd > 0)) return flatError(400, "POST /_sim/price needs id=<coin>&usd=<price>");
-    if (!market_.setPrice(id, usd, nowMs())) return flatError(404, "coin not found");
+    if (id.empty() || !(usd > 0))
+      return flatError(400, "POST /_sim/price needs id=<coin>&usd=<price>");
+    if (!market_.setPrice(id, usd, nowMs()))
+      return flatError(404, "coin not found");
     return jsonReply(200, R"({"updated":true})");
   }
-  return flatError(404, "unknown simulator control path (use /_sim/stats, /_sim/reset, /_sim/price)");
+  return flatError(404,
+                   "unknown simulator control path (use /_sim/stats, /_sim/reset, /_sim/price)");
 }
 
 std::string Simulator::statsJson() {
   std::string body;
   JsonWriter w(body);
-  w.beginObject().field("requests_total", static_cast<int64_t>(requests_total_)).key("paths").beginObject();
+  w.beginObject()
+      .field("requests_total", static_cast<int64_t>(requests_total_))
+      .key("paths")
+      .beginObject();
   for (const auto& [path, statuses] : by_path_) {
     uint64_t total = 0;
     w.key(path).beginObject();

@@ -1,8 +1,8 @@
 #include "sinks/kafka_sink.h"
 
-#include <fmt/format.h>
-
 #include <chrono>
+
+#include <fmt/format.h>
 
 #include "kafka/kafka_admin.h"
 #include "kafka/kafka_config.h"
@@ -19,7 +19,8 @@ class KafkaSink::ReportCallback final : public RdKafka::DeliveryReportCb {
       ++acked;
     } else {
       ++failed;
-      if (first_error.empty()) first_error = message.errstr();
+      if (first_error.empty())
+        first_error = message.errstr();
     }
   }
   void reset() {
@@ -67,16 +68,16 @@ Status KafkaSink::deliver(std::span<const model::Quote> batch) {
     model::encodeQuote(quote, value);
     for (;;) {
       const RdKafka::ErrorCode err = producer_->produce(
-          config_.topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-          value.data(), value.size(), quote.id.data(), quote.id.size(), quote.fetched_ms, nullptr);
-      if (err == RdKafka::ERR_NO_ERROR) break;
+          config_.topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY, value.data(),
+          value.size(), quote.id.data(), quote.id.size(), quote.fetched_ms, nullptr);
+      if (err == RdKafka::ERR_NO_ERROR)
+        break;
       if (err == RdKafka::ERR__QUEUE_FULL) {
         producer_->poll(100);  // wait for acknowledgements to make room
         continue;
       }
-      return makeError(ErrorCode::Unavailable,
-                       fmt::format("Kafka refused a message for {}: {}", quote.id,
-                                   RdKafka::err2str(err)));
+      return makeError(ErrorCode::Unavailable, fmt::format("Kafka refused a message for {}: {}",
+                                                           quote.id, RdKafka::err2str(err)));
     }
     producer_->poll(0);
   }
@@ -88,11 +89,10 @@ Status KafkaSink::deliver(std::span<const model::Quote> batch) {
     producer_->flush(1000);
   }
   if (callback_->failed > 0 || callback_->acked < batch.size()) {
-    return makeError(ErrorCode::Unavailable,
-                     fmt::format("Kafka acknowledged {} of {} messages ({})", callback_->acked,
-                                 batch.size(),
-                                 callback_->first_error.empty() ? "timed out"
-                                                                : callback_->first_error));
+    return makeError(
+        ErrorCode::Unavailable,
+        fmt::format("Kafka acknowledged {} of {} messages ({})", callback_->acked, batch.size(),
+                    callback_->first_error.empty() ? "timed out" : callback_->first_error));
   }
   return {};
 }

@@ -1,9 +1,9 @@
 #pragma once
 
-#include <librdkafka/rdkafkacpp.h>
-
 #include <memory>
 #include <string>
+
+#include <librdkafka/rdkafkacpp.h>
 
 #include "config/config.h"
 #include "sinks/sink.h"

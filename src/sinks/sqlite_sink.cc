@@ -4,7 +4,8 @@ namespace coinrelay::sinks {
 
 Status SqliteSink::deliver(std::span<const model::Quote> batch) {
   auto inserted = store_.insert(batch);
-  if (!inserted) return inserted.error();
+  if (!inserted)
+    return inserted.error();
   return {};
 }
 

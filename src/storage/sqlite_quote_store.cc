@@ -65,7 +65,9 @@ Result<std::unique_ptr<SqliteQuoteStore>> SqliteQuoteStore::open(const std::stri
   return store;
 }
 
-SqliteQuoteStore::~SqliteQuoteStore() { sqlite3_close(db_); }
+SqliteQuoteStore::~SqliteQuoteStore() {
+  sqlite3_close(db_);
+}
 
 Status SqliteQuoteStore::exec(const char* sql) {
   char* message = nullptr;
@@ -97,8 +99,7 @@ Result<size_t> SqliteQuoteStore::insert(std::span<const model::Quote> batch) {
                       SQLITE_STATIC);
     sqlite3_bind_int64(s.stmt, 3, q.last_updated_ms);
     sqlite3_bind_int64(s.stmt, 4, q.fetched_ms);
-    sqlite3_bind_text(s.stmt, 5, q.symbol.data(), static_cast<int>(q.symbol.size()),
-                      SQLITE_STATIC);
+    sqlite3_bind_text(s.stmt, 5, q.symbol.data(), static_cast<int>(q.symbol.size()), SQLITE_STATIC);
     sqlite3_bind_text(s.stmt, 6, q.name.data(), static_cast<int>(q.name.size()), SQLITE_STATIC);
     bindOptional(s.stmt, 7, q.price);
     bindOptional(s.stmt, 8, q.market_cap);
@@ -136,7 +137,8 @@ Result<std::vector<model::Quote>> SqliteQuoteStore::latest() {
     const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(s.stmt, 0));
     const int size = sqlite3_column_bytes(s.stmt, 0);
     auto quote = model::decodeQuote(std::string_view(text, static_cast<size_t>(size)), parser);
-    if (quote) out.push_back(std::move(quote).value());
+    if (quote)
+      out.push_back(std::move(quote).value());
   }
   return out;
 }

@@ -1,9 +1,9 @@
 #include "telemetry/logging.h"
 
+#include <mutex>
+
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
-
-#include <mutex>
 
 #include "common/json_writer.h"
 
@@ -22,8 +22,7 @@ class JsonMessageFlag final : public spdlog::custom_flag_formatter {
   void format(const spdlog::details::log_msg& msg, const std::tm&,
               spdlog::memory_buf_t& dest) override {
     std::string escaped;
-    JsonWriter::appendEscaped(escaped,
-                              std::string_view(msg.payload.data(), msg.payload.size()));
+    JsonWriter::appendEscaped(escaped, std::string_view(msg.payload.data(), msg.payload.size()));
     dest.append(escaped.data(), escaped.data() + escaped.size());
   }
   std::unique_ptr<custom_flag_formatter> clone() const override {
@@ -32,7 +31,8 @@ class JsonMessageFlag final : public spdlog::custom_flag_formatter {
 };
 
 spdlog::sink_ptr sinkLocked() {
-  if (!g_sink) g_sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  if (!g_sink)
+    g_sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
   return g_sink;
 }
 
@@ -55,7 +55,8 @@ void initLogging(const std::string& level, const std::string& format) {
 
 std::shared_ptr<spdlog::logger> logger(const std::string& component) {
   std::lock_guard lock(g_mutex);
-  if (auto existing = spdlog::get(component)) return existing;
+  if (auto existing = spdlog::get(component))
+    return existing;
   auto created = std::make_shared<spdlog::logger>(component, sinkLocked());
   created->set_level(g_level);
   created->flush_on(spdlog::level::trace);

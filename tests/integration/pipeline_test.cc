@@ -3,17 +3,17 @@
 // here, so `coinrelay simulate` stands in for it (the only mock). Kafka and OpenSearch are
 // started by tools/testenv/testenv (idempotent; a no-op when they are already up).
 
+#include <chrono>
+#include <regex>
+#include <set>
+#include <thread>
+
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <simdjson.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <chrono>
-#include <regex>
-#include <set>
-#include <thread>
 
 #include "common/time_util.h"
 #include "net/http_client.h"
@@ -28,7 +28,8 @@ using namespace std::chrono_literals;
 const std::string kBinary = COINRELAY_BINARY;
 const std::string kTestenv = std::string(COINRELAY_SOURCE_DIR) + "/tools/testenv/testenv";
 const std::string kBrokers =
-    "127.0.0.1:" + std::string(getenv("TESTENV_KAFKA_PORT") ? getenv("TESTENV_KAFKA_PORT") : "9092");
+    "127.0.0.1:" +
+    std::string(getenv("TESTENV_KAFKA_PORT") ? getenv("TESTENV_KAFKA_PORT") : "9092");
 const std::string kOpenSearch =
     "http://127.0.0.1:" +
     std::string(getenv("TESTENV_OPENSEARCH_PORT") ? getenv("TESTENV_OPENSEARCH_PORT") : "9200");
@@ -52,10 +53,12 @@ std::string uniqueSuffix() {
 
 /// Polls `check` until it holds or the timeout passes.
 template <class Check>
-bool eventually(Check check, std::chrono::milliseconds timeout, std::chrono::milliseconds step = 250ms) {
+bool eventually(Check check, std::chrono::milliseconds timeout,
+                std::chrono::milliseconds step = 250ms) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    if (check()) return true;
+    if (check())
+      return true;
     std::this_thread::sleep_for(step);
   }
   return check();
@@ -100,7 +103,8 @@ class PipelineTest : public ::testing::Test {
     simdjson::dom::element doc;
     int64_t count = -1;
     if (response.status == 200 && parser_.parse(response.body).get(doc) == simdjson::SUCCESS) {
-      if (doc["count"].get(count) != simdjson::SUCCESS) count = -1;
+      if (doc["count"].get(count) != simdjson::SUCCESS)
+        count = -1;
     }
     return count;
   }
@@ -158,8 +162,8 @@ TEST_F(PipelineTest, TwoCyclesWithAdvancingPricesMakeOneHundredDocuments) {
   expectSettledCount(index, 100);
 
   // The documents hold what the upstream sent, under ids derived from the quote.
-  auto search = httpGet(kOpenSearch + "/" + index +
-                        "/_search?q=id:bitcoin&size=10&sort=last_updated:asc");
+  auto search =
+      httpGet(kOpenSearch + "/" + index + "/_search?q=id:bitcoin&size=10&sort=last_updated:asc");
   simdjson::dom::element doc = parser_.parse(search.body);
   simdjson::dom::array hits = doc["hits"]["hits"];
   ASSERT_EQ(hits.size(), 2u) << search.body;
@@ -197,7 +201,8 @@ TEST_F(PipelineTest, TwoCyclesWithAdvancingPricesMakeOneHundredDocuments) {
   // Redelivery of everything (a new consumer group reads from the start) overwrites, never
   // duplicates: the document ids come from the quotes.
   auto again = startIndexer(topic, index, "it-again-" + suffix);
-  EXPECT_TRUE(eventually([&] { return again->output().find("(total 100)") != std::string::npos; }, 60s))
+  EXPECT_TRUE(
+      eventually([&] { return again->output().find("(total 100)") != std::string::npos; }, 60s))
       << again->output();
   EXPECT_EQ(countDocuments(index), 100);
   EXPECT_EQ(again->terminate(), 0);
@@ -215,7 +220,8 @@ TEST_F(PipelineTest, TwoCyclesWithFrozenPricesMakeFiftyDocuments) {
       << stats.body;
   auto indexer = startIndexer(topic, index, "frozen-" + suffix);
   // 100 messages, 50 observations: the unchanged second cycle overwrites the first.
-  EXPECT_TRUE(eventually([&] { return indexer->output().find("(total 100)") != std::string::npos; }, 60s))
+  EXPECT_TRUE(
+      eventually([&] { return indexer->output().find("(total 100)") != std::string::npos; }, 60s))
       << indexer->output();
   expectSettledCount(index, 50);
   EXPECT_EQ(indexer->terminate(), 0);
@@ -249,7 +255,9 @@ TEST_F(PipelineTest, RunServesTheSimulatedQuotesWithoutKafkaOrElasticsearch) {
                "127.0.0.1:" + std::to_string(port), "--sqlite", dir_.path("history.db")},
               {}, dir_.path("run.log"));
   const std::string base = "http://127.0.0.1:" + std::to_string(port);
-  ASSERT_TRUE(eventually([&] { return httpGet(base + "/v1/quotes").body.find("\"count\":50") != std::string::npos; }, 20s))
+  ASSERT_TRUE(eventually(
+      [&] { return httpGet(base + "/v1/quotes").body.find("\"count\":50") != std::string::npos; },
+      20s))
       << run.output();
   simdjson::dom::element upstream_page =
       parser_.parse(httpGet(simUrl("/api/v3/coins/markets?vs_currency=usd&per_page=50")).body);
@@ -274,17 +282,16 @@ TEST_F(PipelineTest, RunServesTheSimulatedQuotesWithoutKafkaOrElasticsearch) {
 }
 
 TEST_F(PipelineTest, UnreachableServicesGiveOneClearLineAndANonZeroExit) {
-  auto no_kafka = runCommand({kBinary, "fetch", "--brokers", "127.0.0.1:1", "--upstream",
-                              "http://127.0.0.1:2/api/v3"},
-                             60s);
+  auto no_kafka = runCommand(
+      {kBinary, "fetch", "--brokers", "127.0.0.1:1", "--upstream", "http://127.0.0.1:2/api/v3"},
+      60s);
   EXPECT_EQ(no_kafka.exit_code, 1);
   EXPECT_NE(no_kafka.output.find("Kafka at 127.0.0.1:1 is unreachable"), std::string::npos)
       << no_kafka.output;
   EXPECT_NE(no_kafka.output.find("kafka.brokers"), std::string::npos);
 
-  auto no_engine = runCommand({kBinary, "index", "--brokers", kBrokers, "--elasticsearch",
-                               "http://127.0.0.1:1"},
-                              60s);
+  auto no_engine = runCommand(
+      {kBinary, "index", "--brokers", kBrokers, "--elasticsearch", "http://127.0.0.1:1"}, 60s);
   EXPECT_EQ(no_engine.exit_code, 1);
   EXPECT_NE(no_engine.output.find("search engine at http://127.0.0.1:1 is unreachable"),
             std::string::npos)
@@ -292,7 +299,8 @@ TEST_F(PipelineTest, UnreachableServicesGiveOneClearLineAndANonZeroExit) {
 
   auto no_brokers = runCommand({kBinary, "fetch"}, 30s);
   EXPECT_EQ(no_brokers.exit_code, 2);
-  EXPECT_NE(no_brokers.output.find("kafka.brokers is empty"), std::string::npos) << no_brokers.output;
+  EXPECT_NE(no_brokers.output.find("kafka.brokers is empty"), std::string::npos)
+      << no_brokers.output;
 
   auto bad_value = runCommand({kBinary, "run", "--top", "0"}, 30s);
   EXPECT_EQ(bad_value.exit_code, 2);

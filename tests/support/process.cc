@@ -1,17 +1,17 @@
 #include "support/process.h"
 
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 extern char** environ;
 
@@ -23,19 +23,24 @@ Process::Process(std::vector<std::string> argv, std::vector<std::string> extra_e
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) {
     // The child sees only the configuration the test gives it.
-    if (std::string_view(*e).starts_with("COINRELAY_")) continue;
+    if (std::string_view(*e).starts_with("COINRELAY_"))
+      continue;
     env.emplace_back(*e);
   }
-  for (auto& e : extra_env) env.push_back(std::move(e));
+  for (auto& e : extra_env)
+    env.push_back(std::move(e));
   std::vector<char*> c_argv, c_env;
-  for (auto& a : argv) c_argv.push_back(a.data());
+  for (auto& a : argv)
+    c_argv.push_back(a.data());
   c_argv.push_back(nullptr);
-  for (auto& e : env) c_env.push_back(e.data());
+  for (auto& e : env)
+    c_env.push_back(e.data());
   c_env.push_back(nullptr);
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, 1, log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0644);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawnattr_t attributes;
@@ -47,7 +52,8 @@ Process::Process(std::vector<std::string> argv, std::vector<std::string> extra_e
   const int rc = posix_spawn(&pid_, c_argv[0], &actions, &attributes, c_argv.data(), c_env.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
-  if (rc != 0) throw std::runtime_error("cannot start " + argv[0]);
+  if (rc != 0)
+    throw std::runtime_error("cannot start " + argv[0]);
 }
 
 Process::~Process() {
@@ -58,7 +64,8 @@ Process::~Process() {
 }
 
 std::optional<int> Process::wait(std::chrono::milliseconds timeout) {
-  if (status_) return status_;
+  if (status_)
+    return status_;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
     int raw = 0;
@@ -67,22 +74,28 @@ std::optional<int> Process::wait(std::chrono::milliseconds timeout) {
       status_ = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
       return status_;
     }
-    if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+    if (std::chrono::steady_clock::now() >= deadline)
+      return std::nullopt;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }
 
-bool Process::running() { return !status_ && !wait(std::chrono::milliseconds(0)); }
+bool Process::running() {
+  return !status_ && !wait(std::chrono::milliseconds(0));
+}
 
 int Process::terminate(std::chrono::milliseconds timeout) {
-  if (running()) ::kill(pid_, SIGTERM);
-  if (auto code = wait(timeout)) return *code;
+  if (running())
+    ::kill(pid_, SIGTERM);
+  if (auto code = wait(timeout))
+    return *code;
   ::kill(pid_, SIGKILL);
   return wait(std::chrono::seconds(5)).value_or(-1);
 }
 
 void Process::kill9() {
-  if (running()) ::kill(pid_, SIGKILL);
+  if (running())
+    ::kill(pid_, SIGKILL);
   wait(std::chrono::seconds(5));
 }
 
@@ -95,15 +108,16 @@ std::string Process::output() const {
 
 CommandResult runCommand(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
   static std::atomic<int> counter{0};
-  const std::string log = (std::filesystem::temp_directory_path() /
-                           ("coinrelay-cmd-" + std::to_string(::getpid()) + "-" +
-                            std::to_string(counter++) + ".log"))
-                              .string();
+  const std::string log =
+      (std::filesystem::temp_directory_path() /
+       ("coinrelay-cmd-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".log"))
+          .string();
   CommandResult result;
   {
     Process process(argv, {}, log);
     result.exit_code = process.wait(timeout).value_or(-1);
-    if (result.exit_code == -1) process.kill9();
+    if (result.exit_code == -1)
+      process.kill9();
     result.output = process.output();
   }
   std::filesystem::remove(log);

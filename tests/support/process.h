@@ -1,11 +1,11 @@
 #pragma once
 
-#include <sys/types.h>
-
 #include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <sys/types.h>
 
 namespace coinrelay::testing {
 
@@ -13,8 +13,7 @@ namespace coinrelay::testing {
 /// The destructor kills it if it is still running, so a failed assertion leaves nothing behind.
 class Process {
  public:
-  Process(std::vector<std::string> argv, std::vector<std::string> extra_env,
-          std::string log_path);
+  Process(std::vector<std::string> argv, std::vector<std::string> extra_env, std::string log_path);
   ~Process();
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;

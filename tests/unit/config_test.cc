@@ -55,12 +55,12 @@ topic = "from-file"
   auto loaded = loadWith(file, env, {"upstream.top_n=30", "kafka.brokers=flag:9092"});
   ASSERT_TRUE(loaded) << loaded.error().message;
   const auto& [raw, c] = *loaded;
-  EXPECT_EQ(c.upstream.interval_s, 30);                        // file only
-  EXPECT_EQ(c.kafka.topic, "from-file");                       // file only
-  EXPECT_EQ(c.upstream.base_url, "http://env:1/api/v3");       // env over file
-  EXPECT_EQ(c.upstream.top_n, 30);                             // flag over env over file
-  EXPECT_EQ(c.kafka.brokers, "flag:9092");                     // flag over env over file
-  EXPECT_EQ(c.elasticsearch.url, "http://es:9200");            // trailing slash dropped
+  EXPECT_EQ(c.upstream.interval_s, 30);                   // file only
+  EXPECT_EQ(c.kafka.topic, "from-file");                  // file only
+  EXPECT_EQ(c.upstream.base_url, "http://env:1/api/v3");  // env over file
+  EXPECT_EQ(c.upstream.top_n, 30);                        // flag over env over file
+  EXPECT_EQ(c.kafka.brokers, "flag:9092");                // flag over env over file
+  EXPECT_EQ(c.elasticsearch.url, "http://es:9200");       // trailing slash dropped
   EXPECT_EQ(c.http.listen, "0.0.0.0:9999");
   EXPECT_EQ(c.upstream.vs_currencies, (std::vector<std::string>{"usd", "eur"}));
   EXPECT_EQ(raw.sourceOf("upstream.top_n"), Source::Flag);
@@ -153,8 +153,8 @@ TEST(ConfigTest, SecretsComeFromEnvOrFileNeverFlagsAndAreNeverPrinted) {
 
   testing::TempDir dir;
   const std::string key_file = dir.write("key", key + "\n");
-  auto from_file = loadWith("", {{"COINRELAY_UPSTREAM_API_KEY_FILE", key_file},
-                                 {"COINRELAY_UPSTREAM_PLAN", "pro"}});
+  auto from_file = loadWith(
+      "", {{"COINRELAY_UPSTREAM_API_KEY_FILE", key_file}, {"COINRELAY_UPSTREAM_PLAN", "pro"}});
   ASSERT_TRUE(from_file) << from_file.error().message;
   EXPECT_EQ(from_file->second.upstream.api_key, key);
 }

@@ -14,7 +14,8 @@ class RecordingSink final : public sinks::Sink {
  public:
   std::string_view name() const override { return "recording"; }
   Status deliver(std::span<const model::Quote> batch) override {
-    if (fail) return makeError(ErrorCode::Unavailable, "told to fail");
+    if (fail)
+      return makeError(ErrorCode::Unavailable, "told to fail");
     batches.emplace_back(batch.begin(), batch.end());
     return {};
   }

@@ -52,7 +52,8 @@ TEST_F(MarketsParserTest, ReadsEveryFieldOfTheReferenceResponse) {
   EXPECT_EQ(btc.ath_date_ms, 1710400236635);
   EXPECT_EQ(btc.atl_date_ms, 1373068800000);
   EXPECT_FALSE(btc.roi.has_value());
-  EXPECT_EQ(btc.image, "https://coin-images.coingecko.com/coins/images/1/large/bitcoin.png?1696501400");
+  EXPECT_EQ(btc.image,
+            "https://coin-images.coingecko.com/coins/images/1/large/bitcoin.png?1696501400");
 
   const model::Quote& eth = page->quotes[1];
   EXPECT_FALSE(eth.max_supply.has_value()) << "null max_supply must stay null, not 0";

@@ -84,13 +84,15 @@ TEST(QuoteCodecTest, RefusesOtherVersionsAndBrokenDocuments) {
   v2.replace(v2.find("\"schema_version\":1"), 18, "\"schema_version\":2");
   auto wrong_version = decodeQuote(v2, parser);
   ASSERT_FALSE(wrong_version);
-  EXPECT_EQ(wrong_version.error().message, "quote message has schema_version 2, this coinrelay reads 1");
+  EXPECT_EQ(wrong_version.error().message,
+            "quote message has schema_version 2, this coinrelay reads 1");
 
   auto not_json = decodeQuote("{\"schema_version\":1,", parser);
   ASSERT_FALSE(not_json);
   EXPECT_EQ(not_json.error().code, ErrorCode::DataLoss);
 
-  auto no_id = decodeQuote(R"({"schema_version":1,"symbol":"X","name":"x","vs_currency":"usd"})", parser);
+  auto no_id =
+      decodeQuote(R"({"schema_version":1,"symbol":"X","name":"x","vs_currency":"usd"})", parser);
   ASSERT_FALSE(no_id);
   EXPECT_EQ(no_id.error().message, "quote message lacks a non-empty string 'id'");
 

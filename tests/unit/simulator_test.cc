@@ -65,8 +65,8 @@ TEST(MarketTest, AFrozenMarketNeverMoves) {
 
 TEST(SimulatorTest, CoinsMarketsIsCoinGeckoShapedAndParsesBack) {
   Simulator simulator(frozen(300), FaultOptions{});
-  auto reply = simulator.handle(get("/api/v3/coins/markets",
-                                    {{"vs_currency", "usd"}, {"per_page", "250"}, {"page", "2"}}));
+  auto reply = simulator.handle(
+      get("/api/v3/coins/markets", {{"vs_currency", "usd"}, {"per_page", "250"}, {"page", "2"}}));
   ASSERT_EQ(reply.status, 200);
   simdjson::dom::parser parser;
   auto page = coingecko::parseCoinsMarkets(reply.body, "usd", 0, parser);
@@ -75,14 +75,32 @@ TEST(SimulatorTest, CoinsMarketsIsCoinGeckoShapedAndParsesBack) {
   EXPECT_EQ(page->invalid_items, 0u);
   EXPECT_EQ(page->quotes[0].market_cap_rank, 251);
   // CoinGecko's field order, which clients that map by position or print raw JSON rely on.
-  const char* order[] = {"\"id\"", "\"symbol\"", "\"name\"", "\"image\"", "\"current_price\"",
-                         "\"market_cap\"", "\"market_cap_rank\"", "\"fully_diluted_valuation\"",
-                         "\"total_volume\"", "\"high_24h\"", "\"low_24h\"", "\"price_change_24h\"",
-                         "\"price_change_percentage_24h\"", "\"market_cap_change_24h\"",
-                         "\"market_cap_change_percentage_24h\"", "\"circulating_supply\"",
-                         "\"total_supply\"", "\"max_supply\"", "\"ath\"", "\"ath_change_percentage\"",
-                         "\"ath_date\"", "\"atl\"", "\"atl_change_percentage\"", "\"atl_date\"",
-                         "\"roi\"", "\"last_updated\""};
+  const char* order[] = {"\"id\"",
+                         "\"symbol\"",
+                         "\"name\"",
+                         "\"image\"",
+                         "\"current_price\"",
+                         "\"market_cap\"",
+                         "\"market_cap_rank\"",
+                         "\"fully_diluted_valuation\"",
+                         "\"total_volume\"",
+                         "\"high_24h\"",
+                         "\"low_24h\"",
+                         "\"price_change_24h\"",
+                         "\"price_change_percentage_24h\"",
+                         "\"market_cap_change_24h\"",
+                         "\"market_cap_change_percentage_24h\"",
+                         "\"circulating_supply\"",
+                         "\"total_supply\"",
+                         "\"max_supply\"",
+                         "\"ath\"",
+                         "\"ath_change_percentage\"",
+                         "\"ath_date\"",
+                         "\"atl\"",
+                         "\"atl_change_percentage\"",
+                         "\"atl_date\"",
+                         "\"roi\"",
+                         "\"last_updated\""};
   size_t at = 0;
   for (const char* field : order) {
     const size_t next = reply.body.find(field, at);
@@ -94,8 +112,10 @@ TEST(SimulatorTest, CoinsMarketsIsCoinGeckoShapedAndParsesBack) {
 TEST(SimulatorTest, FiltersByIdsAndConvertsCurrencies) {
   Simulator simulator(frozen(100), FaultOptions{});
   simdjson::dom::parser parser;
-  auto usd = simulator.handle(get("/api/v3/coins/markets", {{"vs_currency", "usd"}, {"ids", "ethereum,bitcoin,nope"}}));
-  auto eur = simulator.handle(get("/api/v3/coins/markets", {{"vs_currency", "EUR"}, {"ids", "bitcoin"}}));
+  auto usd = simulator.handle(
+      get("/api/v3/coins/markets", {{"vs_currency", "usd"}, {"ids", "ethereum,bitcoin,nope"}}));
+  auto eur =
+      simulator.handle(get("/api/v3/coins/markets", {{"vs_currency", "EUR"}, {"ids", "bitcoin"}}));
   auto usd_page = coingecko::parseCoinsMarkets(usd.body, "usd", 0, parser).value();
   ASSERT_EQ(usd_page.quotes.size(), 2u);
   EXPECT_EQ(usd_page.quotes[0].id, "bitcoin") << "ids keep market-cap order";
@@ -114,22 +134,23 @@ TEST(SimulatorTest, AnswersErrorsAsCoinGeckoDoes) {
   EXPECT_EQ(missing.body, R"({"error":"Missing parameter vs_currencies"})");
   auto ping = simulator.handle(get("/api/v3/ping"));
   EXPECT_EQ(ping.body, R"({"gecko_says":"(V3) To the Moon!"})");
-  auto unknown_ids = simulator.handle(get("/api/v3/simple/price", {{"ids", "nope"}, {"vs_currencies", "usd"}}));
+  auto unknown_ids =
+      simulator.handle(get("/api/v3/simple/price", {{"ids", "nope"}, {"vs_currencies", "usd"}}));
   EXPECT_EQ(unknown_ids.status, 200);
   EXPECT_EQ(unknown_ids.body, "{}");
 }
 
 TEST(SimulatorTest, SimplePriceHonoursEveryIncludeFlag) {
   Simulator simulator(frozen(10), FaultOptions{});
-  auto minimal = simulator.handle(get("/api/v3/simple/price", {{"ids", "bitcoin"}, {"vs_currencies", "usd"}}));
+  auto minimal =
+      simulator.handle(get("/api/v3/simple/price", {{"ids", "bitcoin"}, {"vs_currencies", "usd"}}));
   EXPECT_EQ(minimal.body, R"({"bitcoin":{"usd":67412}})");
-  auto full = simulator.handle(get("/api/v3/simple/price",
-                                   {{"ids", "bitcoin,ethereum"},
-                                    {"vs_currencies", "usd,eur"},
-                                    {"include_market_cap", "true"},
-                                    {"include_24hr_vol", "true"},
-                                    {"include_24hr_change", "true"},
-                                    {"include_last_updated_at", "true"}}));
+  auto full = simulator.handle(get("/api/v3/simple/price", {{"ids", "bitcoin,ethereum"},
+                                                            {"vs_currencies", "usd,eur"},
+                                                            {"include_market_cap", "true"},
+                                                            {"include_24hr_vol", "true"},
+                                                            {"include_24hr_change", "true"},
+                                                            {"include_last_updated_at", "true"}}));
   simdjson::dom::parser parser;
   simdjson::dom::element doc = parser.parse(full.body);
   for (const char* key : {"usd", "usd_market_cap", "usd_24h_vol", "usd_24h_change", "eur",
@@ -147,7 +168,8 @@ TEST(SimulatorTest, InjectsFaultsAndCountsEveryRequest) {
   auto reply = limited.handle(get("/api/v3/coins/markets", {{"vs_currency", "usd"}}));
   EXPECT_EQ(reply.status, 429);
   EXPECT_EQ(reply.body.size(), 187u) << "CoinGecko's exact 429 body";
-  EXPECT_EQ(reply.headers, (std::vector<std::pair<std::string, std::string>>{{"retry-after", "7"}}));
+  EXPECT_EQ(reply.headers,
+            (std::vector<std::pair<std::string, std::string>>{{"retry-after", "7"}}));
 
   FaultOptions html;
   html.html = 1.0;
@@ -177,7 +199,8 @@ TEST(SimulatorTest, FaultSharesAreRoughlyRespected) {
   Simulator simulator(frozen(5), faults);
   int failed = 0;
   for (int i = 0; i < 1000; ++i) {
-    if (simulator.handle(get("/api/v3/ping")).status == 503) ++failed;
+    if (simulator.handle(get("/api/v3/ping")).status == 503)
+      ++failed;
   }
   EXPECT_GT(failed, 230);
   EXPECT_LT(failed, 370);

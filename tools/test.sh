@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian 12 machine: installs what is missing, checks the
+# formatting, builds, runs the unit tests, starts real Kafka and OpenSearch (tools/testenv) for
+# the integration tests, and runs the unit tests again under AddressSanitizer and
+# UndefinedBehaviorSanitizer. Safe to run twice; leaves no server running.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+jobs=$(nproc)
+step() { printf '\n== %s (%ss)\n' "$1" "$SECONDS"; }
+
+step "dependencies"
+tools/install-deps.sh
+
+step "format check"
+tools/check-format.sh
+
+step "build (RelWithDebInfo)"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$jobs"
+
+step "unit tests"
+ctest --test-dir build -L unit --output-on-failure -j "$jobs"
+
+step "integration tests (real Kafka 3.9 and OpenSearch 2.19)"
+trap 'tools/testenv/testenv down >/dev/null 2>&1 || true' EXIT
+tools/testenv/testenv up
+ctest --test-dir build -L integration --output-on-failure
+tools/testenv/testenv down
+trap - EXIT
+
+step "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCOINRELAY_SANITIZE=ON >/dev/null
+cmake --build build-asan -j "$jobs" --target unit_tests
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan -L unit --output-on-failure -j "$jobs"
+
+step "all tests passed in ${SECONDS}s"
+echo "root: $root"
