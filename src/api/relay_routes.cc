@@ -2,6 +2,7 @@
 
 #include "common/json_writer.h"
 #include "common/time_util.h"
+#include "telemetry/metrics.h"
 
 namespace coinrelay::api {
 
@@ -48,6 +49,9 @@ Reply RelayRoutes::handle(const Request& request) const {
   }
   if (request.path == "/healthz") {
     return Reply{200, "application/json", health_.json(upstream_requests_.load())};
+  }
+  if (request.path == "/metrics") {
+    return Reply{200, "text/plain; version=0.0.4; charset=utf-8", telemetry::metrics().render()};
   }
   if (request.path == "/v1/quotes") {
     auto version = snapshot_.current();

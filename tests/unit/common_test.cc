@@ -72,3 +72,43 @@ TEST(StringsTest, SplitsCsvAndTrims) {
 
 }  // namespace
 }  // namespace coinrelay
+
+#include "telemetry/metrics.h"
+
+namespace coinrelay::telemetry {
+namespace {
+
+TEST(MetricsTest, RendersThePrometheusTextFormat) {
+  Registry registry;
+  registry.counter("coinrelay_upstream_requests_total", "Upstream requests.", {{"status", "200"}})
+      .inc(3);
+  registry.counter("coinrelay_upstream_requests_total", "Upstream requests.", {{"status", "429"}})
+      .inc();
+  registry.gauge("coinrelay_credits_left", "Credits left.").set(9950);
+  auto& latency = registry.histogram("coinrelay_cycle_seconds", "Cycle duration.", {0.1, 1});
+  latency.observe(0.05);
+  latency.observe(0.5);
+  latency.observe(5);
+  EXPECT_EQ(registry.render(),
+            "# HELP coinrelay_credits_left Credits left.\n"
+            "# TYPE coinrelay_credits_left gauge\n"
+            "coinrelay_credits_left 9950\n"
+            "# HELP coinrelay_cycle_seconds Cycle duration.\n"
+            "# TYPE coinrelay_cycle_seconds histogram\n"
+            "coinrelay_cycle_seconds_bucket{le=\"0.1\"} 1\n"
+            "coinrelay_cycle_seconds_bucket{le=\"1\"} 2\n"
+            "coinrelay_cycle_seconds_bucket{le=\"+Inf\"} 3\n"
+            "coinrelay_cycle_seconds_sum 5.55\n"
+            "coinrelay_cycle_seconds_count 3\n"
+            "# HELP coinrelay_upstream_requests_total Upstream requests.\n"
+            "# TYPE coinrelay_upstream_requests_total counter\n"
+            "coinrelay_upstream_requests_total{status=\"200\"} 3\n"
+            "coinrelay_upstream_requests_total{status=\"429\"} 1\n");
+}
+
+TEST(MetricsTest, EscapesLabelValues) {
+  EXPECT_EQ(renderLabels({{"team", "a\"b\\c\nd"}}), "{team=\"a\\\"b\\\\c\\nd\"}");
+}
+
+}  // namespace
+}  // namespace coinrelay::telemetry

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
+
 #include "support/temp_dir.h"
 
 namespace coinrelay::config {
@@ -180,6 +183,27 @@ TEST(ConfigTest, ReferenceListsEveryOption) {
   for (const auto& spec : optionSpecs()) {
     EXPECT_NE(reference.find(std::string("`") + spec.name + "`"), std::string::npos) << spec.name;
   }
+}
+
+}  // namespace
+}  // namespace coinrelay::config
+
+namespace coinrelay::config {
+namespace {
+
+TEST(ConfigDocsTest, TheReferenceDocIsCurrent) {
+  std::ifstream in(std::string(COINRELAY_SOURCE_DIR) + "/docs/configuration.md");
+  std::stringstream committed;
+  committed << in.rdbuf();
+  EXPECT_EQ(committed.str(), renderReference())
+      << "docs/configuration.md is stale: run `build/src/coinrelay config --reference > "
+         "docs/configuration.md`";
+}
+
+TEST(ConfigDocsTest, TheExampleFileIsValid) {
+  auto loaded = loadWith(std::string(COINRELAY_SOURCE_DIR) + "/conf/coinrelay.example.toml", {});
+  ASSERT_TRUE(loaded) << loaded.error().message;
+  EXPECT_EQ(loaded->second.upstream.top_n, 50);
 }
 
 }  // namespace
