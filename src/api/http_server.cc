@@ -1,5 +1,8 @@
 #include "api/http_server.h"
 
+#include <deque>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 #include <boost/asio.hpp>
@@ -58,35 +61,97 @@ std::string percentDecode(std::string_view text) {
   return out;
 }
 
-/// One keep-alive connection: read a request, answer it, repeat.
-class Session : public std::enable_shared_from_this<Session> {
+/// One keep-alive connection: read a request, answer it, repeat. After an event-stream answer
+/// the connection only writes: queued events, and a comment line every 15 s that detects a
+/// client that went away.
+class Session : public EventSink, public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, const Handler& handler)
-      : stream_(std::move(socket)), timer_(stream_.get_executor()), handler_(handler) {}
+  Session(tcp::socket socket, const Handler& handler, const ServerLimits& limits)
+      : stream_(std::move(socket)),
+        timer_(stream_.get_executor()),
+        handler_(handler),
+        limits_(limits) {}
 
   void start() { read(); }
 
+  // EventSink
+  bool push(std::shared_ptr<const std::string> bytes) override {
+    std::lock_guard lock(queue_mutex_);
+    if (stream_closed_)
+      return false;
+    if (queued_bytes_ + bytes->size() > limits_.max_stream_backlog_bytes) {
+      stream_closed_ = true;  // too slow: cut it rather than buffer without bound
+      asio::post(stream_.get_executor(), [self = shared_from_this()] { self->close(); });
+      return false;
+    }
+    queued_bytes_ += bytes->size();
+    queue_.push_back(std::move(bytes));
+    if (!writing_) {
+      writing_ = true;
+      asio::post(stream_.get_executor(), [self = shared_from_this()] { self->writeQueued(); });
+    }
+    return true;
+  }
+
  private:
   void read() {
-    request_ = {};
-    stream_.expires_after(std::chrono::seconds(60));
-    http::async_read(stream_, buffer_, request_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
-                       if (ec)
-                         return self->close();
-                       self->handle();
-                     });
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(limits_.max_header_bytes));
+    parser_->body_limit(limits_.max_body_bytes);
+    stream_.expires_after(limits_.idle_timeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              if (ec)
+                                return self->failRead(ec);
+                              self->stream_.expires_after(self->limits_.request_timeout);
+                              http::async_read(self->stream_, self->buffer_, *self->parser_,
+                                               [self](beast::error_code ec2, size_t) {
+                                                 if (ec2)
+                                                   return self->failRead(ec2);
+                                                 self->handle();
+                                               });
+                            });
+  }
+
+  /// Answers what can be answered (an oversized request gets a 4xx), then closes.
+  void failRead(beast::error_code ec) {
+    int status = 0;
+    if (ec == http::error::header_limit)
+      status = 431;
+    if (ec == http::error::body_limit)
+      status = 413;
+    if (ec == http::error::bad_target || ec == http::error::bad_method ||
+        ec == http::error::bad_version || ec == http::error::bad_field ||
+        ec == http::error::bad_value || ec == http::error::bad_line_ending) {
+      status = 400;
+    }
+    if (status == 0)
+      return close();
+    owned_body_ = fmt::format(R"({{"error":"{}"}})", status == 431   ? "request headers too large"
+                                                     : status == 413 ? "request body too large"
+                                                                     : "malformed request");
+    response_ = {};
+    response_.version(11);
+    response_.result(static_cast<unsigned>(status));
+    response_.set(http::field::content_type, "application/json");
+    response_.body() =
+        http::span_body<const char>::value_type(owned_body_.data(), owned_body_.size());
+    response_.keep_alive(false);
+    response_.prepare_payload();
+    keep_alive_ = false;
+    write();
   }
 
   void handle() {
+    const auto& message = parser_->get();
     Request request;
-    request.method = std::string(request_.method_string());
-    std::string_view target = request_.target();
+    request.method = std::string(message.method_string());
+    std::string_view target = message.target();
     const size_t question = target.find('?');
     request.path = percentDecode(target.substr(0, question));
     if (question != std::string_view::npos)
       request.query = parseQuery(target.substr(question + 1));
-    for (const auto& field : request_) {
+    for (const auto& field : message) {
       request.headers.emplace_back(toLower(field.name_string()), std::string(field.value()));
     }
     Reply reply;
@@ -96,16 +161,26 @@ class Session : public std::enable_shared_from_this<Session> {
       telemetry::logger("http")->error("handler failed on {}: {}", request.path, e.what());
       reply = Reply{500, "application/json", R"({"error":"internal error"})"};
     }
+    keep_alive_ = message.keep_alive();
+    if (reply.stream)
+      return startStream(std::move(reply));
+    shared_body_ = std::move(reply.shared_body);
+    owned_body_ = std::move(reply.body);
+    const std::string& bytes = shared_body_ ? *shared_body_ : owned_body_;
     response_ = {};
-    response_.version(request_.version());
+    response_.version(message.version());
     response_.result(static_cast<unsigned>(reply.status));
     response_.set(http::field::server, "coinrelay");
-    response_.set(http::field::content_type, reply.content_type);
+    if (reply.status != 304)
+      response_.set(http::field::content_type, reply.content_type);
     for (const auto& [name, value] : reply.headers)
       response_.set(name, value);
-    response_.body() = std::move(reply.body);
-    response_.keep_alive(request_.keep_alive());
+    response_.body() = http::span_body<const char>::value_type(bytes.data(), bytes.size());
+    response_.keep_alive(keep_alive_);
     response_.prepare_payload();
+    const bool head = message.method() == http::verb::head;
+    if (head)
+      response_.body() = {};
     if (reply.delay.count() > 0) {
       timer_.expires_after(reply.delay);
       timer_.async_wait([self = shared_from_this()](beast::error_code) { self->write(); });
@@ -118,23 +193,90 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.expires_after(std::chrono::seconds(60));
     http::async_write(stream_, response_,
                       [self = shared_from_this()](beast::error_code ec, size_t) {
-                        if (ec || !self->response_.keep_alive())
+                        if (ec || !self->keep_alive_)
                           return self->close();
                         self->read();
                       });
   }
 
+  void startStream(Reply reply) {
+    std::string head = fmt::format(
+        "HTTP/1.1 200 OK\r\nServer: coinrelay\r\nContent-Type: text/event-stream\r\n"
+        "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\nConnection: close\r\n");
+    for (const auto& [name, value] : reply.headers)
+      head += name + ": " + value + "\r\n";
+    head += "\r\n";
+    stream_.expires_never();
+    push(std::make_shared<const std::string>(std::move(head)));
+    reply.stream(shared_from_this());
+    heartbeat();
+  }
+
+  void heartbeat() {
+    timer_.expires_after(std::chrono::seconds(15));
+    timer_.async_wait([weak = weak_from_this()](beast::error_code ec) {
+      auto self = std::static_pointer_cast<Session>(weak.lock());
+      if (ec || !self)
+        return;
+      if (self->push(std::make_shared<const std::string>(": keep-alive\n\n")))
+        self->heartbeat();
+    });
+  }
+
+  void writeQueued() {
+    std::shared_ptr<const std::string> next;
+    {
+      std::lock_guard lock(queue_mutex_);
+      if (queue_.empty() || stream_closed_) {
+        writing_ = false;
+        return;
+      }
+      next = queue_.front();
+    }
+    asio::async_write(stream_.socket(), asio::buffer(*next),
+                      [self = shared_from_this(), next](beast::error_code ec, size_t) {
+                        {
+                          std::lock_guard lock(self->queue_mutex_);
+                          self->queue_.pop_front();
+                          self->queued_bytes_ -= next->size();
+                          if (ec) {
+                            self->stream_closed_ = true;
+                            self->writing_ = false;
+                          }
+                        }
+                        if (ec)
+                          return self->close();
+                        self->writeQueued();
+                      });
+  }
+
   void close() {
+    {
+      std::lock_guard lock(queue_mutex_);
+      stream_closed_ = true;
+    }
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    timer_.cancel();
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.socket().close(ignored);
   }
 
   beast::tcp_stream stream_;
   asio::steady_timer timer_;
   beast::flat_buffer buffer_;
-  http::request<http::string_body> request_;
-  http::response<http::string_body> response_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::span_body<const char>> response_;
+  std::string owned_body_;
+  std::shared_ptr<const std::string> shared_body_;
+  bool keep_alive_ = true;
   const Handler& handler_;
+  const ServerLimits& limits_;
+
+  std::mutex queue_mutex_;  // push() comes from other threads than the connection's strand
+  std::deque<std::shared_ptr<const std::string>> queue_;
+  size_t queued_bytes_ = 0;
+  bool writing_ = false;
+  bool stream_closed_ = false;
 };
 
 }  // namespace
@@ -161,6 +303,7 @@ struct HttpServer::Impl {
   asio::io_context io;
   tcp::acceptor acceptor{io};
   Handler handler;
+  ServerLimits limits;
   std::vector<std::thread> threads;
   bool stopped = false;
   uint16_t port = 0;
@@ -171,7 +314,7 @@ struct HttpServer::Impl {
         return;
       if (!ec) {
         socket.set_option(tcp::no_delay(true), ec);
-        std::make_shared<Session>(std::move(socket), handler)->start();
+        std::make_shared<Session>(std::move(socket), handler, limits)->start();
       }
       accept();
     });
@@ -181,7 +324,7 @@ struct HttpServer::Impl {
 HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& listen, Handler handler,
-                                                      int threads) {
+                                                      int threads, ServerLimits limits) {
   const size_t colon = listen.rfind(':');
   if (colon == std::string::npos) {
     return makeError(ErrorCode::InvalidArgument,
@@ -193,6 +336,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& listen,
   const std::string port = listen.substr(colon + 1);
   auto impl = std::make_unique<Impl>();
   impl->handler = std::move(handler);
+  impl->limits = limits;
   beast::error_code ec;
   tcp::resolver resolver(impl->io);
   auto endpoints = resolver.resolve(host, port, ec);

@@ -25,19 +25,44 @@ struct Request {
   std::string param(const std::string& name, std::string fallback = {}) const;
 };
 
+/// The client end of a server-sent event stream (text/event-stream), owned by the connection.
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  /// Queues bytes for the client without waiting. Returns false once the client is gone or has
+  /// fallen too far behind (it is then disconnected): the caller drops this sink, so a slow
+  /// client never slows the others.
+  virtual bool push(std::shared_ptr<const std::string> bytes) = 0;
+};
+
 struct Reply {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
+  /// Bytes shared with a cache, sent instead of `body` without a copy.
+  std::shared_ptr<const std::string> shared_body;
   std::vector<std::pair<std::string, std::string>> headers;
-  std::chrono::milliseconds delay{
-      0};  ///< wait before answering (latency injection), no thread held
+  /// Wait before answering (latency injection); no thread is held meanwhile.
+  std::chrono::milliseconds delay{0};
+  /// When set, the answer is an event stream: the server sends the headers, then hands the
+  /// connection to this callback as an EventSink.
+  std::function<void(std::shared_ptr<EventSink>)> stream;
 };
 
 using Handler = std::function<Reply(const Request&)>;
 
 /// Splits "a=1&b=x%2Cy" into decoded pairs.
 std::map<std::string, std::string> parseQuery(std::string_view query);
+
+/// Limits that keep one client from hurting the others.
+struct ServerLimits {
+  size_t max_header_bytes = 16 * 1024;  ///< request line + headers
+  size_t max_body_bytes = 64 * 1024;
+  std::chrono::seconds idle_timeout{60};     ///< keep-alive connection without a request
+  std::chrono::seconds request_timeout{15};  ///< to receive a whole request once it started
+  size_t max_stream_backlog_bytes =
+      1024 * 1024;  ///< queued event bytes before a slow stream is cut
+};
 
 /// An HTTP/1.1 server (Boost.Beast) with keep-alive, answering every request through one
 /// handler. Handlers run on the server's threads and must not block for long.
@@ -46,7 +71,7 @@ class HttpServer {
  public:
   /// `listen` is "host:port"; port 0 picks a free port (see port()).
   static Result<std::unique_ptr<HttpServer>> start(const std::string& listen, Handler handler,
-                                                   int threads = 2);
+                                                   int threads = 2, ServerLimits limits = {});
   ~HttpServer();
   uint16_t port() const;
   void stop();

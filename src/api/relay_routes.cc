@@ -1,10 +1,40 @@
 #include "api/relay_routes.h"
 
+#include <charconv>
+
+#include "api/schemas.h"
+#include "coingecko/api_format.h"
 #include "common/json_writer.h"
+#include "common/strings.h"
 #include "common/time_util.h"
 #include "telemetry/metrics.h"
 
 namespace coinrelay::api {
+
+namespace {
+
+Reply jsonError(int status, std::string_view message) {
+  auto error = coingecko::flatApiError(status, message);
+  return Reply{error.status, "application/json", std::move(error.body)};
+}
+
+int64_t nowMs() {
+  return toUnixMillis(std::chrono::system_clock::now());
+}
+
+/// A time parameter: epoch seconds (CoinGecko's convention), epoch ms, or ISO-8601.
+std::optional<int64_t> parseTime(const std::string& text) {
+  if (text.empty())
+    return std::nullopt;
+  int64_t number = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (ec == std::errc() && ptr == text.data() + text.size()) {
+    return number < 100'000'000'000LL ? number * 1000 : number;
+  }
+  return parseIso8601Millis(text);
+}
+
+}  // namespace
 
 void HealthState::record(const pipeline::CycleReport& report) {
   std::lock_guard lock(mutex_);
@@ -13,6 +43,11 @@ void HealthState::record(const pipeline::CycleReport& report) {
     ++failed_cycles_;
   last_ = report;
   has_last_ = true;
+}
+
+bool HealthState::healthy() const {
+  std::lock_guard lock(mutex_);
+  return !has_last_ || (last_.upstream_ok && last_.sinks_ok) || cycles_ > failed_cycles_;
 }
 
 std::string HealthState::json(uint64_t upstream_requests) const {
@@ -43,23 +78,178 @@ std::string HealthState::json(uint64_t upstream_requests) const {
   return out;
 }
 
-Reply RelayRoutes::handle(const Request& request) const {
+RelayRoutes::RelayRoutes(Parts parts) : parts_(std::move(parts)) {}
+
+Reply RelayRoutes::handle(const Request& request) {
+  const auto started = std::chrono::steady_clock::now();
+  std::string team = "anonymous";
+  std::string route_name = "other";
+  Reply reply;
+  const bool public_path =
+      request.path == "/healthz" || request.path == "/readyz" || request.path == "/metrics";
+  std::optional<Reply> refusal;
+  if (parts_.teams != nullptr && parts_.teams->enabled() && !public_path) {
+    auto admission = parts_.teams->admit(request);
+    team = admission.team;
+    refusal = std::move(admission.refusal);
+  }
+  if (refusal) {
+    reply = std::move(*refusal);
+    route_name = "refused";
+  } else {
+    reply = route(request, route_name);
+  }
+  if (!public_path)
+    ++client_requests_;
+  auto& registry = telemetry::metrics();
+  registry
+      .counter("coinrelay_http_requests_total", "HTTP requests by route, status and team.",
+               {{"route", route_name}, {"status", std::to_string(reply.status)}, {"team", team}})
+      .inc();
+  if (!reply.stream) {
+    registry
+        .histogram(
+            "coinrelay_http_request_duration_seconds", "Time to produce an answer, by route.",
+            {0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5}, {{"route", route_name}})
+        .observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  }
+  return reply;
+}
+
+Reply RelayRoutes::route(const Request& request, std::string& route_name) {
   if (request.method != "GET" && request.method != "HEAD") {
-    return Reply{405, "application/json", R"({"error":"method not allowed"})"};
+    route_name = "method_not_allowed";
+    return jsonError(405, "method not allowed: coinrelay answers GET and HEAD");
   }
-  if (request.path == "/healthz") {
-    return Reply{200, "application/json", health_.json(upstream_requests_.load())};
+  const std::string& path = request.path;
+  if (path.starts_with("/api/v3/")) {
+    route_name = path.substr(7);
+    static const std::set<std::string> kKnown = {"/ping", "/simple/price",
+                                                 "/simple/supported_vs_currencies",
+                                                 "/coins/markets", "/coins/list"};
+    if (!kKnown.contains(route_name))
+      route_name = "/api/v3/other";
+    return *parts_.coingecko->handle(request);
   }
-  if (request.path == "/metrics") {
+  route_name = path;
+  if (path == "/healthz") {
+    const bool healthy = !parts_.healthy || parts_.healthy();
+    return Reply{healthy ? 200 : 503, "application/json", parts_.health_json()};
+  }
+  if (path == "/readyz") {
+    auto version = parts_.snapshot->current();
+    const bool ready = !version->quotes.empty();
+    std::string body;
+    JsonWriter(body)
+        .beginObject()
+        .field("ready", ready)
+        .field("quotes", static_cast<int64_t>(version->quotes.size()))
+        .field("snapshot_version", static_cast<int64_t>(version->version))
+        .endObject();
+    return Reply{ready ? 200 : 503, "application/json", std::move(body)};
+  }
+  if (path == "/metrics") {
+    auto version = parts_.snapshot->current();
+    telemetry::metrics()
+        .gauge("coinrelay_snapshot_age_seconds",
+               "Seconds since the newest quote of the snapshot was fetched.")
+        .set(version->newest_fetch_ms ? (nowMs() - version->newest_fetch_ms) / 1000.0 : -1);
+    telemetry::metrics()
+        .gauge("coinrelay_snapshot_quotes", "Quotes held in the snapshot.")
+        .set(static_cast<double>(version->quotes.size()));
     return Reply{200, "text/plain; version=0.0.4; charset=utf-8", telemetry::metrics().render()};
   }
-  if (request.path == "/v1/quotes") {
-    auto version = snapshot_.current();
-    Reply reply{200, "application/json", version->quotes_json};
-    reply.headers.emplace_back("ETag", "\"" + std::to_string(version->version) + "\"");
+  if (path == "/v1/quotes") {
+    auto version = parts_.snapshot->current();
+    Reply reply{200, "application/json", {}};
+    reply.shared_body = std::shared_ptr<const std::string>(version, &version->quotes_json);
+    reply.headers.emplace_back("ETag", "\"v" + std::to_string(version->version) + "\"");
     return reply;
   }
-  return Reply{404, "application/json", R"({"error":"not found: try /v1/quotes or /healthz"})"};
+  if (path == "/v1/stream")
+    return stream(request);
+  if (path == "/v1/history")
+    return history(request);
+  if (path == "/v1/status")
+    return status();
+  if (auto schema = schemaRoute(path)) {
+    route_name = "/v1/schemas";  // one label for all names: unknown ones must not add series
+    return *schema;
+  }
+  route_name = "not_found";
+  return jsonError(404,
+                   "not found: coinrelay answers /api/v3/*, /v1/quotes, /v1/stream, "
+                   "/v1/history, /v1/status, /healthz, /readyz and /metrics");
+}
+
+Reply RelayRoutes::stream(const Request& request) {
+  std::set<std::string> ids;
+  for (const auto& id : splitCsv(toLower(request.param("ids"))))
+    ids.insert(id);
+  if (ids.size() > 1000)
+    return jsonError(400, "ids: at most 1000 coins per stream");
+  auto version = parts_.snapshot->current();
+  Reply reply;
+  reply.stream = [hub = parts_.stream, ids = std::move(ids),
+                  version](std::shared_ptr<EventSink> sink) mutable {
+    std::vector<model::Quote> initial;
+    for (const auto& [key, quote] : version->quotes)
+      initial.push_back(quote);
+    hub->subscribe(std::move(sink), std::move(ids), initial);
+  };
+  return reply;
+}
+
+Reply RelayRoutes::history(const Request& request) {
+  storage::HistoryQuery query;
+  query.id = toLower(request.param("id"));
+  query.vs_currency = toLower(request.param("vs_currency", "usd"));
+  if (query.id.empty())
+    return jsonError(400, "id: missing; e.g. /v1/history?id=bitcoin");
+  const std::string from = request.param("from");
+  const std::string to = request.param("to");
+  auto from_ms =
+      from.empty() ? std::optional<int64_t>(nowMs() - 24 * 3600 * 1000) : parseTime(from);
+  auto to_ms = to.empty() ? std::optional<int64_t>(nowMs()) : parseTime(to);
+  if (!from_ms)
+    return jsonError(400, "from: '" + from + "' is not epoch seconds or ISO-8601");
+  if (!to_ms)
+    return jsonError(400, "to: '" + to + "' is not epoch seconds or ISO-8601");
+  if (*from_ms > *to_ms)
+    return jsonError(400, "from is after to");
+  query.from_ms = *from_ms;
+  query.to_ms = *to_ms;
+  const std::string points = request.param("points");
+  if (!points.empty()) {
+    int value = 0;
+    auto [ptr, ec] = std::from_chars(points.data(), points.data() + points.size(), value);
+    if (ec != std::errc() || ptr != points.data() + points.size() || value < 1 || value > 10'000) {
+      return jsonError(400, "points: '" + points + "' is not a number between 1 and 10000");
+    }
+    query.max_points = static_cast<size_t>(value);
+  }
+  if (parts_.history == nullptr) {
+    return jsonError(503, "history is not available: configure elasticsearch.url for serve");
+  }
+  auto result = parts_.history->points(query);
+  if (!result)
+    return jsonError(503, "history unavailable: " + result.error().message);
+  return Reply{200, "application/json", storage::renderHistory(query, *result)};
+}
+
+Reply RelayRoutes::status() {
+  auto version = parts_.snapshot->current();
+  std::string body;
+  JsonWriter w(body);
+  w.beginObject()
+      .field("client_requests", static_cast<int64_t>(client_requests_.load()))
+      .field("snapshot_version", static_cast<int64_t>(version->version))
+      .field("quotes", static_cast<int64_t>(version->quotes.size()))
+      .field("stream_clients", static_cast<int64_t>(parts_.stream->clients()));
+  if (parts_.status_fields)
+    parts_.status_fields(w);
+  w.endObject();
+  return Reply{200, "application/json", std::move(body)};
 }
 
 }  // namespace coinrelay::api

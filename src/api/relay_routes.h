@@ -2,20 +2,27 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 
+#include "api/coingecko_routes.h"
 #include "api/http_server.h"
+#include "api/stream_hub.h"
+#include "api/teams.h"
+#include "common/json_writer.h"
 #include "pipeline/fetch_loop.h"
 #include "pipeline/snapshot.h"
+#include "storage/history.h"
 
 namespace coinrelay::api {
 
-/// What /healthz reports, updated by the fetch loop after every cycle.
+/// What /healthz reports about the fetch cycles of `run`, updated after every cycle.
 class HealthState {
  public:
   void record(const pipeline::CycleReport& report);
   std::string json(uint64_t upstream_requests) const;
+  bool healthy() const;
 
  private:
   mutable std::mutex mutex_;
@@ -25,20 +32,33 @@ class HealthState {
   bool has_last_ = false;
 };
 
-/// The HTTP API of `coinrelay run`: /healthz and /v1/quotes (the latest quote per coin and
-/// currency, as one JSON document rendered once per snapshot version).
+/// The HTTP API shared by `run` and `serve`: CoinGecko's /api/v3, /v1/quotes, /v1/stream,
+/// /v1/history, /v1/status, /healthz, /readyz and /metrics, with team admission and per-route
+/// metrics. The role supplies the parts that differ (history source, health and status).
 class RelayRoutes {
  public:
-  RelayRoutes(const pipeline::Snapshot& snapshot, const HealthState& health,
-              const std::atomic<uint64_t>& upstream_requests)
-      : snapshot_(snapshot), health_(health), upstream_requests_(upstream_requests) {}
+  struct Parts {
+    const pipeline::Snapshot* snapshot = nullptr;
+    CoinGeckoRoutes* coingecko = nullptr;
+    StreamHub* stream = nullptr;
+    storage::HistorySource* history = nullptr;  ///< null: /v1/history answers 503
+    Teams* teams = nullptr;
+    std::function<std::string()> health_json;        ///< the /healthz body
+    std::function<bool()> healthy;                   ///< /healthz status 200 or 503
+    std::function<void(JsonWriter&)> status_fields;  ///< role-specific /v1/status fields
+  };
+  explicit RelayRoutes(Parts parts);
 
-  Reply handle(const Request& request) const;
+  Reply handle(const Request& request);
 
  private:
-  const pipeline::Snapshot& snapshot_;
-  const HealthState& health_;
-  const std::atomic<uint64_t>& upstream_requests_;
+  Reply route(const Request& request, std::string& route_name);
+  Reply history(const Request& request);
+  Reply stream(const Request& request);
+  Reply status();
+
+  Parts parts_;
+  std::atomic<uint64_t> client_requests_{0};
 };
 
 }  // namespace coinrelay::api

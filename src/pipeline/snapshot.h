@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -17,8 +18,13 @@ namespace coinrelay::pipeline {
 struct SnapshotVersion {
   uint64_t version = 0;
   std::map<std::pair<std::string, std::string>, model::Quote> quotes;  ///< (id, vs_currency)
-  std::string quotes_json;  ///< {"version":..,"count":..,"quotes":[...]} by rank
-  int64_t updated_ms = 0;
+  /// Per vs_currency, pointers into `quotes` in market-cap rank order.
+  std::map<std::string, std::vector<const model::Quote*>> by_currency;
+  std::string quotes_json;      ///< {"version":..,"count":..,"quotes":[...]} by rank
+  int64_t updated_ms = 0;       ///< when this version was built
+  int64_t newest_fetch_ms = 0;  ///< the most recent `timestamp` among the quotes
+
+  const model::Quote* find(const std::string& id, const std::string& vs_currency) const;
 };
 
 /// The latest quotes held in memory. Writers build a new version and swap a pointer; readers
@@ -30,6 +36,11 @@ class Snapshot final : public sinks::Sink {
 
   std::shared_ptr<const SnapshotVersion> current() const;
 
+  /// Called after every new version with the quotes that changed it (from deliver()'s thread);
+  /// used by the live stream. Register before quotes flow.
+  using Listener = std::function<void(std::span<const model::Quote>)>;
+  void addListener(Listener listener);
+
   // Sink
   std::string_view name() const override { return "snapshot"; }
   Status deliver(std::span<const model::Quote> batch) override;
@@ -37,6 +48,7 @@ class Snapshot final : public sinks::Sink {
  private:
   mutable std::mutex mutex_;  // guards the pointer swap only
   std::shared_ptr<const SnapshotVersion> current_;
+  std::vector<Listener> listeners_;
 };
 
 }  // namespace coinrelay::pipeline

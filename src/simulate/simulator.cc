@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "coingecko/api_format.h"
 #include "common/json_writer.h"
 #include "common/strings.h"
 #include "common/time_util.h"
@@ -47,14 +48,10 @@ api::Reply flatError(int status, std::string_view message) {
   return jsonReply(status, std::move(body));
 }
 
-bool flag(const api::Request& request, const char* name) {
-  return toLower(request.param(name)) == "true";
-}
-
 }  // namespace
 
-Simulator::Simulator(const MarketOptions& market, const FaultOptions& faults)
-    : market_(market), faults_(faults), fault_rng_(faults.seed) {}
+Simulator::Simulator(const MarketOptions& market, const FaultOptions& faults, KeyPolicy keys)
+    : market_(market), faults_(faults), fault_rng_(faults.seed), ledger_(std::move(keys)) {}
 
 void Simulator::count(const std::string& path, int status) {
   ++requests_total_;
@@ -90,12 +87,19 @@ api::Reply Simulator::handle(const api::Request& request) {
     return control(request);
   market_.advanceTo(nowMs());
   api::Reply reply;
-  if (request.path == "/api/v3/ping") {
+  auto refused = request.path.starts_with("/api/v3/") ? ledger_.checkKey(request) : std::nullopt;
+  if (refused) {
+    reply = std::move(*refused);
+  } else if (request.path == "/api/v3/key") {
+    reply = ledger_.keyUsage(request);
+  } else if (request.path == "/api/v3/ping") {
     reply = jsonReply(200, R"({"gecko_says":"(V3) To the Moon!"})");
   } else if (request.path == "/api/v3/coins/markets") {
     reply = coinsMarkets(request);
   } else if (request.path == "/api/v3/simple/price") {
     reply = simplePrice(request);
+  } else if (request.path == "/api/v3/coins/list") {
+    reply = coinsList();
   } else if (request.path == "/api/v3/simple/supported_vs_currencies") {
     std::string body;
     JsonWriter w(body);
@@ -108,165 +112,143 @@ api::Reply Simulator::handle(const api::Request& request) {
     reply = flatError(404, "Incorrect path. Please check https://www.coingecko.com/api/");
   }
   if (reply.status == 200 && request.path.starts_with("/api/v3/")) {
-    if (auto fault = injectFault(reply.body))
+    if (auto fault = injectFault(reply.body)) {
       reply = std::move(*fault);
+    } else if (request.path == "/api/v3/coins/markets") {
+      ledger_.serveMarkets(reply, toLower(request.param("vs_currency")), faults_.invalid_items,
+                           fault_rng_);
+    }
   }
   reply.delay = std::chrono::milliseconds(faults_.latency_ms);
   count(request.path, reply.status);
+  ledger_.record(nowMs(), request.path, reply.status, request);
   return reply;
 }
 
+model::Quote Simulator::quoteOf(const SimCoin& c, const std::string& vs, double rate) const {
+  model::Quote q;
+  q.id = c.id;
+  q.symbol = c.symbol;
+  q.name = c.name;
+  q.vs_currency = vs;
+  q.last_updated_ms = c.last_updated_ms;
+  q.image = fmt::format("https://coin-images.coingecko.com/coins/images/{}/large/{}.png",
+                        c.image_number, c.id);
+  const double price = roundSignificant(c.price * rate, 7);
+  const double open = c.open_24h * rate;
+  const double market_cap = std::round(c.marketCap() * rate);
+  const double open_cap = open * c.circulating_supply;
+  q.price = price;
+  q.market_cap = market_cap;
+  q.market_cap_rank = c.market_cap_rank;
+  q.fully_diluted_valuation = std::round(c.price * rate * c.max_supply.value_or(c.total_supply));
+  q.volume_24h = std::round(market_cap * c.volume_ratio);
+  q.high_24h = roundSignificant(c.high_24h * rate, 7);
+  q.low_24h = roundSignificant(c.low_24h * rate, 7);
+  q.price_change_24h = roundSignificant(price - open, 6);
+  q.change_24h = roundSignificant((price / open - 1.0) * 100.0, 6);
+  q.market_cap_change_24h = std::round(market_cap - open_cap);
+  q.market_cap_change_percentage_24h = roundSignificant((market_cap / open_cap - 1.0) * 100.0, 6);
+  q.circulating_supply = c.circulating_supply;
+  q.total_supply = c.total_supply;
+  q.max_supply = c.max_supply;
+  q.ath = roundSignificant(c.ath * rate, 7);
+  q.ath_change_percentage = roundSignificant((c.price / c.ath - 1.0) * 100.0, 6);
+  q.ath_date_ms = 1636554259604;  // 2021-11-10T14:24:19.604Z
+  q.atl = roundSignificant(c.atl * rate, 7);
+  q.atl_change_percentage = roundSignificant((c.price / c.atl - 1.0) * 100.0, 6);
+  q.atl_date_ms = 1445299200000;  // 2015-10-20T00:00:00.000Z
+  if (c.id == "ethereum")
+    q.roi = model::Roi{63.51804113920761, "btc", 6351.804113920761};
+  return q;
+}
+
+std::vector<model::Quote> Simulator::quotesIn(const std::string& vs, double rate) const {
+  std::vector<model::Quote> quotes;
+  quotes.reserve(market_.ranked().size());
+  for (const auto& coin : market_.ranked())
+    quotes.push_back(quoteOf(coin, vs, rate));
+  return quotes;
+}
+
 api::Reply Simulator::coinsMarkets(const api::Request& request) {
-  const std::string vs = toLower(request.param("vs_currency"));
-  if (vs.empty())
-    return flatError(400, "Missing parameter vs_currency");
-  const auto rate = usdRate(market_, vs);
+  coingecko::ApiError error;
+  auto query = coingecko::parseMarketsQuery(request.query, &error);
+  if (!query)
+    return jsonReply(error.status, std::move(error.body));
+  const auto rate = usdRate(market_, query->vs_currency);
   if (!rate)
     return flatError(400, "invalid vs_currency");
-  const std::string order = request.param("order", "market_cap_desc");
-  static const std::set<std::string> kOrders = {"market_cap_desc", "market_cap_asc", "volume_desc",
-                                                "volume_asc",      "id_asc",         "id_desc"};
-  if (!kOrders.contains(order))
-    return flatError(400, "invalid order");
-  const long per_page = std::clamp(std::atol(request.param("per_page", "100").c_str()), 1L, 250L);
-  const long page = std::max(1L, std::atol(request.param("page", "1").c_str()));
-
-  std::vector<const SimCoin*> selected;
-  const std::string ids = request.param("ids");
-  if (!ids.empty()) {
-    std::set<std::string> wanted;
-    for (const auto& id : splitCsv(toLower(ids)))
-      wanted.insert(id);
-    for (const auto& coin : market_.ranked()) {
-      if (wanted.contains(coin.id))
-        selected.push_back(&coin);
-    }
-  } else {
-    for (const auto& coin : market_.ranked())
-      selected.push_back(&coin);
-  }
-  auto by = [&](auto key, bool ascending) {
-    std::stable_sort(selected.begin(), selected.end(), [&](const SimCoin* a, const SimCoin* b) {
-      return ascending ? key(a) < key(b) : key(b) < key(a);
-    });
-  };
-  if (order == "market_cap_asc")
-    by([](const SimCoin* c) { return c->marketCap(); }, true);
-  if (order == "volume_desc")
-    by([](const SimCoin* c) { return c->marketCap() * c->volume_ratio; }, false);
-  if (order == "volume_asc")
-    by([](const SimCoin* c) { return c->marketCap() * c->volume_ratio; }, true);
-  if (order == "id_asc")
-    by([](const SimCoin* c) { return c->id; }, true);
-  if (order == "id_desc")
-    by([](const SimCoin* c) { return c->id; }, false);
-
-  std::string body;
-  JsonWriter w(body);
-  w.beginArray();
-  const size_t first = static_cast<size_t>((page - 1) * per_page);
-  for (size_t i = first; i < selected.size() && i < first + static_cast<size_t>(per_page); ++i) {
-    const SimCoin& c = *selected[i];
-    const double price = roundSignificant(c.price * *rate, 7);
-    const double open = c.open_24h * *rate;
-    const double market_cap = std::round(c.marketCap() * *rate);
-    const double open_cap = open * c.circulating_supply;
-    w.beginObject()
-        .field("id", c.id)
-        .field("symbol", c.symbol)
-        .field("name", c.name)
-        .field("image",
-               fmt::format("https://coin-images.coingecko.com/coins/images/{}/large/{}.png",
-                           c.image_number, c.id))
-        .field("current_price", price)
-        .field("market_cap", market_cap)
-        .field("market_cap_rank", c.market_cap_rank)
-        .field("fully_diluted_valuation",
-               std::round(c.price * *rate * c.max_supply.value_or(c.total_supply)))
-        .field("total_volume", std::round(market_cap * c.volume_ratio))
-        .field("high_24h", roundSignificant(c.high_24h * *rate, 7))
-        .field("low_24h", roundSignificant(c.low_24h * *rate, 7))
-        .field("price_change_24h", roundSignificant(price - open, 6))
-        .field("price_change_percentage_24h", roundSignificant((price / open - 1.0) * 100.0, 6))
-        .field("market_cap_change_24h", std::round(market_cap - open_cap))
-        .field("market_cap_change_percentage_24h",
-               roundSignificant((market_cap / open_cap - 1.0) * 100.0, 6))
-        .field("circulating_supply", c.circulating_supply)
-        .field("total_supply", c.total_supply)
-        .field("max_supply", c.max_supply)
-        .field("ath", roundSignificant(c.ath * *rate, 7))
-        .field("ath_change_percentage", roundSignificant((c.price / c.ath - 1.0) * 100.0, 6))
-        .field("ath_date", "2021-11-10T14:24:19.604Z")
-        .field("atl", roundSignificant(c.atl * *rate, 7))
-        .field("atl_change_percentage", roundSignificant((c.price / c.atl - 1.0) * 100.0, 6))
-        .field("atl_date", "2015-10-20T00:00:00.000Z")
-        .key("roi");
-    if (c.id == "ethereum") {
-      w.beginObject()
-          .field("times", 63.51804113920761)
-          .field("currency", "btc")
-          .field("percentage", 6351.804113920761)
-          .endObject();
-    } else {
-      w.null();
-    }
-    w.field("last_updated", formatIso8601Millis(c.last_updated_ms)).endObject();
-  }
-  w.endArray();
-  return jsonReply(200, std::move(body));
+  const std::vector<model::Quote> quotes = quotesIn(query->vs_currency, *rate);
+  std::vector<const model::Quote*> all;
+  all.reserve(quotes.size());
+  for (const auto& q : quotes)
+    all.push_back(&q);
+  return jsonReply(200, coingecko::renderMarkets(coingecko::selectMarkets(std::move(all), *query),
+                                                 query->precision));
 }
 
 api::Reply Simulator::simplePrice(const api::Request& request) {
-  const std::string ids = request.param("ids");
-  const std::string currencies = request.param("vs_currencies");
-  if (currencies.empty())
-    return flatError(400, "Missing parameter vs_currencies");
-  if (ids.empty())
-    return flatError(400, "Missing parameter ids");
-  std::vector<std::pair<std::string, double>> rates;
-  for (const auto& vs : splitCsv(toLower(currencies))) {
+  coingecko::ApiError error;
+  auto query = coingecko::parseSimplePriceQuery(request.query, &error);
+  if (!query)
+    return jsonReply(error.status, std::move(error.body));
+  std::vector<std::vector<model::Quote>> per_currency;
+  for (const auto& vs : query->vs_currencies) {
     auto rate = usdRate(market_, vs);
     if (!rate)
       return flatError(400, "invalid vs_currency");
-    rates.emplace_back(vs, *rate);
+    per_currency.push_back(quotesIn(vs, *rate));
   }
-  const bool market_cap = flag(request, "include_market_cap");
-  const bool volume = flag(request, "include_24hr_vol");
-  const bool change = flag(request, "include_24hr_change");
-  const bool updated = flag(request, "include_last_updated_at");
-  std::string body;
-  JsonWriter w(body);
-  w.beginObject();
-  std::set<std::string> seen;
-  for (const auto& id : splitCsv(toLower(ids))) {
-    const SimCoin* c = market_.find(id);
-    if (c == nullptr || !seen.insert(id).second)
-      continue;  // CoinGecko omits unknown ids
-    w.key(c->id).beginObject();
-    for (const auto& [vs, rate] : rates) {
-      const double price = roundSignificant(c->price * rate, 7);
-      w.field(vs, price);
-      if (market_cap)
-        w.field(vs + "_market_cap", c->marketCap() * rate);
-      if (volume)
-        w.field(vs + "_24h_vol", c->marketCap() * rate * c->volume_ratio);
-      if (change)
-        w.field(vs + "_24h_change", (c->price / c->open_24h - 1.0) * 100.0);
+  // ranked() order: index i is the same coin in every currency.
+  std::vector<size_t> selected;
+  std::set<size_t> seen;
+  const auto& coins = market_.ranked();
+  if (!query->ids.empty()) {
+    for (const auto& id : query->ids) {
+      for (size_t i = 0; i < coins.size(); ++i) {
+        if (coins[i].id == id && seen.insert(i).second)
+          selected.push_back(i);
+      }
     }
-    if (updated)
-      w.field("last_updated_at", c->last_updated_ms / 1000);
-    w.endObject();
+  } else {
+    for (const auto& symbol : query->symbols) {
+      for (size_t i = 0; i < coins.size(); ++i) {  // the best-ranked coin with that symbol
+        if (coins[i].symbol == symbol) {
+          if (seen.insert(i).second)
+            selected.push_back(i);
+          break;
+        }
+      }
+    }
   }
-  w.endObject();
-  return jsonReply(200, std::move(body));
+  std::vector<coingecko::SimplePriceRow> rows;
+  for (size_t i : selected) {
+    coingecko::SimplePriceRow row{coins[i].id, {}};
+    for (const auto& quotes : per_currency)
+      row.per_currency.push_back(&quotes[i]);
+    rows.push_back(std::move(row));
+  }
+  return jsonReply(200, coingecko::renderSimplePrice(rows, *query));
+}
+
+api::Reply Simulator::coinsList() {
+  const std::vector<model::Quote> quotes = quotesIn("usd", 1.0);
+  std::vector<const model::Quote*> all;
+  for (const auto& q : quotes)
+    all.push_back(&q);
+  return jsonReply(200, coingecko::renderCoinsList(std::move(all)));
 }
 
 api::Reply Simulator::control(const api::Request& request) {
+  if (auto reply = ledger_.control(request, faults_))
+    return std::move(*reply);
   if (request.path == "/_sim/stats")
     return jsonReply(200, statsJson());
   if (request.path == "/_sim/reset" && request.method == "POST") {
     requests_total_ = 0;
     by_path_.clear();
+    ledger_.reset();
     return jsonReply(200, R"({"reset":true})");
   }
   if (request.path == "/_sim/price" && request.method == "POST") {
@@ -279,7 +261,8 @@ api::Reply Simulator::control(const api::Request& request) {
     return jsonReply(200, R"({"updated":true})");
   }
   return flatError(404,
-                   "unknown simulator control path (use /_sim/stats, /_sim/reset, /_sim/price)");
+                   "unknown simulator control path (use /_sim/stats, /_sim/reset, /_sim/price, "
+                   "/_sim/requests, /_sim/served, /_sim/faults)");
 }
 
 std::string Simulator::statsJson() {
@@ -298,7 +281,9 @@ std::string Simulator::statsJson() {
     }
     w.field("total", static_cast<int64_t>(total)).endObject();
   }
-  w.endObject().field("market_steps", market_.steps()).endObject();
+  w.endObject().field("market_steps", market_.steps());
+  ledger_.writeStats(w);
+  w.endObject();
   return body;
 }
 

@@ -8,18 +8,21 @@
 #include <utility>
 
 #include "api/http_server.h"
+#include "model/quote.h"
 #include "simulate/market.h"
+#include "simulate/sim_ledger.h"
 
 namespace coinrelay::simulate {
 
 /// Shares of requests answered with a fault instead of data, and added latency.
 struct FaultOptions {
-  double rate_limited = 0;  ///< 429 with CoinGecko's body and retry-after
-  double server_error = 0;  ///< 503
-  double html = 0;          ///< 403 Cloudflare HTML page instead of JSON
-  double truncated = 0;     ///< 200 with the JSON cut in half
-  int latency_ms = 0;       ///< added to every /api/v3 answer
-  int retry_after_s = 1;    ///< the retry-after header of simulated 429s
+  double rate_limited = 0;   ///< 429 with CoinGecko's body and retry-after
+  double server_error = 0;   ///< 503
+  double html = 0;           ///< 403 Cloudflare HTML page instead of JSON
+  double truncated = 0;      ///< 200 with the JSON cut in half
+  double invalid_items = 0;  ///< share of /coins/markets items made invalid in good pages
+  int latency_ms = 0;        ///< added to every /api/v3 answer
+  int retry_after_s = 1;     ///< the retry-after header of simulated 429s
   uint64_t seed = 7;
 };
 
@@ -29,7 +32,7 @@ struct FaultOptions {
 /// Threading: handle() is safe from any number of server threads.
 class Simulator {
  public:
-  Simulator(const MarketOptions& market, const FaultOptions& faults);
+  Simulator(const MarketOptions& market, const FaultOptions& faults, KeyPolicy keys = {});
 
   api::Reply handle(const api::Request& request);
   std::string statsJson();
@@ -37,7 +40,10 @@ class Simulator {
  private:
   api::Reply coinsMarkets(const api::Request& request);
   api::Reply simplePrice(const api::Request& request);
+  api::Reply coinsList();
   api::Reply control(const api::Request& request);
+  model::Quote quoteOf(const SimCoin& coin, const std::string& vs, double rate) const;
+  std::vector<model::Quote> quotesIn(const std::string& vs, double rate) const;
   std::optional<api::Reply> injectFault(const std::string& body);
   void count(const std::string& path, int status);
 
@@ -47,6 +53,7 @@ class Simulator {
   std::mt19937_64 fault_rng_;
   uint64_t requests_total_ = 0;
   std::map<std::string, std::map<int, uint64_t>> by_path_;
+  SimLedger ledger_;  ///< request log, served observations, key checks
 };
 
 }  // namespace coinrelay::simulate

@@ -143,6 +143,31 @@ Result<std::vector<model::Quote>> SqliteQuoteStore::latest() {
   return out;
 }
 
+Result<std::vector<HistoryPoint>> SqliteQuoteStore::points(const HistoryQuery& query) {
+  std::lock_guard lock(mutex_);
+  Statement s;
+  sqlite3_prepare_v2(db_,
+                     "SELECT last_updated_ms, price, market_cap, volume_24h FROM quotes "
+                     "WHERE coin_id = ? AND vs_currency = ? AND last_updated_ms BETWEEN ? AND ? "
+                     "ORDER BY last_updated_ms LIMIT 200000",
+                     -1, &s.stmt, nullptr);
+  sqlite3_bind_text(s.stmt, 1, query.id.data(), static_cast<int>(query.id.size()), SQLITE_STATIC);
+  sqlite3_bind_text(s.stmt, 2, query.vs_currency.data(), static_cast<int>(query.vs_currency.size()),
+                    SQLITE_STATIC);
+  sqlite3_bind_int64(s.stmt, 3, query.from_ms);
+  sqlite3_bind_int64(s.stmt, 4, query.to_ms);
+  auto column = [&](int index) -> std::optional<double> {
+    if (sqlite3_column_type(s.stmt, index) == SQLITE_NULL)
+      return std::nullopt;
+    return sqlite3_column_double(s.stmt, index);
+  };
+  std::vector<HistoryPoint> out;
+  while (sqlite3_step(s.stmt) == SQLITE_ROW) {
+    out.push_back(HistoryPoint{sqlite3_column_int64(s.stmt, 0), column(1), column(2), column(3)});
+  }
+  return out;
+}
+
 Result<int64_t> SqliteQuoteStore::count() {
   std::lock_guard lock(mutex_);
   Statement s;

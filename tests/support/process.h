@@ -3,6 +3,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <sys/types.h>
@@ -40,5 +41,23 @@ struct CommandResult {
 };
 CommandResult runCommand(const std::vector<std::string>& argv,
                          std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+/// A loopback TCP port that was free a moment ago.
+int freePort();
+/// A suffix that keeps topic and index names of one test run apart from every other run.
+std::string uniqueSuffix();
+
+/// Polls `check` until it holds or the timeout passes; returns its last value.
+template <class Check>
+bool eventually(Check check, std::chrono::milliseconds timeout,
+                std::chrono::milliseconds step = std::chrono::milliseconds(250)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (check())
+      return true;
+    std::this_thread::sleep_for(step);
+  }
+  return check();
+}
 
 }  // namespace coinrelay::testing

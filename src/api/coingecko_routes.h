@@ -1,0 +1,38 @@
+#pragma once
+
+#include <optional>
+
+#include "api/http_server.h"
+#include "api/miss_fetcher.h"
+#include "api/response_cache.h"
+#include "pipeline/snapshot.h"
+
+namespace coinrelay::api {
+
+/// CoinGecko's /api/v3 endpoints answered from the snapshot, so a team switches by changing its
+/// base URL. Answers for a normalised query are rendered once per snapshot version and then
+/// served as bytes (with ETag/304 and gzip). A query the snapshot cannot answer (a coin or
+/// currency outside the tracked set) is refused with a CoinGecko-shaped error, or, when a
+/// MissFetcher is given, answered from one coalesced, cached upstream call.
+/// Threading: handle() from any server thread; it never waits for a snapshot update.
+class CoinGeckoRoutes {
+ public:
+  CoinGeckoRoutes(const pipeline::Snapshot& snapshot, MissFetcher* misses)
+      : snapshot_(snapshot), misses_(misses) {}
+
+  /// nullopt when the path is not one of ours.
+  std::optional<Reply> handle(const Request& request);
+
+ private:
+  Reply coinsMarkets(const Request& request, const pipeline::SnapshotVersion& version);
+  Reply simplePrice(const Request& request, const pipeline::SnapshotVersion& version);
+  Reply cached(const Request& request, const pipeline::SnapshotVersion& version,
+               const std::string& key, const std::function<std::string()>& render);
+  Reply miss(const std::string& upstream_path, const std::string& refusal);
+
+  const pipeline::Snapshot& snapshot_;
+  MissFetcher* misses_;
+  ResponseCache cache_;
+};
+
+}  // namespace coinrelay::api

@@ -1,0 +1,107 @@
+#include "api/response_cache.h"
+
+#include <mutex>
+
+#include <fmt/format.h>
+#include <zlib.h>
+
+namespace coinrelay::api {
+
+namespace {
+
+constexpr size_t kMinGzipBytes = 1024;  // below one packet compression only adds latency
+
+uint64_t fnv1a(std::string_view data) {
+  uint64_t hash = 14695981039346656037ULL;
+  for (unsigned char c : data) {
+    hash ^= c;
+    hash *= 1099511628211ULL;
+  }
+  return hash;
+}
+
+bool acceptsGzip(const Request& request) {
+  const std::string_view accept = request.header("accept-encoding");
+  return accept.find("gzip") != std::string_view::npos;
+}
+
+}  // namespace
+
+std::string gzipCompress(std::string_view data) {
+  z_stream stream{};
+  if (deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
+      Z_OK) {
+    return {};
+  }
+  std::string out;
+  out.resize(deflateBound(&stream, static_cast<uLong>(data.size())));
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  stream.avail_in = static_cast<uInt>(data.size());
+  stream.next_out = reinterpret_cast<Bytef*>(out.data());
+  stream.avail_out = static_cast<uInt>(out.size());
+  const int rc = deflate(&stream, Z_FINISH);
+  out.resize(stream.total_out);
+  deflateEnd(&stream);
+  return rc == Z_STREAM_END ? out : std::string();
+}
+
+std::shared_ptr<const CachedResponse> makeCachedResponse(int status, std::string body,
+                                                         std::string content_type) {
+  auto cached = std::make_shared<CachedResponse>();
+  cached->status = status;
+  cached->content_type = std::move(content_type);
+  cached->etag = fmt::format("\"{:016x}\"", fnv1a(body));
+  if (body.size() >= kMinGzipBytes) {
+    std::string compressed = gzipCompress(body);
+    if (!compressed.empty() && compressed.size() < body.size()) {
+      cached->gzip = std::make_shared<const std::string>(std::move(compressed));
+    }
+  }
+  cached->body = std::make_shared<const std::string>(std::move(body));
+  return cached;
+}
+
+std::shared_ptr<const CachedResponse> ResponseCache::find(uint64_t version,
+                                                          const std::string& key) const {
+  std::shared_lock lock(mutex_);
+  if (version != version_)
+    return nullptr;
+  auto it = entries_.find(key);
+  return it == entries_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<const CachedResponse> ResponseCache::insert(
+    uint64_t version, const std::string& key, std::shared_ptr<const CachedResponse> response) {
+  std::unique_lock lock(mutex_);
+  if (version > version_) {
+    entries_.clear();
+    version_ = version;
+  }
+  if (version == version_ && entries_.size() < max_entries_)
+    entries_.emplace(key, response);
+  return response;
+}
+
+Reply replyFrom(const CachedResponse& cached, const Request& request) {
+  Reply reply;
+  reply.status = cached.status;
+  reply.content_type = cached.content_type;
+  reply.headers.emplace_back("ETag", cached.etag);
+  reply.headers.emplace_back("Vary", "Accept-Encoding");
+  const std::string_view if_none_match = request.header("if-none-match");
+  if (cached.status == 200 && !if_none_match.empty() &&
+      (if_none_match == cached.etag || if_none_match == "*" ||
+       if_none_match.find(cached.etag) != std::string_view::npos)) {
+    reply.status = 304;
+    return reply;
+  }
+  if (cached.gzip && acceptsGzip(request)) {
+    reply.headers.emplace_back("Content-Encoding", "gzip");
+    reply.shared_body = cached.gzip;
+  } else {
+    reply.shared_body = cached.body;
+  }
+  return reply;
+}
+
+}  // namespace coinrelay::api

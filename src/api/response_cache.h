@@ -1,0 +1,51 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+
+#include "api/http_server.h"
+
+namespace coinrelay::api {
+
+/// One rendered answer: the bytes, their gzip form and their ETag, computed once.
+struct CachedResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::shared_ptr<const std::string> body;
+  std::shared_ptr<const std::string> gzip;  ///< null when not worth compressing
+  std::string etag;                         ///< a strong validator: a hash of the body
+};
+
+/// Answers for normalised queries, valid for one snapshot version: the first request renders,
+/// every later one is served the same bytes. A new version empties the cache (lazily, on the
+/// first insert that carries it). Readers share a lock; rendering happens outside it.
+class ResponseCache {
+ public:
+  explicit ResponseCache(size_t max_entries = 10'000) : max_entries_(max_entries) {}
+
+  std::shared_ptr<const CachedResponse> find(uint64_t version, const std::string& key) const;
+  std::shared_ptr<const CachedResponse> insert(uint64_t version, const std::string& key,
+                                               std::shared_ptr<const CachedResponse> response);
+
+ private:
+  size_t max_entries_;
+  mutable std::shared_mutex mutex_;
+  uint64_t version_ = 0;
+  std::unordered_map<std::string, std::shared_ptr<const CachedResponse>> entries_;
+};
+
+/// Builds a CachedResponse: computes the ETag and, for bodies worth it, the gzip form.
+std::shared_ptr<const CachedResponse> makeCachedResponse(
+    int status, std::string body, std::string content_type = "application/json");
+
+/// Turns a cached answer into a reply for this request: 304 when If-None-Match matches,
+/// the gzip bytes when the client accepts gzip.
+Reply replyFrom(const CachedResponse& cached, const Request& request);
+
+/// gzip (RFC 1952) of `data` with zlib.
+std::string gzipCompress(std::string_view data);
+
+}  // namespace coinrelay::api

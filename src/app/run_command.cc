@@ -1,0 +1,137 @@
+// `coinrelay run`: the embedded default, every part in one process.
+
+#include <chrono>
+
+#include "api/coingecko_routes.h"
+#include "api/http_server.h"
+#include "api/miss_fetcher.h"
+#include "api/relay_routes.h"
+#include "api/stream_hub.h"
+#include "api/teams.h"
+#include "app/command_support.h"
+#include "coingecko/budget.h"
+#include "net/http_client.h"
+#include "pipeline/fetch_loop.h"
+#include "pipeline/snapshot.h"
+#include "sinks/elasticsearch_sink.h"
+#include "sinks/kafka_sink.h"
+#include "sinks/sqlite_sink.h"
+#include "storage/sqlite_quote_store.h"
+#include "telemetry/logging.h"
+
+namespace coinrelay::app {
+
+int runCommand(const CommonOptions& options, const StopSignal& stop) {
+  auto config = loadConfig(options);
+  if (!config) {
+    return kExitUsage;
+  }
+  auto log = telemetry::logger("run");
+  auto store = storage::SqliteQuoteStore::open(config->storage.sqlite_path);
+  if (!store) {
+    return fail("run", store.error());
+  }
+  auto teams = api::Teams::load(config->serve.teams_file);
+  if (!teams) {
+    return fail("run", teams.error());
+  }
+
+  pipeline::Snapshot snapshot;
+  api::StreamHub hub;
+  snapshot.addListener([&hub](std::span<const model::Quote> quotes) { hub.publish(quotes); });
+  if (auto history = (*store)->latest(); history && !history->empty()) {
+    (void)snapshot.deliver(*history);  // serve the last known quotes at once after a restart
+    log->info("loaded {} latest quotes from {}", history->size(), config->storage.sqlite_path);
+  }
+  sinks::SqliteSink sqlite(**store);
+  std::vector<sinks::Sink*> sinks = {&sqlite, &snapshot};
+  std::unique_ptr<sinks::KafkaSink> kafka;
+  if (!config->kafka.brokers.empty()) {
+    auto created = sinks::KafkaSink::create(config->kafka);
+    if (!created) {
+      return fail("run", created.error());
+    }
+    kafka = std::move(created).value();
+    sinks.push_back(kafka.get());
+  }
+  std::unique_ptr<sinks::ElasticsearchSink> search;
+  if (!config->elasticsearch.url.empty()) {
+    auto created = sinks::ElasticsearchSink::create(config->elasticsearch, stop);
+    if (!created) {
+      return fail("run", created.error());
+    }
+    search = std::move(created).value();
+    sinks.push_back(search.get());
+  }
+
+  const coingecko::BudgetPlan plan = coingecko::planBudget(*config);
+  if (!plan.fits())
+    return fail("run", coingecko::budgetRefusal(plan));
+  if (auto warning = coingecko::cacheWarning(plan); !warning.empty())
+    log->warn("{}", warning);
+  // Alone by construction: the credits used and the schedule survive restarts in a file.
+  pipeline::FileCoordinator coordinator(config->budget.state_file);
+  pipeline::FetchOptions fetch_options = pipeline::fetchOptionsFor(*config, plan);
+  fetch_options.coordinator = &coordinator;
+  pipeline::FetchLoop loop(config->upstream, sinks, stop, fetch_options);
+  api::HealthState health;
+  loop.onCycle([&health](const pipeline::CycleReport& report) { health.record(report); });
+  std::unique_ptr<api::MissFetcher> misses;
+  if (config->serve.on_miss == "fetch") {
+    misses = std::make_unique<api::MissFetcher>(config->upstream,
+                                                std::chrono::seconds(config->serve.miss_ttl_s),
+                                                config->serve.miss_calls_per_minute);
+  }
+  api::CoinGeckoRoutes coingecko(snapshot, misses.get());
+  const auto& upstream_requests = loop.upstreamStats().requests;
+  api::RelayRoutes routes(api::RelayRoutes::Parts{
+      .snapshot = &snapshot,
+      .coingecko = &coingecko,
+      .stream = &hub,
+      .history = store->get(),
+      .teams = teams->get(),
+      .health_json = [&] { return health.json(upstream_requests.load()); },
+      .healthy = [&] { return health.healthy(); },
+      .status_fields =
+          [&](JsonWriter& w) {
+            w.field("role", "run")
+                .field("upstream_requests",
+                       static_cast<int64_t>(upstream_requests.load() +
+                                            (misses ? misses->upstreamCalls() : 0)))
+                .key("upstream")
+                .raw(health.json(upstream_requests.load()))
+                .key("kafka")
+                .beginObject()
+                .field("state", kafka ? "ok" : "disabled")
+                .endObject()
+                .key("search")
+                .beginObject()
+                .field("state", search ? "ok" : "disabled")
+                .endObject();
+          },
+  });
+  auto server = api::HttpServer::start(
+      config->http.listen,
+      [&routes](const api::Request& request) { return routes.handle(request); },
+      config->http.threads);
+  if (!server) {
+    return fail("http", server.error());
+  }
+  log->info(
+      "serving http://{} (CoinGecko-compatible /api/v3, /v1/quotes, /v1/stream, /v1/history, "
+      "/metrics); history in {}; fetching the top {} coins from {} every {} s{}{}",
+      config->http.listen, config->storage.sqlite_path, config->upstream.top_n,
+      net::redactUrl(config->upstream.base_url), config->upstream.interval_s,
+      kafka ? "; publishing to Kafka " + config->kafka.brokers : "",
+      search ? "; indexing into " + net::redactUrl(config->elasticsearch.url) : "");
+  loop.run(options.cycles);
+  if (options.cycles > 0) {
+    // Keep answering after the last cycle until stopped, so the result can be inspected.
+    while (!stop.waitFor(std::chrono::seconds(1))) {
+    }
+  }
+  (*server)->stop();
+  return 0;
+}
+
+}  // namespace coinrelay::app

@@ -1,0 +1,110 @@
+// `coinrelay serve`: a replica of the serving layer, fed from Kafka alone.
+
+#include <chrono>
+#include <thread>
+
+#include "api/coingecko_routes.h"
+#include "api/http_server.h"
+#include "api/miss_fetcher.h"
+#include "api/relay_routes.h"
+#include "api/stream_hub.h"
+#include "api/teams.h"
+#include "app/command_support.h"
+#include "common/json_writer.h"
+#include "pipeline/kafka_feed.h"
+#include "pipeline/snapshot.h"
+#include "storage/history.h"
+#include "telemetry/logging.h"
+
+namespace coinrelay::app {
+
+int serveCommand(const CommonOptions& options, const StopSignal& stop) {
+  auto config = loadConfig(options);
+  if (!config) {
+    return kExitUsage;
+  }
+  if (config->kafka.brokers.empty()) {
+    return requireSetting("serve",
+                          "kafka.brokers is empty: `coinrelay serve` reads quotes from Kafka; set "
+                          "COINRELAY_KAFKA_BROKERS=host:9092 or --brokers (or use `coinrelay "
+                          "run`, which serves the same API on its own)");
+  }
+  auto log = telemetry::logger("serve");
+  auto teams = api::Teams::load(config->serve.teams_file);
+  if (!teams) {
+    return fail("serve", teams.error());
+  }
+  pipeline::Snapshot snapshot;
+  api::StreamHub hub;
+  snapshot.addListener([&hub](std::span<const model::Quote> quotes) { hub.publish(quotes); });
+  auto feed = pipeline::KafkaFeed::create(*config, snapshot, stop);
+  if (!feed) {
+    return fail("serve", feed.error());
+  }
+  std::unique_ptr<storage::ElasticsearchHistory> history;
+  if (!config->elasticsearch.url.empty()) {
+    history = std::make_unique<storage::ElasticsearchHistory>(config->elasticsearch);
+  }
+  std::unique_ptr<api::MissFetcher> misses;
+  if (config->serve.on_miss == "fetch") {
+    misses = std::make_unique<api::MissFetcher>(config->upstream,
+                                                std::chrono::seconds(config->serve.miss_ttl_s),
+                                                config->serve.miss_calls_per_minute);
+  }
+  api::CoinGeckoRoutes coingecko(snapshot, misses.get());
+  pipeline::KafkaFeed& source = **feed;
+  auto healthJson = [&] {
+    std::string body;
+    JsonWriter(body)
+        .beginObject()
+        .field("status", source.caughtUp() ? "ok" : "starting")
+        .field("role", "serve")
+        .field("snapshot_complete", source.caughtUp())
+        .field("quotes_consumed", static_cast<int64_t>(source.consumed()))
+        .field("undecodable_messages", static_cast<int64_t>(source.undecodable()))
+        .endObject();
+    return body;
+  };
+  api::RelayRoutes routes(api::RelayRoutes::Parts{
+      .snapshot = &snapshot,
+      .coingecko = &coingecko,
+      .stream = &hub,
+      .history = history.get(),
+      .teams = teams->get(),
+      .health_json = healthJson,
+      .healthy = [] { return true; },
+      .status_fields =
+          [&](JsonWriter& w) {
+            w.field("role", "serve")
+                .field("upstream_requests",
+                       static_cast<int64_t>(misses ? misses->upstreamCalls() : 0))
+                .key("kafka")
+                .beginObject()
+                .field("state", source.caughtUp() ? "ok" : "catching_up")
+                .endObject()
+                .key("search")
+                .beginObject()
+                .field("state", history ? "ok" : "disabled")
+                .endObject();
+          },
+  });
+  auto server = api::HttpServer::start(
+      config->http.listen,
+      [&routes](const api::Request& request) { return routes.handle(request); },
+      config->http.threads);
+  if (!server) {
+    return fail("http", server.error());
+  }
+  log->info("serving http://{} from Kafka topic {} at {} (snapshot from the last {} s){}",
+            config->http.listen, config->kafka.topic, config->kafka.brokers,
+            config->serve.bootstrap_lookback_s,
+            history ? "; history from " + config->elasticsearch.url : "");
+  auto status = source.run();
+  (*server)->stop();
+  if (!status) {
+    return fail("serve", status.error());
+  }
+  return 0;
+}
+
+}  // namespace coinrelay::app
