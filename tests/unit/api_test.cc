@@ -1,0 +1,222 @@
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include "api/coingecko_routes.h"
+#include "api/http_server.h"
+#include "api/response_cache.h"
+#include "api/stream_hub.h"
+#include "api/teams.h"
+#include "net/http_client.h"
+#include "support/temp_dir.h"
+
+namespace coinrelay::api {
+namespace {
+
+std::string gunzip(const std::string& data) {
+  z_stream stream{};
+  inflateInit2(&stream, 15 + 16);
+  std::string out(1 << 20, '\0');
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  stream.avail_in = static_cast<uInt>(data.size());
+  stream.next_out = reinterpret_cast<Bytef*>(out.data());
+  stream.avail_out = static_cast<uInt>(out.size());
+  inflate(&stream, Z_FINISH);
+  out.resize(stream.total_out);
+  inflateEnd(&stream);
+  return out;
+}
+
+Request get(const std::string& path, std::map<std::string, std::string> query = {},
+            std::vector<std::pair<std::string, std::string>> headers = {}) {
+  Request request;
+  request.method = "GET";
+  request.path = path;
+  request.query = std::move(query);
+  request.headers = std::move(headers);
+  return request;
+}
+
+std::string bodyOf(const Reply& reply) {
+  return reply.shared_body ? *reply.shared_body : reply.body;
+}
+
+model::Quote quote(const std::string& id, int64_t rank, double price) {
+  model::Quote q;
+  q.id = id;
+  q.symbol = id.substr(0, 3);
+  q.name = id;
+  q.vs_currency = "usd";
+  q.last_updated_ms = 1'700'000'000'000;
+  q.fetched_ms = q.last_updated_ms;
+  q.market_cap_rank = rank;
+  q.price = price;
+  return q;
+}
+
+TEST(ResponseCacheTest, ServesOneRenderingWithEtagAndGzip) {
+  const std::string body(5000, 'x');
+  auto cached = makeCachedResponse(200, body);
+  ASSERT_TRUE(cached->gzip);
+  EXPECT_LT(cached->gzip->size(), body.size());
+  EXPECT_TRUE(gunzip(*cached->gzip) == body);
+
+  Reply plain = replyFrom(*cached, get("/x"));
+  EXPECT_EQ(bodyOf(plain), body);
+  Reply compressed = replyFrom(*cached, get("/x", {}, {{"accept-encoding", "gzip, br"}}));
+  EXPECT_EQ(bodyOf(compressed), *cached->gzip);
+  Reply not_modified = replyFrom(*cached, get("/x", {}, {{"if-none-match", cached->etag}}));
+  EXPECT_EQ(not_modified.status, 304);
+  EXPECT_EQ(bodyOf(not_modified), "");
+
+  ResponseCache cache;
+  cache.insert(1, "k", cached);
+  EXPECT_EQ(cache.find(1, "k"), cached);
+  EXPECT_EQ(cache.find(2, "k"), nullptr) << "a new snapshot version invalidates";
+  cache.insert(2, "other", makeCachedResponse(200, "{}"));
+  EXPECT_EQ(cache.find(1, "k"), nullptr);
+}
+
+TEST(ResponseCacheTest, SmallBodiesAreNotCompressed) {
+  EXPECT_FALSE(makeCachedResponse(200, "{\"a\":1}")->gzip);
+}
+
+TEST(CoinGeckoRoutesTest, AnswersFromTheSnapshotAndRefusesWhatItDoesNotTrack) {
+  pipeline::Snapshot snapshot;
+  std::vector<model::Quote> batch = {quote("bitcoin", 1, 67000.123456), quote("ethereum", 2, 3500)};
+  ASSERT_TRUE(snapshot.deliver(batch));
+  CoinGeckoRoutes routes(snapshot, nullptr);
+
+  auto price = routes.handle(get(
+      "/api/v3/simple/price", {{"ids", "bitcoin"}, {"vs_currencies", "usd"}, {"precision", "2"}}));
+  ASSERT_TRUE(price);
+  EXPECT_EQ(bodyOf(*price), R"({"bitcoin":{"usd":67000.12}})");
+
+  auto untracked =
+      routes.handle(get("/api/v3/simple/price", {{"ids", "dogecoin"}, {"vs_currencies", "usd"}}));
+  EXPECT_EQ(untracked->status, 404);
+  EXPECT_NE(untracked->body.find("coin not tracked by coinrelay: dogecoin"), std::string::npos);
+
+  auto currency = routes.handle(get("/api/v3/coins/markets", {{"vs_currency", "eur"}}));
+  EXPECT_EQ(currency->status, 404);
+  EXPECT_NE(currency->body.find("vs_currency 'eur' is not tracked"), std::string::npos);
+  EXPECT_NE(currency->body.find("tracked: usd"), std::string::npos);
+
+  auto bad =
+      routes.handle(get("/api/v3/coins/markets", {{"vs_currency", "usd"}, {"per_page", "x"}}));
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_EQ(bad->body, R"({"error":"invalid per_page"})");
+
+  EXPECT_FALSE(routes.handle(get("/v1/quotes")).has_value());
+}
+
+TEST(CoinGeckoRoutesTest, RendersOncePerSnapshotVersion) {
+  pipeline::Snapshot snapshot;
+  std::vector<model::Quote> batch = {quote("bitcoin", 1, 1)};
+  ASSERT_TRUE(snapshot.deliver(batch));
+  CoinGeckoRoutes routes(snapshot, nullptr);
+  const auto query = get("/api/v3/coins/markets", {{"vs_currency", "usd"}});
+  auto first = routes.handle(query);
+  auto second = routes.handle(query);
+  EXPECT_EQ(first->shared_body.get(), second->shared_body.get()) << "the same bytes, not a copy";
+  std::vector<model::Quote> update = {quote("bitcoin", 1, 2)};
+  update[0].last_updated_ms += 1000;
+  ASSERT_TRUE(snapshot.deliver(update));
+  auto third = routes.handle(query);
+  EXPECT_NE(first->shared_body.get(), third->shared_body.get());
+  EXPECT_NE(bodyOf(*third).find("\"current_price\":2"), std::string::npos);
+}
+
+/// A sink that accepts a fixed number of events, then reports the client gone.
+class CountingSink final : public EventSink {
+ public:
+  explicit CountingSink(int capacity) : capacity_(capacity) {}
+  bool push(std::shared_ptr<const std::string> bytes) override {
+    if (static_cast<int>(events.size()) >= capacity_)
+      return false;
+    events.push_back(*bytes);
+    return true;
+  }
+  std::vector<std::string> events;
+
+ private:
+  int capacity_;
+};
+
+TEST(StreamHubTest, FiltersByIdsAndDropsClientsThatFallBehind) {
+  StreamHub hub;
+  auto all = std::make_shared<CountingSink>(100);
+  auto only_eth = std::make_shared<CountingSink>(100);
+  auto slow = std::make_shared<CountingSink>(1);
+  std::vector<model::Quote> initial = {quote("bitcoin", 1, 1)};
+  hub.subscribe(all, {}, initial);
+  hub.subscribe(only_eth, {"ethereum"}, initial);
+  hub.subscribe(slow, {}, {});
+  EXPECT_EQ(hub.clients(), 3u);
+  std::vector<model::Quote> batch = {quote("bitcoin", 1, 2), quote("ethereum", 2, 3)};
+  hub.publish(batch);
+  EXPECT_EQ(all->events.size(), 3u);  // initial + 2
+  ASSERT_EQ(only_eth->events.size(), 1u);
+  EXPECT_TRUE(only_eth->events[0].starts_with("event: quote\ndata: {"));
+  EXPECT_NE(only_eth->events[0].find("\"id\":\"ethereum\""), std::string::npos);
+  EXPECT_TRUE(only_eth->events[0].ends_with("}\n\n"));
+  EXPECT_EQ(hub.clients(), 2u) << "the slow client was dropped, the others kept";
+}
+
+TEST(TeamsTest, AdmitsKnownKeysWithinTheirQuota) {
+  testing::TempDir dir;
+  const std::string path = dir.write("teams.toml", R"(
+[teams.analytics]
+key = "analytics-key-0123456789"
+requests_per_minute = 2
+)");
+  auto teams = Teams::load(path);
+  ASSERT_TRUE(teams) << teams.error().message;
+  auto missing = (*teams)->admit(get("/api/v3/ping"));
+  ASSERT_TRUE(missing.refusal);
+  EXPECT_EQ(missing.refusal->status, 401);
+  auto wrong = (*teams)->admit(get("/api/v3/ping", {}, {{"x-cg-pro-api-key", "nope"}}));
+  EXPECT_EQ(wrong.refusal->status, 401);
+  const auto with_key = get("/api/v3/ping", {}, {{"x-cg-pro-api-key", "analytics-key-0123456789"}});
+  EXPECT_FALSE((*teams)->admit(with_key).refusal);
+  auto second =
+      (*teams)->admit(get("/api/v3/ping", {{"x_cg_demo_api_key", "analytics-key-0123456789"}}));
+  EXPECT_FALSE(second.refusal);
+  EXPECT_EQ(second.team, "analytics");
+  auto third = (*teams)->admit(with_key);
+  ASSERT_TRUE(third.refusal);
+  EXPECT_EQ(third.refusal->status, 429);
+  EXPECT_NE(third.refusal->body.find("\"error_code\":429"), std::string::npos);
+  EXPECT_EQ(third.refusal->body.find("analytics-key"), std::string::npos) << "never echo a key";
+}
+
+TEST(TeamsTest, RefusesABadFileWithTheFix) {
+  testing::TempDir dir;
+  auto teams = Teams::load(dir.write("teams.toml", "[teams.x]\nkey = \"short\"\n"));
+  ASSERT_FALSE(teams);
+  EXPECT_NE(teams.error().message.find("[teams.x] needs key"), std::string::npos);
+  EXPECT_TRUE(Teams::load("")->get()->admit(get("/")).team == "anonymous");
+}
+
+TEST(HttpServerTest, RefusesOversizedAndMalformedRequests) {
+  auto server = HttpServer::start("127.0.0.1:0", [](const Request&) {
+    return Reply{200, "text/plain", "ok"};
+  });
+  ASSERT_TRUE(server);
+  const std::string base = "http://127.0.0.1:" + std::to_string((*server)->port());
+  net::HttpClient http;
+  net::HttpRequest huge;
+  huge.url = base + "/";
+  huge.headers.emplace_back("X-Big", std::string(20'000, 'a'));
+  auto refused = http.send(huge);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 431);
+  auto fine = http.get(base + "/");
+  ASSERT_TRUE(fine);
+  EXPECT_EQ(fine->status, 200);
+  EXPECT_EQ(fine->body, "ok");
+}
+
+}  // namespace
+}  // namespace coinrelay::api
