@@ -212,6 +212,9 @@ TEST_F(ServeTest, ServesConditionalAndCompressedAnswers) {
 
 TEST_F(ServeTest, AHundredClientsCostNoUpstreamCall) {
   auto fetch = startFetch("5", 13);  // about a minute of scheduled cycles
+  ASSERT_TRUE(
+      eventually([&] { return fetch->output().find("sent 100 quotes") != std::string::npos; }, 30s))
+      << fetch->output();
   auto serve = startServe();
   std::atomic<bool> done{false};
   std::atomic<uint64_t> answered{0}, failed{0};
