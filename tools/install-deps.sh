@@ -10,6 +10,7 @@ packages=(
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
   default-jdk-headless maven kcat curl jq python3
+  python3-venv python3-jsonschema
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -26,6 +26,9 @@ step "integration tests (real Kafka 3.9 and OpenSearch 2.19)"
 trap 'tools/testenv/testenv down >/dev/null 2>&1 || true' EXIT
 tools/testenv/testenv up
 ctest --test-dir build -L integration --output-on-failure
+
+step "message contract and consumer examples against real Kafka"
+tools/test-consumers.sh build
 tools/testenv/testenv down
 trap - EXIT
 
