@@ -45,7 +45,10 @@ runtime=$(sed -n '/^FROM debian:bookworm-slim/,$p' deploy/Dockerfile | tr ' \\' 
 missing=()
 for lib in $(readelf -d "$bin" | awk '/NEEDED/ {gsub(/[\[\]]/, "", $5); print $5}'); do
   path=$(ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}')
-  package=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | cut -d: -f1 | head -1)
+  real=$(readlink -f "$path")
+  # usrmerge: dpkg may know the file under /lib or /usr/lib.
+  package=$({ dpkg -S "$real" || dpkg -S "${real#/usr}" || dpkg -S "/usr$real"; } 2>/dev/null |
+    cut -d: -f1 | head -1 || true)
   case "$package" in libc6 | libstdc++6 | libgcc-s1 | "") continue ;; esac
   grep -qx "$package" <<<"$runtime" || missing+=("$package ($lib)")
 done

@@ -29,6 +29,9 @@ ctest --test-dir build -L integration --output-on-failure
 
 step "message contract and consumer examples against real Kafka"
 tools/test-consumers.sh build
+
+step "deployment files: compose schema, image libraries, systemd units, compose wiring run natively"
+deploy/check.sh build/src/coinrelay
 tools/testenv/testenv down
 trap - EXIT
 
