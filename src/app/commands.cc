@@ -2,11 +2,15 @@
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 
 #include <fmt/format.h>
 
 #include "api/http_server.h"
 #include "api/relay_routes.h"
+#include "app/command_support.h"
+#include "app/fetch_command.h"
+#include "common/strings.h"
 #include "common/time_util.h"
 #include "config/config.h"
 #include "pipeline/fetch_loop.h"
@@ -22,9 +26,6 @@ namespace coinrelay::app {
 
 namespace {
 
-constexpr int kExitRuntime = 1;
-constexpr int kExitUsage = 2;
-
 /// Prints each line of a configuration error on its own, prefixed so it reads as one message.
 void printConfigError(const Error& error) {
   size_t start = 0;
@@ -39,11 +40,14 @@ void printConfigError(const Error& error) {
   }
 }
 
-std::optional<config::Config> loadConfig(const CommonOptions& options) {
+}  // namespace
+
+std::optional<config::Config> loadConfig(const CommonOptions& options, bool require_api_key) {
   config::LoadOptions load;
   load.file = options.config_file;
   load.assignments = options.assignments;
   load.environ = config::processEnvironment();
+  load.require_api_key = require_api_key;
   auto loaded = config::load(load);
   if (!loaded) {
     printConfigError(loaded.error());
@@ -63,8 +67,6 @@ int requireSetting(const std::string& component, const std::string& message) {
   return kExitUsage;
 }
 
-}  // namespace
-
 int fetchCommand(const CommonOptions& options, const StopSignal& stop) {
   auto config = loadConfig(options);
   if (!config)
@@ -75,19 +77,15 @@ int fetchCommand(const CommonOptions& options, const StopSignal& stop) {
                           "COINRELAY_KAFKA_BROKERS=host:9092 or --brokers (or use `coinrelay "
                           "run` for the embedded default)");
   }
-  auto kafka = sinks::KafkaSink::create(config->kafka);
-  if (!kafka)
-    return fail("fetch", kafka.error());
-  auto log = telemetry::logger("fetch");
-  log->info("fetching the top {} coins in {} from {} every {} s into Kafka topic {} at {}",
-            config->upstream.top_n, fmt::join(config->upstream.vs_currencies, ","),
-            net::redactUrl(config->upstream.base_url), config->upstream.interval_s,
-            config->kafka.topic, config->kafka.brokers);
-  pipeline::FetchLoop loop(config->upstream, {kafka->get()}, stop);
-  const int delivered = loop.run(options.cycles);
-  log->info("stopped after {} delivered cycles and {} upstream requests", delivered,
-            loop.upstreamStats().requests.load());
-  return options.cycles > 0 && delivered < options.cycles ? kExitRuntime : 0;
+  return runFetchRole(*config, options.cycles, stop);
+}
+
+int budgetCommand(const CommonOptions& options) {
+  // Planning needs no key: the plan's published figures are enough.
+  auto config = loadConfig(options, /*require_api_key=*/false);
+  if (!config)
+    return kExitUsage;
+  return printBudget(*config);
 }
 
 int indexCommand(const CommonOptions& options, const StopSignal& stop) {
@@ -113,71 +111,23 @@ int indexCommand(const CommonOptions& options, const StopSignal& stop) {
   return 0;
 }
 
-int runCommand(const CommonOptions& options, const StopSignal& stop) {
-  auto config = loadConfig(options);
-  if (!config)
-    return kExitUsage;
-  auto log = telemetry::logger("run");
-  auto store = storage::SqliteQuoteStore::open(config->storage.sqlite_path);
-  if (!store)
-    return fail("run", store.error());
-
-  pipeline::Snapshot snapshot;
-  if (auto history = (*store)->latest(); history && !history->empty()) {
-    (void)snapshot.deliver(*history);  // serve the last known quotes at once after a restart
-    log->info("loaded {} latest quotes from {}", history->size(), config->storage.sqlite_path);
-  }
-  sinks::SqliteSink sqlite(**store);
-  std::vector<sinks::Sink*> sinks = {&sqlite, &snapshot};
-  std::unique_ptr<sinks::KafkaSink> kafka;
-  if (!config->kafka.brokers.empty()) {
-    auto created = sinks::KafkaSink::create(config->kafka);
-    if (!created)
-      return fail("run", created.error());
-    kafka = std::move(created).value();
-    sinks.push_back(kafka.get());
-  }
-  std::unique_ptr<sinks::ElasticsearchSink> search;
-  if (!config->elasticsearch.url.empty()) {
-    auto created = sinks::ElasticsearchSink::create(config->elasticsearch, stop);
-    if (!created)
-      return fail("run", created.error());
-    search = std::move(created).value();
-    sinks.push_back(search.get());
-  }
-
-  pipeline::FetchLoop loop(config->upstream, sinks, stop);
-  api::HealthState health;
-  loop.onCycle([&health](const pipeline::CycleReport& report) { health.record(report); });
-  api::RelayRoutes routes(snapshot, health, loop.upstreamStats().requests);
-  auto server = api::HttpServer::start(config->http.listen, [&routes](const api::Request& request) {
-    return routes.handle(request);
-  });
-  if (!server)
-    return fail("http", server.error());
-  log->info(
-      "serving http://{}/v1/quotes and /healthz; history in {}; fetching the top {} coins "
-      "from {} every {} s{}{}",
-      config->http.listen, config->storage.sqlite_path, config->upstream.top_n,
-      net::redactUrl(config->upstream.base_url), config->upstream.interval_s,
-      kafka ? "; publishing to Kafka " + config->kafka.brokers : "",
-      search ? "; indexing into " + net::redactUrl(config->elasticsearch.url) : "");
-  loop.run(options.cycles);
-  if (options.cycles > 0) {
-    // Keep answering after the last cycle until stopped, so the result can be inspected.
-    while (!stop.waitFor(std::chrono::seconds(1))) {
-    }
-  }
-  (*server)->stop();
-  return 0;
-}
-
 int simulateCommand(SimulateOptions options, const StopSignal& stop) {
   telemetry::initLogging("info", "text");
   auto log = telemetry::logger("simulate");
   options.market.update_interval_ms = static_cast<int64_t>(options.update_interval_s * 1000);
   options.market.start_ms = toUnixMillis(std::chrono::system_clock::now());
-  simulate::Simulator simulator(options.market, options.faults);
+  simulate::KeyPolicy keys;
+  if (!options.api_key_file.empty()) {
+    std::ifstream in(options.api_key_file);
+    std::getline(in, keys.key);
+    keys.key = std::string(trim(keys.key));
+    if (keys.key.empty()) {
+      log->error("--api-key-file {}: no key on its first line", options.api_key_file);
+      return kExitUsage;
+    }
+    keys.plan = options.api_key_plan;
+  }
+  simulate::Simulator simulator(options.market, options.faults, keys);
   auto server = api::HttpServer::start(options.listen, [&simulator](const api::Request& request) {
     return simulator.handle(request);
   });

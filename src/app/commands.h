@@ -22,6 +22,8 @@ struct SimulateOptions {
   simulate::MarketOptions market;
   double update_interval_s = 10;
   simulate::FaultOptions faults;
+  std::string api_key_file;  ///< when set, requests must carry this key (CoinGecko's checks)
+  std::string api_key_plan = "demo";  ///< demo or pro: the header the key belongs in
 };
 
 struct ConfigOptions {
@@ -31,9 +33,11 @@ struct ConfigOptions {
 // Each returns the process exit code: 0 success, 2 bad configuration or command line, 1 a
 // service that cannot be reached or failed at run time.
 int runCommand(const CommonOptions& options, const StopSignal& stop);
+int serveCommand(const CommonOptions& options, const StopSignal& stop);
 int fetchCommand(const CommonOptions& options, const StopSignal& stop);
 int indexCommand(const CommonOptions& options, const StopSignal& stop);
 int simulateCommand(SimulateOptions options, const StopSignal& stop);
 int configCommand(const CommonOptions& options, const ConfigOptions& config_options);
+int budgetCommand(const CommonOptions& options);
 
 }  // namespace coinrelay::app

@@ -36,6 +36,8 @@ void addCommonOptions(CLI::App* command, CommonOptions& options, bool with_cycle
   };
   shortcut("--upstream", "upstream.base_url",
            "CoinGecko API root, e.g. http://127.0.0.1:8090/api/v3");
+  shortcut("--plan", "upstream.plan",
+           "CoinGecko plan: public, demo, basic, analyst, lite, pro or enterprise");
   shortcut("--top", "upstream.top_n", "How many coins to track by market cap");
   shortcut("--interval", "upstream.interval_s", "Seconds between fetch cycles");
   shortcut("--brokers", "kafka.brokers", "Kafka bootstrap servers, host:port[,...]");
@@ -78,6 +80,12 @@ int main(int argc, char** argv) {
   auto* fetch = app.add_subcommand(
       "fetch", "Poll CoinGecko on a schedule and publish each quote to Kafka (key = coin id)");
   addCommonOptions(fetch, fetch_options, true);
+  CommonOptions serve_options;
+  auto* serve = app.add_subcommand(
+      "serve",
+      "Answer CoinGecko-compatible /api/v3, /v1/stream, /v1/history and /metrics from a "
+      "snapshot fed by Kafka (run any number of replicas)");
+  addCommonOptions(serve, serve_options, false);
   auto* index = app.add_subcommand(
       "index", "Consume the quotes topic and bulk-index it into Elasticsearch/OpenSearch");
   addCommonOptions(index, index_options, false);
@@ -118,6 +126,25 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 3600))
       ->capture_default_str();
   simulate->add_option("--fault-seed", sim.faults.seed, "Seed of the fault dice");
+  simulate
+      ->add_option("--fail-items", sim.faults.invalid_items,
+                   "Share of /coins/markets items made invalid in otherwise good pages (0..1)")
+      ->check(CLI::Range(0.0, 1.0));
+  simulate->add_option("--api-key-file", sim.api_key_file,
+                       "Require the API key on this file's first line, as CoinGecko does");
+  simulate
+      ->add_option("--api-key-plan", sim.api_key_plan,
+                   "demo or pro: the header the key belongs in (the other one gets CoinGecko's "
+                   "10010/10011 host-mismatch errors)")
+      ->check(CLI::IsMember({"demo", "pro"}))
+      ->capture_default_str();
+
+  CommonOptions budget_options;
+  auto* budget = app.add_subcommand(
+      "budget",
+      "Print the upstream budget of the configuration (calls per cycle, per minute and per "
+      "month against the plan) and the shortest interval that fits; exit 2 when it does not");
+  addCommonOptions(budget, budget_options, false);
 
   coinrelay::app::ConfigOptions config_options;
   auto* config = app.add_subcommand(
@@ -150,9 +177,13 @@ int main(int argc, char** argv) {
     return coinrelay::app::fetchCommand(fetch_options, stop);
   if (*index)
     return coinrelay::app::indexCommand(index_options, stop);
+  if (*serve)
+    return coinrelay::app::serveCommand(serve_options, stop);
   if (*simulate)
     return coinrelay::app::simulateCommand(sim, stop);
   if (*config)
     return coinrelay::app::configCommand(config_cmd_options, config_options);
+  if (*budget)
+    return coinrelay::app::budgetCommand(budget_options);
   return 2;
 }

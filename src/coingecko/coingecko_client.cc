@@ -1,18 +1,23 @@
 #include "coingecko/coingecko_client.h"
 
 #include <charconv>
+#include <set>
 
 #include <fmt/format.h>
 
 #include "common/backoff.h"
+#include "common/json_read.h"
 #include "common/strings.h"
 #include "telemetry/logging.h"
+#include "telemetry/metrics.h"
 
 namespace coinrelay::coingecko {
 
 namespace {
 
-constexpr int kMaxPerPage = 250;
+/// Below this, a request could not complete before the deadline anyway; not sending it saves a
+/// credit and keeps the cycle from overrunning into the next.
+constexpr std::chrono::milliseconds kMinRequestTime{250};
 
 Error classify(int status, const UpstreamError& detail) {
   const std::string text = detail.error_code != 0 && detail.error_code != status
@@ -22,14 +27,21 @@ Error classify(int status, const UpstreamError& detail) {
   if (detail.error_code == 10010) {
     return makeError(ErrorCode::FailedPrecondition,
                      text +
-                         " -- the key is a paid-plan key: set upstream.plan = \"pro\" and "
-                         "upstream.base_url = \"https://pro-api.coingecko.com/api/v3\"");
+                         " -- the key is a paid-plan key: set upstream.plan to your paid plan "
+                         "(basic, analyst, lite, pro or enterprise) and leave upstream.base_url "
+                         "at its default (https://pro-api.coingecko.com/api/v3)");
   }
   if (detail.error_code == 10011) {
     return makeError(ErrorCode::FailedPrecondition,
                      text +
                          " -- the key is a Demo key: set upstream.plan = \"demo\" and "
                          "upstream.base_url = \"https://api.coingecko.com/api/v3\"");
+  }
+  if (detail.error_code == 10002) {
+    return makeError(ErrorCode::FailedPrecondition,
+                     text +
+                         " -- set the key in COINRELAY_UPSTREAM_API_KEY or "
+                         "upstream.api_key_file, with the matching upstream.plan");
   }
   if (status == 429)
     return makeError(ErrorCode::ResourceExhausted, text);
@@ -44,6 +56,13 @@ Error classify(int status, const UpstreamError& detail) {
   return makeError(ErrorCode::InvalidArgument, text);
 }
 
+telemetry::Counter& requestCounter(const char* endpoint, int status) {
+  return telemetry::metrics().counter(
+      "coinrelay_upstream_requests_total",
+      "Upstream requests sent, retries included, by endpoint and HTTP status (0: no response)",
+      {{"endpoint", endpoint}, {"status", std::to_string(status)}});
+}
+
 }  // namespace
 
 CoinGeckoClient::CoinGeckoClient(const config::UpstreamConfig& config, const StopSignal& stop)
@@ -52,13 +71,11 @@ CoinGeckoClient::CoinGeckoClient(const config::UpstreamConfig& config, const Sto
 }
 
 net::Headers CoinGeckoClient::authHeaders(const std::string& plan, const std::string& api_key) {
-  if (api_key.empty())
+  if (api_key.empty() || plan == "public")
     return {};
-  if (plan == "pro")
-    return {{"x-cg-pro-api-key", api_key}};
   if (plan == "demo")
     return {{"x-cg-demo-api-key", api_key}};
-  return {};
+  return {{"x-cg-pro-api-key", api_key}};  // every paid plan
 }
 
 std::optional<std::chrono::milliseconds> CoinGeckoClient::retryAfter(
@@ -87,30 +104,163 @@ std::optional<std::chrono::milliseconds> CoinGeckoClient::retryAfter(
   return std::nullopt;
 }
 
+std::chrono::milliseconds CoinGeckoClient::rateLimitPause(const net::HttpResponse& response,
+                                                          SystemTime now) {
+  if (auto wait = retryAfter(response, now))
+    return *wait;
+  const int64_t ms = toUnixMillis(now);
+  return std::chrono::milliseconds(60'000 - ms % 60'000);
+}
+
+Result<KeyUsage> CoinGeckoClient::parseKeyUsage(std::string_view body,
+                                                simdjson::dom::parser& parser) {
+  simdjson::padded_string padded(body);
+  simdjson::dom::element doc;
+  simdjson::dom::object obj;
+  if (parser.parse(padded).get(doc) != simdjson::SUCCESS ||
+      doc.get_object().get(obj) != simdjson::SUCCESS) {
+    return makeError(ErrorCode::DataLoss,
+                     "the /key answer is not a JSON object: " + excerpt(body, 80));
+  }
+  std::string type_error;
+  KeyUsage usage;
+  usage.plan = std::string(json::optionalString(obj, "plan", &type_error).value_or(""));
+  usage.rate_limit_per_minute =
+      json::optionalInteger(obj, "rate_limit_request_per_minute", &type_error).value_or(0);
+  usage.monthly_credits =
+      json::optionalInteger(obj, "monthly_call_credit", &type_error).value_or(0);
+  auto used = json::optionalInteger(obj, "current_total_monthly_calls", &type_error);
+  auto remaining = json::optionalInteger(obj, "current_remaining_monthly_calls", &type_error);
+  if (!used && !remaining) {
+    return makeError(ErrorCode::DataLoss,
+                     "the /key answer has no current_total_monthly_calls: " + excerpt(body, 80));
+  }
+  usage.used = used.value_or(usage.monthly_credits - remaining.value_or(0));
+  usage.remaining = remaining.value_or(usage.monthly_credits - usage.used);
+  return usage;
+}
+
+Result<net::HttpResponse> CoinGeckoClient::send(const std::string& url, const char* endpoint,
+                                                SystemTime deadline) {
+  const auto now = std::chrono::system_clock::now();
+  net::HttpRequest request;
+  request.url = url;
+  request.headers = headers_;
+  request.timeout =
+      std::min(std::chrono::milliseconds(config_.timeout_ms),
+               std::max(kMinRequestTime, std::chrono::duration_cast<Millis>(deadline - now)));
+  ++stats_.requests;
+  auto response = http_.send(request);
+  const int status = response ? response->status : 0;
+  requestCounter(endpoint, status).inc();
+  if (gate_ != nullptr) {
+    std::optional<std::chrono::milliseconds> pause;
+    if (status == 429)
+      pause = rateLimitPause(*response, std::chrono::system_clock::now());
+    gate_->settle(status, pause);
+  }
+  return response;
+}
+
+TrackedPages CoinGeckoClient::fetchTracked(const std::string& vs_currency, int top_n,
+                                           const std::vector<std::string>& ids,
+                                           SystemTime deadline) {
+  TrackedPages out;
+  auto take = [&](Result<MarketsPage> one, size_t limit) -> bool {
+    ++out.pages_sent;
+    if (!one) {
+      if (!out.error)
+        out.error = one.error();
+      return false;
+    }
+    ++out.pages_ok;
+    if (out.page.invalid_items == 0 && one->invalid_items > 0)
+      out.page.first_invalid_reason = one->first_invalid_reason;
+    out.page.invalid_items += one->invalid_items;
+    for (auto& quote : one->quotes) {
+      if (out.page.quotes.size() >= limit)
+        break;
+      out.page.quotes.push_back(std::move(quote));
+    }
+    return true;
+  };
+  // A failure nothing can cure this cycle (a key problem, budget, leadership) stops the rest.
+  auto hopeless = [&] { return out.error && !out.error->retryable(); };
+
+  bool top_complete = true;
+  if (top_n > 0) {
+    const int per_page = std::min(top_n, kMaxPerPage);
+    const int pages = (top_n + per_page - 1) / per_page;
+    for (int page = 1; page <= pages && !hopeless(); ++page) {
+      const std::string url = fmt::format(
+          "{}/coins/markets?vs_currency={}&order=market_cap_desc&per_page={}&page={}"
+          "&sparkline=false",
+          config_.base_url, vs_currency, per_page, page);
+      const size_t before = out.page.quotes.size() + out.page.invalid_items;
+      if (!take(fetchPage(url, vs_currency, deadline), static_cast<size_t>(top_n))) {
+        top_complete = false;
+        continue;
+      }
+      const size_t received = out.page.quotes.size() + out.page.invalid_items - before;
+      if (received < static_cast<size_t>(per_page))
+        break;  // the universe ends before top_n
+    }
+  }
+  if (!ids.empty() && !hopeless()) {
+    std::set<std::string> have;
+    for (const auto& quote : out.page.quotes)
+      have.insert(quote.id);
+    std::vector<std::string> wanted;
+    for (const auto& id : ids) {
+      if (!have.contains(id))
+        wanted.push_back(id);
+    }
+    std::set<std::string> returned;
+    bool ids_complete = true;
+    for (size_t first = 0; first < wanted.size() && !hopeless(); first += kMaxPerPage) {
+      const size_t last = std::min(wanted.size(), first + kMaxPerPage);
+      std::string list;
+      for (size_t i = first; i < last; ++i)
+        list += (i == first ? "" : ",") + wanted[i];
+      const std::string url = fmt::format(
+          "{}/coins/markets?vs_currency={}&ids={}&order=market_cap_desc&per_page={}&page=1"
+          "&sparkline=false",
+          config_.base_url, vs_currency, list, kMaxPerPage);
+      const size_t before = out.page.quotes.size();
+      if (!take(fetchPage(url, vs_currency, deadline), SIZE_MAX)) {
+        ids_complete = false;
+        continue;
+      }
+      for (size_t i = before; i < out.page.quotes.size(); ++i)
+        returned.insert(out.page.quotes[i].id);
+    }
+    if (ids_complete && top_complete) {
+      for (const auto& id : wanted) {
+        if (!returned.contains(id))
+          out.missing_ids.push_back(id);
+      }
+    }
+  }
+  return out;
+}
+
 Result<MarketsPage> CoinGeckoClient::fetchTopMarkets(const std::string& vs_currency, int top_n,
                                                      SystemTime deadline) {
-  MarketsPage all;
-  const int per_page = std::min(top_n, kMaxPerPage);
-  const int pages = (top_n + per_page - 1) / per_page;
-  for (int page = 1; page <= pages; ++page) {
-    const std::string url = fmt::format(
-        "{}/coins/markets?vs_currency={}&order=market_cap_desc&per_page={}&page={}&sparkline=false",
-        config_.base_url, vs_currency, per_page, page);
-    CR_TRY(MarketsPage one, fetchPage(url, vs_currency, deadline));
-    if (all.invalid_items == 0 && one.invalid_items > 0) {
-      all.first_invalid_reason = one.first_invalid_reason;
-    }
-    all.invalid_items += one.invalid_items;
-    const size_t received = one.quotes.size() + one.invalid_items;
-    for (auto& quote : one.quotes) {
-      if (static_cast<int>(all.quotes.size()) >= top_n)
-        break;
-      all.quotes.push_back(std::move(quote));
-    }
-    if (received < static_cast<size_t>(per_page))
-      break;  // the universe ends before top_n
-  }
-  return all;
+  TrackedPages pages = fetchTracked(vs_currency, top_n, {}, deadline);
+  if (pages.error)
+    return *pages.error;
+  return std::move(pages.page);
+}
+
+Result<KeyUsage> CoinGeckoClient::fetchKeyUsage(SystemTime deadline) {
+  if (gate_ != nullptr)
+    CR_RETURN_IF_ERROR(gate_->admit(deadline - kMinRequestTime));
+  auto response = send(config_.base_url + "/key", "key", deadline);
+  if (!response)
+    return response.error();
+  if (response->status != 200)
+    return classify(response->status, describeErrorBody(response->body, parser_));
+  return parseKeyUsage(response->body, parser_);
 }
 
 Result<MarketsPage> CoinGeckoClient::fetchPage(const std::string& url,
@@ -118,21 +268,21 @@ Result<MarketsPage> CoinGeckoClient::fetchPage(const std::string& url,
                                                SystemTime deadline) {
   auto log = telemetry::logger("upstream");
   Backoff backoff(std::chrono::milliseconds(500), std::chrono::seconds(30));
-  Error last = makeError(ErrorCode::Unavailable, "no attempt made");
+  Error last = makeError(ErrorCode::Unavailable, "no attempt made before the cycle deadline");
   for (int attempt = 1; attempt <= config_.max_attempts; ++attempt) {
     if (stop_.stopped())
       return makeError(ErrorCode::Unavailable, "stopping");
-    net::HttpRequest request;
-    request.url = url;
-    request.headers = headers_;
-    request.timeout = std::chrono::milliseconds(config_.timeout_ms);
-    const auto now = std::chrono::system_clock::now();
-    if (deadline - now < std::chrono::milliseconds(100))
+    if (deadline - std::chrono::system_clock::now() < kMinRequestTime)
       break;
-    request.timeout = std::min(
-        request.timeout, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now));
-    ++stats_.requests;
-    auto response = http_.send(request);
+    if (gate_ != nullptr) {
+      // Not admitted (no rate slot in time, budget, leadership): nothing is sent, and waiting
+      // cannot help within this cycle.
+      if (auto admitted = gate_->admit(deadline - kMinRequestTime); !admitted) {
+        last = admitted.error();
+        break;
+      }
+    }
+    auto response = send(url, "coins/markets", deadline);
     std::optional<std::chrono::milliseconds> wait;
     if (!response) {
       last = response.error();
@@ -147,13 +297,13 @@ Result<MarketsPage> CoinGeckoClient::fetchPage(const std::string& url,
     } else {
       last = classify(response->status, describeErrorBody(response->body, parser_));
       if (response->status == 429)
-        wait = retryAfter(*response, std::chrono::system_clock::now());
+        wait = rateLimitPause(*response, std::chrono::system_clock::now());
     }
     ++stats_.failures;
     if (!last.retryable() || attempt == config_.max_attempts)
       break;
     const auto pause = std::max(wait.value_or(std::chrono::milliseconds(0)), backoff.next());
-    if (std::chrono::system_clock::now() + pause >= deadline) {
+    if (std::chrono::system_clock::now() + pause + kMinRequestTime >= deadline) {
       log->warn("upstream failed and the next wait ({} ms) would pass the cycle deadline: {}",
                 pause.count(), last.message);
       break;

@@ -19,25 +19,69 @@ constexpr long long kMaxCoins = 20'000;
 
 const std::vector<OptionSpec> kOptions = {
     {"upstream.base_url", OptionType::String, "https://api.coingecko.com/api/v3",
-     "CoinGecko API root (or a `coinrelay simulate` URL such as http://127.0.0.1:8090/api/v3)."},
+     "CoinGecko API root (or a `coinrelay simulate` URL such as http://127.0.0.1:8090/api/v3). "
+     "Left at its default, a paid plan uses https://pro-api.coingecko.com/api/v3."},
     {"upstream.plan", OptionType::String, "public",
-     "CoinGecko plan: public (no key), demo (x-cg-demo-api-key) or pro (x-cg-pro-api-key).", 0, 0,
-     "public,demo,pro"},
+     "CoinGecko plan: public (keyless), demo (free key, header x-cg-demo-api-key) or a paid plan "
+     "(basic, analyst, lite, pro, enterprise: header x-cg-pro-api-key). It sets the key header, "
+     "the default root and the budget (see `coinrelay budget`).",
+     0, 0, "public,demo,basic,analyst,lite,pro,enterprise"},
     {"upstream.api_key", OptionType::String, "",
      "CoinGecko API key. From COINRELAY_UPSTREAM_API_KEY or upstream.api_key_file only.", 0, 0,
      nullptr, true},
     {"upstream.api_key_file", OptionType::String, "",
      "File holding the CoinGecko API key (first line)."},
-    {"upstream.top_n", OptionType::Int, "50", "How many coins to track, by market cap rank.", 1,
+    {"upstream.top_n", OptionType::Int, "50",
+     "How many coins to track, by market cap rank (pages of 250); 0: only upstream.ids.", 0,
      kMaxCoins},
+    {"upstream.ids", OptionType::List, "",
+     "CoinGecko ids tracked besides the top N (e.g. \"bitcoin,usd-coin\"); those outside the top "
+     "N cost one more call per 250 ids."},
     {"upstream.vs_currencies", OptionType::List, "usd",
-     "Quote currencies (CoinGecko vs_currency), comma-separated."},
+     "Quote currencies (CoinGecko vs_currency), comma-separated; each costs its own calls."},
     {"upstream.interval_s", OptionType::Int, "60",
      "Seconds between fetch cycles; cycles start on multiples of it on the wall clock.", 1, 86'400},
     {"upstream.timeout_ms", OptionType::Int, "10000", "Timeout of one upstream request.", 100,
      120'000},
     {"upstream.max_attempts", OptionType::Int, "4",
      "Attempts per upstream request within one cycle (retries use jittered backoff).", 1, 20},
+    {"budget.calls_per_minute", OptionType::Int, "0",
+     "Upstream calls allowed per minute, retries included; 0: the plan's published figure "
+     "(public 5, demo 30, basic 250, analyst 500, lite 500, pro 1000).",
+     0, 1'000'000},
+    {"budget.monthly_credits", OptionType::Int, "0",
+     "Call credits per month, retries included; 0: the plan's published figure (public: no "
+     "monthly cap, demo 10000, basic 100000, analyst 500000, lite 2000000, pro 1000000).",
+     0, 2'000'000'000},
+    {"budget.retry_reserve_percent", OptionType::Int, "10",
+     "Share of the per-minute and monthly budgets kept for retries; the schedule must fit in the "
+     "rest or coinrelay refuses to start.",
+     0, 90},
+    {"budget.cache_period_s", OptionType::Int, "0",
+     "How often CoinGecko refreshes /coins/markets; 0: the plan's figure (60 s keyless and demo, "
+     "45 s paid). A shorter interval draws a warning: it buys no fresher data.",
+     0, 86'400},
+    {"budget.state_file", OptionType::String, "",
+     "Where `coinrelay run` keeps the credits used this month and its last cycle across "
+     "restarts; empty: next to storage.sqlite_path (<sqlite_path>.fetch-state.json). `coinrelay "
+     "fetch` keeps them in Kafka (fetch.state_topic)."},
+    {"fetch.publish_unchanged", OptionType::Bool, "false",
+     "Publish a quote again even when its last_updated did not change since its last "
+     "publication (by default it is skipped and counted as unchanged)."},
+    {"fetch.metrics_listen", OptionType::String, "127.0.0.1:9464",
+     "host:port of the /metrics and /healthz endpoint of `coinrelay fetch`; empty: none."},
+    {"fetch.group_id", OptionType::String, "",
+     "Consumer group through which `coinrelay fetch` processes elect the one that calls "
+     "CoinGecko; empty: coinrelay-fetch-<kafka.topic>."},
+    {"fetch.state_topic", OptionType::String, "",
+     "Compacted topic whose partition 0 elects the active fetcher and keeps its state (credits "
+     "used, last cycle); empty: <kafka.topic>-fetch-state."},
+    {"fetch.spool_dir", OptionType::String, "coinrelay-spool",
+     "Directory of the on-disk spool of quotes Kafka has not confirmed yet (a subdirectory per "
+     "topic)."},
+    {"fetch.spool_max_mib", OptionType::Int, "256",
+     "Size bound of the spool in MiB; when it is full the oldest quotes are dropped and counted.",
+     1, 1'048'576},
     {"kafka.brokers", OptionType::String, "",
      "Kafka bootstrap servers (host:port,...). Empty: no Kafka."},
     {"kafka.topic", OptionType::String, "crypto-data",
@@ -72,6 +116,22 @@ const std::vector<OptionSpec> kOptions = {
     {"elasticsearch.number_of_replicas", OptionType::Int, "0", "Replicas in the index template.", 0,
      16},
     {"http.listen", OptionType::String, "127.0.0.1:8080", "Address of the HTTP API (host:port)."},
+    {"http.threads", OptionType::Int, "2", "Threads answering HTTP requests.", 1, 64},
+    {"serve.on_miss", OptionType::String, "refuse",
+     "A query for a coin or currency outside the tracked set: refuse (CoinGecko-shaped 404) or "
+     "fetch (one coalesced upstream call, cached for serve.miss_ttl_s).",
+     0, 0, "refuse,fetch"},
+    {"serve.miss_ttl_s", OptionType::Int, "60", "How long an on-demand answer is reused.", 1,
+     86'400},
+    {"serve.miss_calls_per_minute", OptionType::Int, "10",
+     "Upstream calls per minute allowed for on-demand answers.", 1, 10'000},
+    {"serve.teams_file", OptionType::String, "",
+     "TOML file of team keys and quotas ([teams.<name>] key, requests_per_minute); re-read when "
+     "it changes. Empty: no keys needed."},
+    {"serve.bootstrap_lookback_s", OptionType::Int, "900",
+     "A new `serve` replica rebuilds its snapshot from the quotes published in this many "
+     "seconds.",
+     10, 7 * 86'400},
     {"storage.sqlite_path", OptionType::String, "coinrelay.db",
      "SQLite history of the embedded default (`coinrelay run`)."},
     {"log.level", OptionType::String, "info", "Log level.", 0, 0, "trace,debug,info,warn,error"},
@@ -127,12 +187,12 @@ std::string joinLines(const std::vector<std::string>& lines) {
   return out;
 }
 
-bool validHostPort(std::string_view text) {
+bool validHostPort(std::string_view text, bool allow_any_port = false) {
   const size_t colon = text.rfind(':');
   if (colon == std::string_view::npos || colon == 0)
     return false;
   auto port = parseInt(text.substr(colon + 1));
-  return port && *port > 0 && *port < 65536;
+  return port && *port >= (allow_any_port ? 0 : 1) && *port < 65536;
 }
 
 }  // namespace
@@ -217,7 +277,8 @@ Status RawConfig::loadFile(const std::string& path) {
     if (section == nullptr) {
       errors.push_back(
           fmt::format("config file {}: '{}' must be a [section] table, e.g. "
-                      "[upstream], [kafka], [elasticsearch], [http], [storage], [log]",
+                      "[upstream], [budget], [fetch], [kafka], [elasticsearch], [http], [storage], "
+                      "[log]",
                       path, section_key.str()));
       continue;
     }
@@ -300,7 +361,7 @@ Status RawConfig::setFlag(std::string_view assignment) {
   return set(trim(assignment.substr(0, eq)), std::string(assignment.substr(eq + 1)), Source::Flag);
 }
 
-Result<Config> validate(const RawConfig& raw) {
+Result<Config> validate(const RawConfig& raw, bool require_api_key) {
   std::vector<std::string> errors;
   auto describe = [&](const OptionSpec& spec) {
     const Source source = raw.sourceOf(spec.name);
@@ -337,6 +398,17 @@ Result<Config> validate(const RawConfig& raw) {
     }
     return static_cast<int>(*value);
   };
+  auto boolean = [&](const char* name) -> bool {
+    const OptionSpec& spec = *findOption(name);
+    const std::string value = toLower(trim(raw.get(name)));
+    if (value == "true" || value == "1" || value == "yes")
+      return true;
+    if (value == "false" || value == "0" || value == "no")
+      return false;
+    errors.push_back(fmt::format("{}: '{}' is not true or false; {}", describe(spec), raw.get(name),
+                                 fixHint(spec)));
+    return false;
+  };
 
   Config c;
   c.upstream.base_url = str("upstream.base_url");
@@ -358,10 +430,23 @@ Result<Config> validate(const RawConfig& raw) {
     }
   }
   c.upstream.top_n = integer("upstream.top_n");
+  c.upstream.ids = splitCsv(toLower(raw.get("upstream.ids")));
   c.upstream.vs_currencies = splitCsv(toLower(raw.get("upstream.vs_currencies")));
   c.upstream.interval_s = integer("upstream.interval_s");
   c.upstream.timeout_ms = integer("upstream.timeout_ms");
   c.upstream.max_attempts = integer("upstream.max_attempts");
+  c.budget.calls_per_minute = integer("budget.calls_per_minute");
+  c.budget.monthly_credits = integer("budget.monthly_credits");
+  c.budget.retry_reserve_percent = integer("budget.retry_reserve_percent");
+  c.budget.cache_period_s = integer("budget.cache_period_s");
+  c.budget.state_file = str("budget.state_file");
+  c.fetch.publish_unchanged = boolean("fetch.publish_unchanged");
+  c.fetch.metrics_listen = str("fetch.metrics_listen");
+  c.fetch.metrics_listen_is_default = raw.sourceOf("fetch.metrics_listen") == Source::Default;
+  c.fetch.group_id = str("fetch.group_id");
+  c.fetch.state_topic = str("fetch.state_topic");
+  c.fetch.spool_dir = str("fetch.spool_dir");
+  c.fetch.spool_max_mib = integer("fetch.spool_max_mib");
   c.kafka.brokers = str("kafka.brokers");
   c.kafka.topic = str("kafka.topic");
   c.kafka.partitions = integer("kafka.partitions");
@@ -384,6 +469,12 @@ Result<Config> validate(const RawConfig& raw) {
   c.elasticsearch.number_of_shards = integer("elasticsearch.number_of_shards");
   c.elasticsearch.number_of_replicas = integer("elasticsearch.number_of_replicas");
   c.http.listen = str("http.listen");
+  c.http.threads = integer("http.threads");
+  c.serve.on_miss = str("serve.on_miss");
+  c.serve.miss_ttl_s = integer("serve.miss_ttl_s");
+  c.serve.miss_calls_per_minute = integer("serve.miss_calls_per_minute");
+  c.serve.teams_file = str("serve.teams_file");
+  c.serve.bootstrap_lookback_s = integer("serve.bootstrap_lookback_s");
   c.storage.sqlite_path = str("storage.sqlite_path");
   c.log.level = str("log.level");
   c.log.format = str("log.format");
@@ -397,7 +488,49 @@ Result<Config> validate(const RawConfig& raw) {
                                  describe(*findOption("upstream.base_url")), c.upstream.base_url,
                                  fixHint(*findOption("upstream.base_url"))));
   }
-  if (c.upstream.plan != "public" && c.upstream.api_key.empty()) {
+  // Paid plans live on their own host; a root left at its default follows the plan.
+  const bool paid_plan = c.upstream.plan != "public" && c.upstream.plan != "demo";
+  if (paid_plan && raw.sourceOf("upstream.base_url") == Source::Default) {
+    c.upstream.base_url = "https://pro-api.coingecko.com/api/v3";
+  }
+  if (c.upstream.plan == "enterprise" &&
+      (c.budget.calls_per_minute == 0 || c.budget.monthly_credits == 0)) {
+    errors.push_back(
+        "upstream.plan is 'enterprise', which has no published limits: set "
+        "budget.calls_per_minute and budget.monthly_credits to the figures of your contract");
+  }
+  if (parseInt(raw.get("upstream.top_n")) == 0 && c.upstream.ids.empty()) {
+    errors.push_back(
+        "upstream.top_n is 0 and upstream.ids is empty: nothing to track; set top_n to 1 or "
+        "more, or list coin ids in upstream.ids");
+  }
+  for (const auto& id : c.upstream.ids) {
+    if (id.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_.") != std::string::npos) {
+      errors.push_back(
+          fmt::format("upstream.ids: '{}' is not a CoinGecko coin id (lower case letters, "
+                      "digits, '-', '_' and '.', e.g. usd-coin); ids are listed by /coins/list",
+                      id));
+    }
+  }
+  if (!c.fetch.metrics_listen.empty() && !validHostPort(c.fetch.metrics_listen, true)) {
+    errors.push_back(
+        fmt::format("{}: '{}' is not host:port, e.g. 127.0.0.1:9464 (port 0: any free port), "
+                    "or empty for no endpoint; {}",
+                    describe(*findOption("fetch.metrics_listen")), c.fetch.metrics_listen,
+                    fixHint(*findOption("fetch.metrics_listen"))));
+  }
+  if (c.budget.state_file.empty())
+    c.budget.state_file = c.storage.sqlite_path + ".fetch-state.json";
+  if (c.fetch.group_id.empty())
+    c.fetch.group_id = "coinrelay-fetch-" + c.kafka.topic;
+  if (c.fetch.state_topic.empty())
+    c.fetch.state_topic = c.kafka.topic + "-fetch-state";
+  if (c.fetch.spool_dir.empty()) {
+    errors.push_back(
+        "fetch.spool_dir is empty: `coinrelay fetch` needs a directory for quotes Kafka has not "
+        "confirmed; set it to a writable path, e.g. /var/lib/coinrelay/spool");
+  }
+  if (require_api_key && c.upstream.plan != "public" && c.upstream.api_key.empty()) {
     errors.push_back(
         fmt::format("upstream.plan is '{}' but no API key is set; set "
                     "COINRELAY_UPSTREAM_API_KEY or upstream.api_key_file, or use "
@@ -474,7 +607,7 @@ Result<std::pair<RawConfig, Config>> load(const LoadOptions& options) {
   CR_RETURN_IF_ERROR(raw.loadEnv(options.environ));
   for (const auto& assignment : options.assignments)
     CR_RETURN_IF_ERROR(raw.setFlag(assignment));
-  CR_TRY(Config config, validate(raw));
+  CR_TRY(Config config, validate(raw, options.require_api_key));
   return std::make_pair(std::move(raw), std::move(config));
 }
 

@@ -13,13 +13,34 @@ namespace coinrelay::config {
 
 struct UpstreamConfig {
   std::string base_url;
-  std::string plan;     ///< public | demo | pro: decides the key header
+  std::string plan;     ///< public | demo | basic | analyst | lite | pro | enterprise
   std::string api_key;  ///< secret: from COINRELAY_UPSTREAM_API_KEY or upstream.api_key_file
-  int top_n = 50;
+  int top_n = 50;       ///< 0: only `ids`
+  std::vector<std::string> ids;  ///< tracked besides the top N
   std::vector<std::string> vs_currencies;
   int interval_s = 60;
   int timeout_ms = 10'000;
   int max_attempts = 4;
+};
+
+/// The upstream budget; zeros stand for the plan's published figures (coingecko/budget.h).
+struct BudgetConfig {
+  int calls_per_minute = 0;
+  int monthly_credits = 0;
+  int retry_reserve_percent = 10;
+  int cache_period_s = 0;
+  std::string state_file;  ///< `coinrelay run` only
+};
+
+/// The fetch role: change detection, its endpoint, election and spool.
+struct FetchConfig {
+  bool publish_unchanged = false;
+  std::string metrics_listen;  ///< empty: no endpoint
+  bool metrics_listen_is_default = true;
+  std::string group_id;     ///< resolved: never empty after validate()
+  std::string state_topic;  ///< resolved: never empty after validate()
+  std::string spool_dir;
+  int spool_max_mib = 256;
 };
 
 struct KafkaConfig {
@@ -49,6 +70,16 @@ struct ElasticsearchConfig {
 
 struct HttpConfig {
   std::string listen;  ///< host:port
+  int threads = 2;
+};
+
+/// The serving layer (`serve`, and the API of `run`).
+struct ServeConfig {
+  std::string on_miss;  ///< refuse | fetch: a coin or currency outside the tracked set
+  int miss_ttl_s = 60;
+  int miss_calls_per_minute = 10;
+  std::string teams_file;  ///< empty: no team keys, everyone admitted
+  int bootstrap_lookback_s = 900;
 };
 
 struct StorageConfig {
@@ -63,9 +94,12 @@ struct LogConfig {
 /// The validated configuration every role starts from.
 struct Config {
   UpstreamConfig upstream;
+  BudgetConfig budget;
+  FetchConfig fetch;
   KafkaConfig kafka;
   ElasticsearchConfig elasticsearch;
   HttpConfig http;
+  ServeConfig serve;
   StorageConfig storage;
   LogConfig log;
 };
@@ -119,7 +153,9 @@ class RawConfig {
 };
 
 /// Checks types, ranges and cross-field rules; reports every problem, one line each.
-Result<Config> validate(const RawConfig& raw);
+/// `require_api_key` false skips the "a keyed plan needs a key" rule, for commands that only
+/// plan (`coinrelay budget`) and never call the upstream.
+Result<Config> validate(const RawConfig& raw, bool require_api_key = true);
 
 /// The process environment as pairs (a seam for tests).
 std::vector<std::pair<std::string, std::string>> processEnvironment();
@@ -130,6 +166,7 @@ struct LoadOptions {
   std::string file;                      ///< empty: COINRELAY_CONFIG or ./coinrelay.toml if present
   std::vector<std::string> assignments;  ///< section.key=value, in order
   std::vector<std::pair<std::string, std::string>> environ;
+  bool require_api_key = true;  ///< see validate()
 };
 Result<std::pair<RawConfig, Config>> load(const LoadOptions& options);
 

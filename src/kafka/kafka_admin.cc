@@ -24,15 +24,24 @@ Status checkReachable(RdKafka::Handle& handle, const std::string& brokers,
 
 Status ensureTopic(RdKafka::Handle& handle, const config::KafkaConfig& config,
                    std::chrono::milliseconds timeout) {
-  CR_RETURN_IF_ERROR(checkReachable(handle, config.brokers, timeout));
+  return ensureTopic(handle, config.brokers,
+                     TopicSpec{config.topic, config.partitions, config.replication_factor, {}},
+                     timeout);
+}
+
+Status ensureTopic(RdKafka::Handle& handle, const std::string& brokers, const TopicSpec& spec,
+                   std::chrono::milliseconds timeout) {
+  CR_RETURN_IF_ERROR(checkReachable(handle, brokers, timeout));
   rd_kafka_t* rk = handle.c_ptr();
   char error[512];
-  rd_kafka_NewTopic_t* topic = rd_kafka_NewTopic_new(
-      config.topic.c_str(), config.partitions, config.replication_factor, error, sizeof(error));
+  rd_kafka_NewTopic_t* topic = rd_kafka_NewTopic_new(spec.name.c_str(), spec.partitions,
+                                                     spec.replication_factor, error, sizeof(error));
   if (topic == nullptr) {
     return makeError(ErrorCode::InvalidArgument,
-                     fmt::format("cannot describe topic {}: {}", config.topic, error));
+                     fmt::format("cannot describe topic {}: {}", spec.name, error));
   }
+  for (const auto& [name, value] : spec.configs)
+    rd_kafka_NewTopic_set_config(topic, name.c_str(), value.c_str());
   rd_kafka_AdminOptions_t* options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
   rd_kafka_AdminOptions_set_operation_timeout(options, static_cast<int>(timeout.count()), error,
                                               sizeof(error));
@@ -41,13 +50,13 @@ Status ensureTopic(RdKafka::Handle& handle, const config::KafkaConfig& config,
   rd_kafka_event_t* event = rd_kafka_queue_poll(queue, static_cast<int>(timeout.count()) + 2000);
   Status status;
   if (event == nullptr) {
+    status =
+        makeError(ErrorCode::Unavailable,
+                  fmt::format("Kafka did not answer the creation of topic {} in time", spec.name));
+  } else if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
     status = makeError(
         ErrorCode::Unavailable,
-        fmt::format("Kafka did not answer the creation of topic {} in time", config.topic));
-  } else if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    status =
-        makeError(ErrorCode::Unavailable, fmt::format("creating topic {} failed: {}", config.topic,
-                                                      rd_kafka_event_error_string(event)));
+        fmt::format("creating topic {} failed: {}", spec.name, rd_kafka_event_error_string(event)));
   } else {
     const rd_kafka_CreateTopics_result_t* result = rd_kafka_event_CreateTopics_result(event);
     size_t count = 0;
@@ -61,7 +70,7 @@ Status ensureTopic(RdKafka::Handle& handle, const config::KafkaConfig& config,
                            fmt::format("creating topic {} ({} partitions, replication {}) failed: "
                                        "{}; create it by hand or fix kafka.partitions / "
                                        "kafka.replication_factor",
-                                       config.topic, config.partitions, config.replication_factor,
+                                       spec.name, spec.partitions, spec.replication_factor,
                                        message ? message : rd_kafka_err2str(topic_err)));
       }
     }

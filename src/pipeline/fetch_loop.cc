@@ -4,10 +4,14 @@
 
 #include "common/time_util.h"
 #include "telemetry/logging.h"
+#include "telemetry/metrics.h"
 
 namespace coinrelay::pipeline {
 
 namespace {
+
+constexpr UpstreamState kStates[] = {UpstreamState::Healthy, UpstreamState::BackingOff,
+                                     UpstreamState::BudgetExhausted, UpstreamState::Standby};
 
 std::string samplePrices(const std::vector<model::Quote>& quotes, size_t count) {
   std::string out;
@@ -21,83 +25,410 @@ std::string samplePrices(const std::vector<model::Quote>& quotes, size_t count) 
   return out;
 }
 
+std::string changeKey(const model::Quote& quote) {
+  std::string key = quote.id;
+  key.push_back('\0');
+  key += quote.vs_currency;
+  return key;
+}
+
+struct LoopMetrics {
+  telemetry::Counter& published;
+  telemetry::Counter& unchanged;
+  telemetry::Counter& invalid;
+  telemetry::Counter& cycles_ok;
+  telemetry::Counter& cycles_failed;
+  telemetry::Counter& cycles_skipped;
+  telemetry::Histogram& duration;
+  telemetry::Gauge& leading;
+};
+
+LoopMetrics& loopMetrics() {
+  auto& r = telemetry::metrics();
+  const char* cycles_help = "Fetch cycles by result (skipped: monthly credits used up)";
+  static LoopMetrics m{
+      r.counter("coinrelay_quotes_published_total", "Quotes handed to every sink and acknowledged"),
+      r.counter("coinrelay_quotes_unchanged_total",
+                "Quotes not published again: last_updated unchanged since their last "
+                "publication"),
+      r.counter("coinrelay_quotes_invalid_total", "Upstream items skipped as invalid"),
+      r.counter("coinrelay_fetch_cycles_total", cycles_help, {{"result", "ok"}}),
+      r.counter("coinrelay_fetch_cycles_total", cycles_help, {{"result", "failed"}}),
+      r.counter("coinrelay_fetch_cycles_total", cycles_help, {{"result", "skipped"}}),
+      r.histogram("coinrelay_fetch_cycle_duration_seconds", "Duration of fetch cycles",
+                  {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120}),
+      r.gauge("coinrelay_fetch_leading",
+              "1 while this process is the active fetcher (the one calling the upstream)"),
+  };
+  return m;
+}
+
+void publishState(UpstreamState state) {
+  for (UpstreamState s : kStates) {
+    telemetry::metrics()
+        .gauge("coinrelay_upstream_state",
+               "1 for the current upstream state: healthy, backing_off, budget_exhausted, "
+               "standby",
+               {{"state", toString(s)}})
+        .set(s == state ? 1 : 0);
+  }
+}
+
 }  // namespace
 
-FetchLoop::FetchLoop(const config::UpstreamConfig& config, std::vector<sinks::Sink*> sinks,
-                     const StopSignal& stop)
-    : config_(config), sinks_(std::move(sinks)), stop_(stop), client_(config, stop) {}
+const char* toString(UpstreamState state) {
+  switch (state) {
+    case UpstreamState::Healthy:
+      return "healthy";
+    case UpstreamState::BackingOff:
+      return "backing_off";
+    case UpstreamState::BudgetExhausted:
+      return "budget_exhausted";
+    case UpstreamState::Standby:
+      return "standby";
+  }
+  return "?";
+}
 
-CycleReport FetchLoop::runCycle(std::chrono::system_clock::time_point deadline) {
+FetchOptions fetchOptionsFor(const config::Config& config, const coingecko::BudgetPlan& plan) {
+  FetchOptions options;
+  options.publish_unchanged = config.fetch.publish_unchanged;
+  options.calls_per_minute = plan.calls_per_minute;
+  options.monthly_credits = plan.monthly_credits;
+  const auto* facts = coingecko::findPlan(config.upstream.plan);
+  options.read_key_usage = facts != nullptr && facts->paid;
+  return options;
+}
+
+FetchLoop::FetchLoop(const config::UpstreamConfig& config, std::vector<sinks::Sink*> sinks,
+                     const StopSignal& stop, FetchOptions options)
+    : config_(config),
+      sinks_(std::move(sinks)),
+      stop_(stop),
+      options_(options),
+      client_(config, stop),
+      limiter_(options.calls_per_minute, options.rate_window),
+      ledger_(options.monthly_credits) {
+  client_.setGate(this);
+  publishState(state_);
+  loopMetrics().leading.set(options_.coordinator == nullptr ? 1 : 0);
+}
+
+FetchStatus FetchLoop::status() const {
+  FetchStatus out;
+  {
+    std::lock_guard lock(mutex_);
+    out.state = state_;
+    out.cycles = cycles_;
+    out.failed_cycles = failed_cycles_;
+    out.has_last = has_last_;
+    out.last = last_;
+  }
+  out.role = options_.coordinator ? options_.coordinator->role() : "active";
+  out.upstream_requests = client_.stats().requests.load();
+  out.month = ledger_.month();
+  out.credits_used = ledger_.used();
+  out.monthly_credits = ledger_.monthlyCredits();
+  return out;
+}
+
+void FetchLoop::setState(UpstreamState state, const std::string& why) {
+  UpstreamState before;
+  {
+    std::lock_guard lock(mutex_);
+    before = state_;
+    state_ = state;
+  }
+  if (before == state)
+    return;
+  publishState(state);
   auto log = telemetry::logger("fetch");
+  const std::string text = fmt::format("upstream state {} -> {}{}{}", toString(before),
+                                       toString(state), why.empty() ? "" : ": ", why);
+  if (state == UpstreamState::Healthy || state == UpstreamState::Standby)
+    log->info("{}", text);
+  else
+    log->warn("{}", text);
+}
+
+Status FetchLoop::admit(SystemTime deadline) {
+  if (stop_.stopped())
+    return makeError(ErrorCode::Unavailable, "stopping");
+  if (options_.coordinator != nullptr && !options_.coordinator->leading()) {
+    return makeError(ErrorCode::FailedPrecondition, "this process is no longer the active fetcher");
+  }
+  const auto now = std::chrono::system_clock::now();
+  if (ledger_.exhausted(now)) {
+    const std::string why =
+        fmt::format("the {} credits of {} are used up", ledger_.monthlyCredits(), ledger_.month());
+    setState(UpstreamState::BudgetExhausted, why);
+    return makeError(ErrorCode::FailedPrecondition,
+                     why +
+                         "; no upstream request until the month turns (raise "
+                         "budget.monthly_credits if the plan allows more)");
+  }
+  if (!limiter_.acquire(deadline, stop_)) {
+    if (stop_.stopped())
+      return makeError(ErrorCode::Unavailable, "stopping");
+    return makeError(ErrorCode::ResourceExhausted,
+                     fmt::format("no upstream request slot before the cycle deadline ({} calls "
+                                 "per minute, budget.calls_per_minute, or a retry-after pause)",
+                                 limiter_.limit()));
+  }
+  ledger_.charge(std::chrono::system_clock::now());
+  return {};
+}
+
+void FetchLoop::settle(int status, std::optional<std::chrono::milliseconds> pause) {
+  if (pause)
+    limiter_.holdUntil(std::chrono::system_clock::now() + *pause);
+  if (status != 200) {
+    setState(UpstreamState::BackingOff,
+             status == 0 ? std::string("no response") : fmt::format("HTTP {}", status));
+  }
+}
+
+void FetchLoop::saveState() {
+  if (options_.coordinator == nullptr)
+    return;
+  FetchState state;
+  state.month = ledger_.month();
+  state.credits_used = ledger_.used();
+  state.last_cycle_ms = last_slot_ms_;
+  state.updated_ms = toUnixMillis(std::chrono::system_clock::now());
+  state.owner = processIdentity();
+  options_.coordinator->saveState(state);
+}
+
+void FetchLoop::takeOver() {
+  auto log = telemetry::logger("fetch");
+  term_ = options_.coordinator->term();
+  loopMetrics().leading.set(1);
+  key_usage_unavailable_ = false;
+  key_read_at_ = {};
+  if (auto state = options_.coordinator->loadState()) {
+    ledger_.restore(state->month, state->credits_used, std::chrono::system_clock::now());
+    last_slot_ms_ = std::max(last_slot_ms_, state->last_cycle_ms);
+    log->info(
+        "{} the fetch (term {}): the last cycle covered the slot of {}; {} credits used in {} "
+        "(state left by {})",
+        options_.coordinator->role() == "active" ? "resuming" : "leading", term_,
+        formatIso8601Millis(state->last_cycle_ms), ledger_.used(), ledger_.month(),
+        state->owner.empty() ? "?" : state->owner);
+  } else {
+    log->info("{} the fetch (term {}), no earlier state",
+              options_.coordinator->role() == "active" ? "starting" : "leading", term_);
+  }
+  setState(UpstreamState::Healthy, "this process is the active fetcher");
+}
+
+void FetchLoop::readKeyUsage() {
+  if (!options_.read_key_usage || key_usage_unavailable_)
+    return;
+  const auto now = std::chrono::system_clock::now();
+  if (key_read_at_ != SystemTime{} && now - key_read_at_ < std::chrono::hours(1))
+    return;
+  key_read_at_ = now;
+  auto log = telemetry::logger("upstream");
+  auto usage = client_.fetchKeyUsage(now + std::chrono::seconds(10));
+  if (!usage) {
+    key_usage_unavailable_ = true;
+    log->warn("cannot read the key's usage from /key ({}); counting credits locally",
+              usage.error().message);
+    return;
+  }
+  ledger_.applyKeyUsage(*usage, now);
+  if (usage->rate_limit_per_minute > 0 &&
+      (limiter_.limit() == 0 || usage->rate_limit_per_minute < limiter_.limit())) {
+    limiter_.setLimit(static_cast<int>(usage->rate_limit_per_minute));
+  }
+  log->info("CoinGecko /key: plan {}, {} calls/min, {} of {} monthly credits used, {} left",
+            usage->plan, usage->rate_limit_per_minute, usage->used, usage->monthly_credits,
+            usage->remaining);
+}
+
+CycleReport FetchLoop::runCycle(SystemTime deadline) {
+  auto log = telemetry::logger("fetch");
+  auto& metrics = loopMetrics();
   CycleReport report;
   const auto started = std::chrono::steady_clock::now();
   report.started_ms = toUnixMillis(std::chrono::system_clock::now());
+  report.slot_ms = toUnixMillis(deadline) - int64_t{config_.interval_s} * 1000;
+  const uint64_t requests_before = client_.stats().requests.load();
   std::vector<model::Quote> quotes;
+  std::string first_invalid;
+  std::vector<std::string> missing;
   for (const auto& currency : config_.vs_currencies) {
-    auto page = client_.fetchTopMarkets(currency, config_.top_n, deadline);
-    if (!page) {
+    coingecko::TrackedPages pages =
+        client_.fetchTracked(currency, config_.top_n, config_.ids, deadline);
+    if (pages.error) {
       report.upstream_ok = false;
-      report.error = fmt::format("upstream {}: {}", currency, page.error().message);
-      log->error("cycle fetched nothing in {}: {}", currency, page.error().message);
-      continue;
+      if (report.error.empty()) {
+        report.error = fmt::format("upstream {} ({} of {} pages): {}", currency, pages.pages_ok,
+                                   pages.pages_sent, pages.error->message);
+      }
     }
-    if (page->invalid_items > 0) {
-      log->warn("{} invalid items skipped in {} (first: {})", page->invalid_items, currency,
-                page->first_invalid_reason);
-    }
-    report.invalid += page->invalid_items;
-    for (auto& quote : page->quotes)
+    if (pages.page.invalid_items > 0 && first_invalid.empty())
+      first_invalid = pages.page.first_invalid_reason;
+    report.invalid += pages.page.invalid_items;
+    for (auto& id : pages.missing_ids)
+      missing.push_back(std::move(id));
+    for (auto& quote : pages.page.quotes)
       quotes.push_back(std::move(quote));
   }
+  report.requests = client_.stats().requests.load() - requests_before;
   report.fetched = quotes.size();
-  if (!quotes.empty()) {
+  if (report.invalid > 0) {
+    // One line per cycle, whatever the count: a flood of bad items must not flood the log.
+    log->warn("{} invalid upstream items skipped (first: {})", report.invalid, first_invalid);
+    metrics.invalid.inc(report.invalid);
+  }
+  if (!missing.empty() && !missing_ids_logged_) {
+    missing_ids_logged_ = true;
+    log->warn(
+        "CoinGecko returned nothing for {} listed id(s): {} (unknown or delisted; fix "
+        "upstream.ids)",
+        missing.size(), fmt::join(missing, ", "));
+  }
+
+  std::vector<model::Quote> changed;
+  changed.reserve(quotes.size());
+  for (auto& quote : quotes) {
+    auto it = last_published_.find(changeKey(quote));
+    if (!options_.publish_unchanged && it != last_published_.end() &&
+        it->second == quote.last_updated_ms) {
+      ++report.unchanged;
+      continue;
+    }
+    changed.push_back(std::move(quote));
+  }
+  metrics.unchanged.inc(report.unchanged);
+  if (!changed.empty()) {
     for (sinks::Sink* sink : sinks_) {
-      if (auto status = sink->deliver(quotes); !status) {
+      if (auto status = sink->deliver(changed); !status) {
         report.sinks_ok = false;
         report.error = fmt::format("{}: {}", sink->name(), status.error().message);
         log->error("cycle not delivered to {}: {}", sink->name(), status.error().message);
       }
     }
-    if (report.sinks_ok)
-      report.delivered = quotes.size();
+    if (report.sinks_ok) {
+      report.delivered = changed.size();
+      for (const auto& quote : changed)
+        last_published_[changeKey(quote)] = quote.last_updated_ms;
+      metrics.published.inc(report.delivered);
+    }
   }
   report.duration = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - started);
+  metrics.duration.observe(static_cast<double>(report.duration.count()) / 1000.0);
+  if (report.upstream_ok)
+    setState(UpstreamState::Healthy, "");
   std::string names;
   for (sinks::Sink* sink : sinks_)
     names += (names.empty() ? "" : ",") + std::string(sink->name());
+  const std::string next = formatIso8601Millis(toUnixMillis(deadline));
   if (report.delivered > 0) {
-    log->info("sent {} quotes to {} in {} ms ({}); next cycle at {}", report.delivered, names,
-              report.duration.count(), samplePrices(quotes, 3),
-              formatIso8601Millis(toUnixMillis(deadline)));
+    log->info(
+        "sent {} quotes to {} ({} unchanged, {} invalid, {} upstream requests) in {} ms "
+        "({}); next cycle at {}",
+        report.delivered, names, report.unchanged, report.invalid, report.requests,
+        report.duration.count(), samplePrices(changed, 3), next);
+  } else if (report.fetched > 0 && report.sinks_ok) {
+    log->info(
+        "sent 0 quotes: all {} unchanged since their last publication ({} invalid, {} "
+        "upstream requests); next cycle at {}",
+        report.unchanged, report.invalid, report.requests, next);
   } else {
     log->warn("cycle sent nothing ({}); next cycle at {}",
-              report.error.empty() ? "upstream returned no coins" : report.error,
-              formatIso8601Millis(toUnixMillis(deadline)));
+              report.error.empty() ? "upstream returned no coins" : report.error, next);
   }
+  if (!report.upstream_ok && report.delivered > 0)
+    log->warn("cycle incomplete: {}", report.error);
   return report;
 }
 
+void FetchLoop::finish(const CycleReport& report) {
+  auto& metrics = loopMetrics();
+  const bool ok = !report.skipped && report.upstream_ok && report.sinks_ok;
+  (report.skipped ? metrics.cycles_skipped : ok ? metrics.cycles_ok : metrics.cycles_failed).inc();
+  {
+    std::lock_guard lock(mutex_);
+    ++cycles_;
+    if (!ok)
+      ++failed_cycles_;
+    last_ = report;
+    has_last_ = true;
+  }
+  if (on_cycle_)
+    on_cycle_(report);
+}
+
+bool FetchLoop::sleepUntil(SystemTime until) {
+  for (;;) {
+    const auto now = std::chrono::system_clock::now();
+    if (now >= until)
+      return true;
+    // Wake at least every second to notice a lost lead.
+    if (stop_.waitUntil(std::min(until, now + std::chrono::seconds(1))))
+      return false;
+    if (options_.coordinator != nullptr && !options_.coordinator->leading())
+      return false;
+  }
+}
+
 int FetchLoop::run(int max_cycles) {
-  const auto interval = std::chrono::seconds(config_.interval_s);
+  const auto interval = std::chrono::milliseconds(int64_t{config_.interval_s} * 1000);
+  const int64_t interval_ms = interval.count();
   int cycles = 0;
   int delivered = 0;
+  auto log = telemetry::logger("fetch");
   while (!stop_.stopped() && (max_cycles == 0 || cycles < max_cycles)) {
+    if (options_.coordinator != nullptr) {
+      if (!options_.coordinator->leading()) {
+        if (term_ != 0)
+          loopMetrics().leading.set(0);
+        setState(UpstreamState::Standby, "another process is the active fetcher");
+        options_.coordinator->awaitLead(stop_, std::chrono::seconds(1));
+        continue;
+      }
+      if (options_.coordinator->term() != term_)
+        takeOver();
+    }
     const auto now = std::chrono::system_clock::now();
-    auto next = nextAlignedTick(now, interval);
+    const auto slot_end = nextAlignedTick(now, interval);
+    const int64_t slot_ms = toUnixMillis(slot_end) - interval_ms;
+    if (last_slot_ms_ >= slot_ms) {
+      // This slot already had its cycle (before a restart, or by the previous leader).
+      sleepUntil(slot_end);
+      continue;
+    }
+    auto deadline = slot_end;
     // A tick that is almost due would leave the cycle no time for retries: aim for the one after.
-    if (next - now < interval / 4)
-      next += interval;
-    CycleReport report = runCycle(next);
+    if (deadline - now < interval / 4)
+      deadline += interval;
+    readKeyUsage();
+    CycleReport report;
+    if (ledger_.exhausted(now)) {
+      setState(UpstreamState::BudgetExhausted,
+               fmt::format("the {} credits of {} are used up; waiting for the next month",
+                           ledger_.monthlyCredits(), ledger_.month()));
+      report.skipped = true;
+      report.upstream_ok = false;
+      report.started_ms = toUnixMillis(now);
+      report.slot_ms = toUnixMillis(deadline) - interval_ms;
+      report.error = "monthly credits used up";
+    } else {
+      report = runCycle(deadline);
+    }
+    last_slot_ms_ = toUnixMillis(deadline) - interval_ms;
+    saveState();
     ++cycles;
-    if (report.delivered > 0 && report.upstream_ok && report.sinks_ok)
+    if (!report.skipped && report.upstream_ok && report.sinks_ok && report.fetched > 0)
       ++delivered;
-    if (on_cycle_)
-      on_cycle_(report);
+    finish(report);
     if (max_cycles != 0 && cycles >= max_cycles)
       break;
-    if (stop_.waitUntil(next))
-      break;
+    sleepUntil(deadline);
   }
   return delivered;
 }

@@ -4,53 +4,135 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
+#include "coingecko/budget.h"
 #include "coingecko/coingecko_client.h"
+#include "coingecko/rate_limiter.h"
 #include "common/stop_signal.h"
 #include "config/config.h"
+#include "pipeline/fetch_state.h"
 #include "sinks/sink.h"
 
 namespace coinrelay::pipeline {
 
-/// What one cycle did, for the console line, logs and tests.
+/// Where the upstream side stands, for logs, /healthz and metrics.
+enum class UpstreamState {
+  Healthy,          ///< the last cycle got every page
+  BackingOff,       ///< requests fail; retries wait (backoff, retry-after, the rate limit)
+  BudgetExhausted,  ///< the month's credits are used up: no request until the month turns
+  Standby,          ///< another process is the active fetcher
+};
+const char* toString(UpstreamState state);
+
+/// What one cycle did, for the console line, logs, /healthz and tests.
 struct CycleReport {
   int64_t started_ms = 0;
-  size_t fetched = 0;
-  size_t invalid = 0;
-  size_t delivered = 0;  ///< quotes every sink acknowledged
+  int64_t slot_ms = 0;    ///< the schedule slot (clock-aligned tick) the cycle covers
+  size_t fetched = 0;     ///< valid quotes received
+  size_t invalid = 0;     ///< items skipped because they failed validation
+  size_t unchanged = 0;   ///< quotes whose last_updated was already published
+  size_t delivered = 0;   ///< quotes every sink acknowledged
+  uint64_t requests = 0;  ///< upstream requests this cycle, retries included
   bool upstream_ok = true;
   bool sinks_ok = true;
+  bool skipped = false;  ///< not run: the monthly credits are used up
   std::string error;
   std::chrono::milliseconds duration{0};
 };
 
-/// Runs fetch cycles: the first at once, the next ones on multiples of the interval on the wall
-/// clock. A cycle never overlaps the next: its upstream retries stop at the next tick. Each
-/// cycle's quotes go to every sink; the cycle counts as sent only when all acknowledged.
-/// Threading: run() blocks the calling thread until `stop` is requested or `max_cycles` ran.
-class FetchLoop {
+/// How the loop spends the upstream budget and what it publishes.
+struct FetchOptions {
+  bool publish_unchanged = false;  ///< false: change detection on last_updated
+  int calls_per_minute = 0;        ///< 0: no rate limit
+  /// The window calls_per_minute applies to (a minute and a margin; shorter in tests).
+  std::chrono::milliseconds rate_window = coingecko::RateLimiter::kDefaultWindow;
+  int monthly_credits = 0;             ///< 0: no monthly cap
+  bool read_key_usage = false;         ///< paid plans: read the usage from CoinGecko's /key
+  Coordinator* coordinator = nullptr;  ///< nullptr: always active, nothing persisted
+};
+
+/// The options a configuration and its budget plan give.
+FetchOptions fetchOptionsFor(const config::Config& config, const coingecko::BudgetPlan& plan);
+
+/// A consistent copy of the loop's state for /healthz (any thread).
+struct FetchStatus {
+  UpstreamState state = UpstreamState::Healthy;
+  std::string role;
+  uint64_t cycles = 0;
+  uint64_t failed_cycles = 0;
+  uint64_t upstream_requests = 0;
+  std::string month;
+  int64_t credits_used = 0;
+  int64_t monthly_credits = 0;  ///< 0: no cap
+  bool has_last = false;
+  CycleReport last;
+};
+
+/// Runs fetch cycles on clock-aligned slots of the interval: the first at once (unless the
+/// state says this slot already ran), the next ones on multiples of the interval. A cycle never
+/// overlaps the next: its requests and retries stop at the next tick. Each request passes the
+/// rate limiter and is charged to the month's credits; each cycle's changed quotes go to every
+/// sink, and the cycle counts as sent only when all acknowledged. With a coordinator, only the
+/// leading process fetches, and a new leader continues the schedule and the credit count.
+/// Threading: run() blocks the calling thread until `stop` or `max_cycles`; status() from any
+/// thread.
+class FetchLoop : private coingecko::RequestGate {
  public:
   FetchLoop(const config::UpstreamConfig& config, std::vector<sinks::Sink*> sinks,
-            const StopSignal& stop);
+            const StopSignal& stop, FetchOptions options = {});
 
-  /// max_cycles == 0: until stopped. Returns the number of cycles whose quotes were all
-  /// delivered.
+  /// max_cycles == 0: until stopped. Returns the number of cycles that got every page and
+  /// whose new quotes every sink acknowledged.
   int run(int max_cycles = 0);
-  CycleReport runCycle(std::chrono::system_clock::time_point deadline);
+  CycleReport runCycle(SystemTime deadline);
 
   const coingecko::ClientStats& upstreamStats() const { return client_.stats(); }
+  const coingecko::CreditLedger& ledger() const { return ledger_; }
+  FetchStatus status() const;
   void onCycle(std::function<void(const CycleReport&)> callback) {
     on_cycle_ = std::move(callback);
   }
 
  private:
+  // coingecko::RequestGate
+  Status admit(SystemTime deadline) override;
+  void settle(int status, std::optional<std::chrono::milliseconds> pause) override;
+
+  void setState(UpstreamState state, const std::string& why);
+  void takeOver();
+  void readKeyUsage();
+  void saveState();
+  /// Sleeps until `until`; returns early (false) when stopping or when the lead is lost.
+  bool sleepUntil(SystemTime until);
+  void finish(const CycleReport& report);
+
   config::UpstreamConfig config_;
   std::vector<sinks::Sink*> sinks_;
   const StopSignal& stop_;
+  FetchOptions options_;
   coingecko::CoinGeckoClient client_;
+  coingecko::RateLimiter limiter_;
+  coingecko::CreditLedger ledger_;
   std::function<void(const CycleReport&)> on_cycle_;
+
+  /// (id, vs_currency) -> last_updated_ms of its last publication.
+  std::unordered_map<std::string, int64_t> last_published_;
+  bool missing_ids_logged_ = false;
+  int64_t last_slot_ms_ = -1;  ///< last schedule slot a cycle covered
+  uint64_t term_ = 0;
+  SystemTime key_read_at_{};
+  bool key_usage_unavailable_ = false;
+
+  mutable std::mutex mutex_;  // guards the fields below (read by status())
+  UpstreamState state_ = UpstreamState::Healthy;
+  uint64_t cycles_ = 0;
+  uint64_t failed_cycles_ = 0;
+  bool has_last_ = false;
+  CycleReport last_;
 };
 
 }  // namespace coinrelay::pipeline

@@ -1,9 +1,9 @@
 #include "config/config.h"
 
-#include <gtest/gtest.h>
-
 #include <fstream>
 #include <sstream>
+
+#include <gtest/gtest.h>
 
 #include "support/temp_dir.h"
 
@@ -102,9 +102,14 @@ TEST(ConfigTest, BadValuesNameTheKeyTheSourceAndTheFix) {
             "top_n = ... under [upstream] in the config file, COINRELAY_UPSTREAM_TOP_N or --set "
             "upstream.top_n=...");
 
-  auto out_of_range = loadWith("", {}, {"upstream.top_n=0"});
+  auto out_of_range = loadWith("", {}, {"upstream.top_n=20001"});
   ASSERT_FALSE(out_of_range);
-  EXPECT_NE(out_of_range.error().message.find("0 is outside the allowed range 1..20000"),
+  EXPECT_NE(out_of_range.error().message.find("20001 is outside the allowed range 0..20000"),
+            std::string::npos);
+
+  auto nothing = loadWith("", {}, {"upstream.top_n=0"});
+  ASSERT_FALSE(nothing);
+  EXPECT_NE(nothing.error().message.find("upstream.top_n is 0 and upstream.ids is empty"),
             std::string::npos);
 
   auto bad_choice = loadWith("", {}, {"log.format=xml"});

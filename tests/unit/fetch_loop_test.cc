@@ -1,6 +1,10 @@
 #include "pipeline/fetch_loop.h"
 
+#include <set>
+#include <thread>
+
 #include <gtest/gtest.h>
+#include <simdjson.h>
 
 #include "api/http_server.h"
 #include "common/time_util.h"
@@ -41,6 +45,26 @@ class FetchLoopTest : public ::testing::Test {
     config_.max_attempts = 4;
   }
   std::string stats() { return simulator_->statsJson(); }
+  /// Send times of the requests the upstream saw, as it counted them.
+  std::vector<int64_t> requestTimes() {
+    api::Request request;
+    request.method = "GET";
+    request.path = "/_sim/requests";
+    const std::string body = simulator_->handle(request).body;
+    simdjson::dom::parser parser;
+    std::vector<int64_t> times;
+    for (simdjson::dom::element entry : simdjson::dom::array(parser.parse(body))) {
+      times.push_back(int64_t(entry.at(0)));
+    }
+    return times;
+  }
+  void post(const std::string& path, std::map<std::string, std::string> query) {
+    api::Request request;
+    request.method = "POST";
+    request.path = path;
+    request.query = std::move(query);
+    simulator_->handle(request);
+  }
 
   config::UpstreamConfig config_;
   StopSignal stop_;
@@ -91,7 +115,8 @@ TEST_F(FetchLoopTest, RetriesRateLimitsAndServerErrorsWithinTheCycle) {
   FetchLoop loop(config_, {&sink}, stop_);
   for (int cycle = 0; cycle < 3; ++cycle) {
     CycleReport report = loop.runCycle(inSeconds(60));
-    EXPECT_EQ(report.delivered, 20u) << report.error;
+    EXPECT_EQ(report.fetched, 20u) << report.error;
+    EXPECT_TRUE(report.upstream_ok) << report.error;
   }
   EXPECT_GT(loop.upstreamStats().requests.load(), 3u) << "faults were retried";
   EXPECT_GT(loop.upstreamStats().failures.load(), 0u);
@@ -159,8 +184,197 @@ TEST_F(FetchLoopTest, RunStopsAfterTheRequestedCycles) {
   config_.interval_s = 1;
   RecordingSink sink;
   FetchLoop loop(config_, {&sink}, stop_);
+  std::vector<CycleReport> reports;
+  loop.onCycle([&](const CycleReport& report) { reports.push_back(report); });
   EXPECT_EQ(loop.run(2), 2);
-  EXPECT_EQ(sink.batches.size(), 2u);
+  ASSERT_EQ(reports.size(), 2u);
+  EXPECT_EQ(sink.batches.size(), 1u) << "the frozen market's second cycle has nothing new";
+  EXPECT_EQ(reports[1].unchanged, 3u);
+  EXPECT_GT(reports[1].slot_ms, reports[0].slot_ms) << "cycles cover successive slots";
+}
+
+TEST_F(FetchLoopTest, UnchangedQuotesAreNotPublishedAgain) {
+  startUpstream({});
+  config_.top_n = 5;
+  RecordingSink sink;
+  FetchLoop loop(config_, {&sink}, stop_);
+  EXPECT_EQ(loop.runCycle(inSeconds(10)).delivered, 5u);
+  CycleReport second = loop.runCycle(inSeconds(10));
+  EXPECT_EQ(second.delivered, 0u);
+  EXPECT_EQ(second.unchanged, 5u);
+  EXPECT_TRUE(second.upstream_ok && second.sinks_ok);
+  post("/_sim/price", {{"id", "bitcoin"}, {"usd", "70000"}});
+  CycleReport third = loop.runCycle(inSeconds(10));
+  EXPECT_EQ(third.delivered, 1u) << "only bitcoin's last_updated moved";
+  EXPECT_EQ(third.unchanged, 4u);
+  ASSERT_EQ(sink.batches.size(), 2u);
+  EXPECT_EQ(sink.batches[1][0].id, "bitcoin");
+  EXPECT_EQ(*sink.batches[1][0].price, 70000);
+}
+
+TEST_F(FetchLoopTest, PublishUnchangedRepublishesEverything) {
+  startUpstream({});
+  config_.top_n = 5;
+  RecordingSink sink;
+  FetchOptions options;
+  options.publish_unchanged = true;
+  FetchLoop loop(config_, {&sink}, stop_, options);
+  loop.runCycle(inSeconds(10));
+  CycleReport second = loop.runCycle(inSeconds(10));
+  EXPECT_EQ(second.delivered, 5u);
+  EXPECT_EQ(second.unchanged, 0u);
+}
+
+TEST_F(FetchLoopTest, TopNAndIdsAndCurrenciesInTheFewestCalls) {
+  startUpstream({}, 300);
+  config_.top_n = 5;
+  // bitcoin is already in the top 5 (no call for it); the rank-280 coin needs one more page.
+  config_.ids = {"bitcoin", "simcoin-280", "no-such-coin"};
+  config_.vs_currencies = {"usd", "eur"};
+  RecordingSink sink;
+  FetchLoop loop(config_, {&sink}, stop_);
+  CycleReport report = loop.runCycle(inSeconds(10));
+  EXPECT_TRUE(report.upstream_ok) << report.error;
+  EXPECT_EQ(report.requests, 4u) << "(1 top page + 1 ids page) x 2 currencies";
+  ASSERT_EQ(sink.batches.size(), 1u);
+  std::set<std::string> ids_usd;
+  size_t eur = 0;
+  for (const auto& quote : sink.batches[0]) {
+    if (quote.vs_currency == "usd")
+      ids_usd.insert(quote.id);
+    eur += quote.vs_currency == "eur";
+  }
+  EXPECT_EQ(ids_usd.size(), 6u);
+  EXPECT_TRUE(ids_usd.contains("simcoin-280"));
+  EXPECT_EQ(eur, 6u);
+}
+
+TEST_F(FetchLoopTest, InvalidItemsAreSkippedAndTheRestPublished) {
+  simulate::FaultOptions faults;
+  faults.invalid_items = 0.2;
+  startUpstream(faults);
+  config_.top_n = 50;
+  RecordingSink sink;
+  FetchLoop loop(config_, {&sink}, stop_);
+  CycleReport report = loop.runCycle(inSeconds(10));
+  EXPECT_TRUE(report.upstream_ok) << "a page with some bad items is still a good page";
+  EXPECT_GT(report.invalid, 0u);
+  EXPECT_EQ(report.fetched + report.invalid, 50u);
+  EXPECT_EQ(report.delivered, report.fetched);
+}
+
+TEST_F(FetchLoopTest, TheRateLimitHoldsUnderRetries) {
+  simulate::FaultOptions faults;
+  faults.server_error = 1.0;
+  startUpstream(faults);
+  config_.top_n = 5;
+  config_.max_attempts = 20;
+  FetchOptions options;
+  options.calls_per_minute = 2;  // per window, here 2 s
+  options.rate_window = std::chrono::milliseconds(2000);
+  RecordingSink sink;
+  FetchLoop loop(config_, {&sink}, stop_, options);
+  CycleReport report = loop.runCycle(inSeconds(7));
+  EXPECT_FALSE(report.upstream_ok);
+  const std::vector<int64_t> times = requestTimes();
+  ASSERT_GE(times.size(), 4u) << "the backoff retried past the first windows";
+  // As the upstream counted them: never more than 2 in any 1.9 s (a little under the window,
+  // for the time a request takes to arrive), although the first backoff waits are shorter.
+  for (size_t i = 2; i < times.size(); ++i)
+    EXPECT_GE(times[i] - times[i - 2], 1900) << "requests " << i - 2 << " and " << i;
+  EXPECT_EQ(report.requests, times.size()) << "every request counts, retries included";
+}
+
+TEST_F(FetchLoopTest, RetryAfterHoldsEveryRequest) {
+  simulate::FaultOptions faults;
+  faults.rate_limited = 1.0;
+  faults.retry_after_s = 1;
+  startUpstream(faults);
+  config_.top_n = 5;
+  config_.max_attempts = 20;
+  FetchOptions options;
+  RecordingSink sink;
+  FetchLoop loop(config_, {&sink}, stop_, options);
+  loop.runCycle(inSeconds(4));
+  const std::vector<int64_t> times = requestTimes();
+  ASSERT_GE(times.size(), 2u);
+  for (size_t i = 1; i < times.size(); ++i)
+    EXPECT_GE(times[i] - times[i - 1], 990) << "retry-after: 1 was honoured";
+  EXPECT_EQ(loop.status().state, UpstreamState::BackingOff);
+}
+
+TEST_F(FetchLoopTest, ExhaustedCreditsStopEveryRequest) {
+  simulate::FaultOptions faults;
+  faults.server_error = 1.0;
+  startUpstream(faults);
+  config_.top_n = 5;
+  config_.max_attempts = 20;
+  FetchOptions options;
+  options.monthly_credits = 3;
+  RecordingSink sink;
+  FetchLoop loop(config_, {&sink}, stop_, options);
+  CycleReport first = loop.runCycle(inSeconds(8));
+  EXPECT_EQ(first.requests, 3u) << "the third credit was the last";
+  CycleReport second = loop.runCycle(inSeconds(2));
+  EXPECT_EQ(second.requests, 0u);
+  EXPECT_EQ(requestTimes().size(), 3u);
+  EXPECT_EQ(loop.status().state, UpstreamState::BudgetExhausted);
+  EXPECT_EQ(loop.ledger().used(), 3);
+  EXPECT_EQ(loop.ledger().left(), 0);
+}
+
+/// A coordinator driven by the test: the lead and the stored state are set by hand.
+class FakeCoordinator final : public Coordinator {
+ public:
+  bool leading() const override { return leading_; }
+  bool awaitLead(const StopSignal& stop, std::chrono::milliseconds timeout) override {
+    stop.waitFor(std::min(timeout, std::chrono::milliseconds(50)));
+    return leading_;
+  }
+  uint64_t term() const override { return term_; }
+  std::optional<FetchState> loadState() override { return state; }
+  void saveState(const FetchState& saved) override { this->saved.push_back(saved); }
+  std::string role() const override { return leading_ ? "leader" : "standby"; }
+  void lead() {
+    ++term_;
+    leading_ = true;
+  }
+
+  std::optional<FetchState> state;
+  std::vector<FetchState> saved;
+
+ private:
+  std::atomic<bool> leading_{false};
+  std::atomic<uint64_t> term_{0};
+};
+
+TEST_F(FetchLoopTest, AStandbyNeverCallsAndANewLeaderContinuesTheScheduleAndTheCount) {
+  startUpstream({});
+  config_.top_n = 3;
+  config_.interval_s = 1;
+  FakeCoordinator coordinator;
+  const auto now = std::chrono::system_clock::now();
+  const int64_t slot = toUnixMillis(nextAlignedTick(now, std::chrono::seconds(1))) - 1000;
+  // The previous leader already ran this slot, and spent 42 credits this month.
+  coordinator.state = FetchState{coingecko::monthOf(now), 42, slot, 0, "other:1"};
+  FetchOptions options;
+  options.coordinator = &coordinator;
+  RecordingSink sink;
+  FetchLoop loop(config_, {&sink}, stop_, options);
+  std::vector<CycleReport> reports;
+  loop.onCycle([&](const CycleReport& report) { reports.push_back(report); });
+  std::thread runner([&] { loop.run(1); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_TRUE(requestTimes().empty()) << "a standby never calls the upstream";
+  EXPECT_EQ(loop.status().state, UpstreamState::Standby);
+  coordinator.lead();
+  runner.join();
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_GT(reports[0].slot_ms, slot) << "the slot the previous leader ran is not fetched twice";
+  EXPECT_EQ(loop.ledger().used(), 43) << "the count continues";
+  ASSERT_FALSE(coordinator.saved.empty());
+  EXPECT_EQ(coordinator.saved.back().credits_used, 43);
+  EXPECT_EQ(coordinator.saved.back().last_cycle_ms, reports[0].slot_ms);
 }
 
 }  // namespace
