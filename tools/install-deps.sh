@@ -11,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
   default-jdk-headless maven kcat curl jq python3
   python3-venv python3-jsonschema
+  chromium fonts-dejavu-core
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -23,3 +24,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 echo "install-deps: system packages ready"
+
+# The dashboard (web/) is built by the CMake build with npm and Vite 7, which needs Node.js
+# 20.19 or later; the machines come with it. Debian 12's own nodejs (18) is only a fallback, and
+# too old: say so here rather than halfway through the build.
+if ! command -v npm >/dev/null; then
+  echo "install-deps: apt-get install nodejs npm"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number);
+              process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'; then
+  echo "install-deps: Node.js $(node --version) is too old for the dashboard build (Vite 7 needs" \
+    ">= 20.19): install Node.js 20.19+ or 22, or configure with -DCOINRELAY_BUILD_WEB=OFF" >&2
+  exit 1
+fi
+echo "install-deps: Node.js $(node --version) ready (npm ci runs in the build)"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine: installs what is missing, checks the
 # formatting, builds, runs the unit tests, starts real Kafka and OpenSearch (tools/testenv) for
-# the integration tests, and runs the unit tests again under AddressSanitizer and
-# UndefinedBehaviorSanitizer. Safe to run twice; leaves no server running.
+# the integration tests, drives the dashboard in headless Chromium, and runs the unit tests
+# again under AddressSanitizer and UndefinedBehaviorSanitizer. Safe to run twice; leaves no server
+# running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -34,6 +35,10 @@ step "deployment files: compose schema, image libraries, systemd units, compose 
 deploy/check.sh build/src/coinrelay
 tools/testenv/testenv down
 trap - EXIT
+
+step "browser tests (the dashboard in headless Chromium, against coinrelay run + simulate)"
+ctest --test-dir build -L browser --output-on-failure
+echo "screenshot: build/screenshots/dashboard.png"
 
 step "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCOINRELAY_SANITIZE=ON >/dev/null

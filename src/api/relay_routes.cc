@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "api/schemas.h"
+#include "api/static_assets.h"
 #include "coingecko/api_format.h"
 #include "common/json_writer.h"
 #include "common/strings.h"
@@ -85,8 +86,8 @@ Reply RelayRoutes::handle(const Request& request) {
   std::string team = "anonymous";
   std::string route_name = "other";
   Reply reply;
-  const bool public_path =
-      request.path == "/healthz" || request.path == "/readyz" || request.path == "/metrics";
+  const bool public_path = request.path == "/healthz" || request.path == "/readyz" ||
+                           request.path == "/metrics" || isDashboardPath(request.path);
   std::optional<Reply> refusal;
   if (parts_.teams != nullptr && parts_.teams->enabled() && !public_path) {
     auto admission = parts_.teams->admit(request);
@@ -176,10 +177,14 @@ Reply RelayRoutes::route(const Request& request, std::string& route_name) {
     route_name = "/v1/schemas";  // one label for all names: unknown ones must not add series
     return *schema;
   }
+  if (auto file = dashboardRoute(request)) {
+    route_name = "/dashboard";  // one label for every file: asset names change with each build
+    return *file;
+  }
   route_name = "not_found";
   return jsonError(404,
                    "not found: coinrelay answers /api/v3/*, /v1/quotes, /v1/stream, "
-                   "/v1/history, /v1/status, /healthz, /readyz and /metrics");
+                   "/v1/history, /v1/status, /healthz, /readyz, /metrics and the dashboard at /");
 }
 
 Reply RelayRoutes::stream(const Request& request) {

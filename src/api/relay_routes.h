@@ -33,8 +33,9 @@ class HealthState {
 };
 
 /// The HTTP API shared by `run` and `serve`: CoinGecko's /api/v3, /v1/quotes, /v1/stream,
-/// /v1/history, /v1/status, /healthz, /readyz and /metrics, with team admission and per-route
-/// metrics. The role supplies the parts that differ (history source, health and status).
+/// /v1/history, /v1/status, /healthz, /readyz, /metrics and the dashboard at / (static_assets.h),
+/// with team admission and per-route metrics. The role supplies the parts that differ (history
+/// source, health and status).
 class RelayRoutes {
  public:
   struct Parts {

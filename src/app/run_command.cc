@@ -108,6 +108,15 @@ int runCommand(const CommonOptions& options, const StopSignal& stop) {
                 .beginObject()
                 .field("state", search ? "ok" : "disabled")
                 .endObject();
+            // The dashboard's "credits left in the plan": this process fetches, so it counts.
+            const auto& ledger = loop.ledger();
+            w.key("credits")
+                .beginObject()
+                .field("month", ledger.month())
+                .field("used", ledger.used())
+                .field("monthly", ledger.monthlyCredits())
+                .field("left", ledger.left())  // null: the plan has no monthly cap
+                .endObject();
           },
   });
   auto server = api::HttpServer::start(
