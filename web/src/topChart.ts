@@ -6,6 +6,15 @@ import type { Quote } from './api';
 import { formatCompactMoney } from './format';
 
 const TOP = 10;
+const AXIS_FONT = '12px system-ui, sans-serif';
+
+let measure: CanvasRenderingContext2D | null = null;
+function textWidth(text: string): number {
+  measure ??= document.createElement('canvas').getContext('2d');
+  if (!measure) return text.length * 7;
+  measure.font = AXIS_FONT;
+  return measure.measureText(text).width;
+}
 
 export class TopChart {
   private plot: uPlot | null = null;
@@ -51,7 +60,7 @@ export class TopChart {
     const currency = this.currency;
     const axis = {
       stroke: '#9aa4b2',
-      font: '12px system-ui, sans-serif',
+      font: AXIS_FONT,
       ticks: { show: false },
     };
     const bars = uPlot.paths.bars!({ size: [0.72, 40], align: 0 });
@@ -69,8 +78,9 @@ export class TopChart {
           ...axis,
           scale: 'x',
           side: 3,
-          size: 132,
-          gap: 6,
+          // As wide as the longest name, so no name runs under the bars.
+          size: (_u, values) => (values?.length ? Math.ceil(Math.max(...values.map(textWidth))) + 16 : 40),
+          gap: 14,
           grid: { show: false },
           splits: (u) => Array.from(u.data[0], (_, i) => i),
           values: (_u, splits) => splits.map((i) => this.names[i] ?? ''),
@@ -96,21 +106,27 @@ export class TopChart {
         },
       ],
       hooks: {
-        // Each bar's value at its end, so the chart reads without hovering.
+        // Each bar's value at its end, so the chart reads without hovering: inside a bar long
+        // enough to hold it, after it otherwise.
         draw: [
           (u) => {
             const { ctx } = u;
+            const pad = 6 * devicePixelRatio;
             ctx.save();
             ctx.font = `${Math.round(11 * devicePixelRatio)}px system-ui, sans-serif`;
-            ctx.fillStyle = '#d1d8e0';
             ctx.textBaseline = 'middle';
             const values = u.data[1];
+            const zero = u.valToPos(0, 'y', true);
             for (let i = 0; i < u.data[0].length; i++) {
               const v = values[i];
               if (v == null) continue;
-              const x = u.valToPos(v, 'y', true) + 6 * devicePixelRatio;
+              const text = formatCompactMoney(v, currency);
+              const end = u.valToPos(v, 'y', true);
               const y = u.valToPos(i, 'x', true);
-              ctx.fillText(formatCompactMoney(v, currency), x, y);
+              const inside = end - zero > ctx.measureText(text).width + 2 * pad;
+              ctx.textAlign = inside ? 'right' : 'left';
+              ctx.fillStyle = inside ? '#ffffff' : '#d1d8e0';
+              ctx.fillText(text, inside ? end - pad : end + pad, y);
             }
             ctx.restore();
           },
