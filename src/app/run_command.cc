@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include <fmt/format.h>
+
 #include "api/coingecko_routes.h"
 #include "api/http_server.h"
 #include "api/miss_fetcher.h"
@@ -90,7 +92,15 @@ int runCommand(const CommonOptions& options, const StopSignal& stop) {
       .stream = &hub,
       .history = store->get(),
       .teams = teams->get(),
-      .health_json = [&] { return health.json(upstream_requests.load()); },
+      .health_json =
+          [&] {
+            // The fetch loop's upstream state (healthy, backing_off, budget_exhausted) joins
+            // the cycle report in the object HealthState renders.
+            std::string body = health.json(upstream_requests.load());
+            body.insert(body.size() - 1, fmt::format(R"(,"upstream_state":"{}")",
+                                                     pipeline::toString(loop.status().state)));
+            return body;
+          },
       .healthy = [&] { return health.healthy(); },
       .status_fields =
           [&](JsonWriter& w) {

@@ -43,6 +43,10 @@ std::string duration(int64_t seconds) {
                       : fmt::format("{} h", minutes / 60);
 }
 
+std::string calls(int64_t count) {
+  return fmt::format("{} call{}", count, count == 1 ? "" : "s");
+}
+
 std::string percent(double share) {
   return fmt::format("{:.1f}%", share * 100);
 }
@@ -176,20 +180,20 @@ std::string describeBudget(const BudgetPlan& p) {
                    p.cycles_per_month));
   if (p.monthly_credits > 0) {
     line(
-        fmt::format("month: {} calls x {} cycles = {} calls {} {} credits ({} less {}% "
+        fmt::format("month: {} x {} cycles = {} calls {} {} credits ({} less {}% "
                     "reserve): {}",
-                    per_cycle, p.cycles_per_month, p.calls_per_month, p.fits_month ? "<=" : ">",
-                    p.usable_credits, p.monthly_credits, p.reserve_percent,
-                    p.fits_month ? "fits" : "DOES NOT FIT"));
+                    calls(per_cycle), p.cycles_per_month, p.calls_per_month,
+                    p.fits_month ? "<=" : ">", p.usable_credits, p.monthly_credits,
+                    p.reserve_percent, p.fits_month ? "fits" : "DOES NOT FIT"));
   } else {
-    line(fmt::format("month: {} calls x {} cycles = {} calls; the plan has no monthly cap",
-                     per_cycle, p.cycles_per_month, p.calls_per_month));
+    line(fmt::format("month: {} x {} cycles = {} calls; the plan has no monthly cap",
+                     calls(per_cycle), p.cycles_per_month, p.calls_per_month));
   }
   if (p.calls_per_minute > 0) {
     line(
-        fmt::format("minute: {} calls x 60 / {} s = {:.1f} calls/min {} {:.1f} ({} less {}% "
+        fmt::format("minute: {} x 60 / {} s = {:.1f} calls/min {} {:.1f} ({} less {}% "
                     "reserve): {}",
-                    per_cycle, p.interval_s, p.needed_per_minute, p.fits_minute ? "<=" : ">",
+                    calls(per_cycle), p.interval_s, p.needed_per_minute, p.fits_minute ? "<=" : ">",
                     p.usable_per_minute, p.calls_per_minute, p.reserve_percent,
                     p.fits_minute ? "fits" : "DOES NOT FIT"));
   }
@@ -212,11 +216,14 @@ std::string describeBudget(const BudgetPlan& p) {
   if (p.shortest_interval_s) {
     const int64_t s = *p.shortest_interval_s;
     const int64_t cycles = ceilDiv(kMonthSeconds, s);
-    line(
-        fmt::format("shortest interval that fits: {} s ({}): {} calls x {} cycles = {} calls a "
-                    "month{}",
-                    s, duration(s), per_cycle, cycles, per_cycle * cycles,
-                    p.monthly_credits > 0 ? fmt::format(" <= {}", p.usable_credits) : ""));
+    line(fmt::format(
+        "shortest interval that fits: {} s{}: {} x {} cycles = {} calls a month{}{}", s,
+        s >= 60 ? " (" + duration(s) + ")" : "", calls(per_cycle), cycles, per_cycle * cycles,
+        p.monthly_credits > 0 ? fmt::format(" <= {}", p.usable_credits) : "",
+        s < p.cache_period_s ? fmt::format("; CoinGecko refreshes every {} s, so {} s is the "
+                                           "shortest useful one",
+                                           p.cache_period_s, p.cache_period_s)
+                             : ""));
   } else {
     line(
         "shortest interval that fits: none up to a day; track fewer coins or currencies, or "
