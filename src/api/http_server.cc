@@ -154,6 +154,7 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
     for (const auto& field : message) {
       request.headers.emplace_back(toLower(field.name_string()), std::string(field.value()));
     }
+    request.body = message.body();
     Reply reply;
     try {
       reply = handler_(request);

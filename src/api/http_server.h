@@ -19,6 +19,7 @@ struct Request {
   std::string path;                                          ///< without the query string
   std::map<std::string, std::string> query;                  ///< percent-decoded
   std::vector<std::pair<std::string, std::string>> headers;  ///< names lower-cased
+  std::string body;  ///< at most ServerLimits::max_body_bytes
 
   std::string_view header(std::string_view lower_name) const;
   /// The query parameter, or `fallback` when absent.

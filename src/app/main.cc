@@ -8,6 +8,7 @@
 #include <signal.h>
 
 #include "app/commands.h"
+#include "app/setup_kibana_command.h"
 
 namespace {
 
@@ -80,6 +81,28 @@ int main(int argc, char** argv) {
   auto* fetch = app.add_subcommand(
       "fetch", "Poll CoinGecko on a schedule and publish each quote to Kafka (key = coin id)");
   addCommonOptions(fetch, fetch_options, true);
+  // `setup` groups the one-shot provisioning steps of a deployment.
+  auto* setup = app.add_subcommand(
+      "setup", "Provision a deployment once: Kafka topics, search-engine templates, dashboards");
+  setup->require_subcommand(1);
+  CommonOptions setup_kibana_options;
+  coinrelay::app::SetupKibanaOptions kibana_options;
+  auto* setup_kibana = setup->add_subcommand(
+      "kibana",
+      "Create the data view crypto-prices (time field timestamp) and import the dashboard "
+      "(deploy/kibana/crypto-prices.ndjson) into Kibana 8.11+; safe to run again. Credentials: "
+      "COINRELAY_KIBANA_API_KEY, or kibana.username with COINRELAY_KIBANA_PASSWORD (or the "
+      "*_file keys)");
+  addCommonOptions(setup_kibana, setup_kibana_options, false);
+  setup_kibana->add_option_function<std::string>(
+      "--url",
+      [&setup_kibana_options](const std::string& value) {
+        setup_kibana_options.assignments.push_back("kibana.url=" + value);
+      },
+      "Kibana URL, e.g. http://127.0.0.1:5601 (kibana.url)");
+  setup_kibana->add_option(
+      "--objects", kibana_options.objects_file,
+      "Import this saved objects export (.ndjson) instead of the built-in one");
   CommonOptions serve_options;
   auto* serve = app.add_subcommand(
       "serve",
@@ -175,6 +198,8 @@ int main(int argc, char** argv) {
     return coinrelay::app::runCommand(run_options, stop);
   if (*fetch)
     return coinrelay::app::fetchCommand(fetch_options, stop);
+  if (*setup_kibana)
+    return coinrelay::app::setupKibanaCommand(setup_kibana_options, kibana_options);
   if (*index)
     return coinrelay::app::indexCommand(index_options, stop);
   if (*serve)

@@ -115,6 +115,23 @@ const std::vector<OptionSpec> kOptions = {
      1024},
     {"elasticsearch.number_of_replicas", OptionType::Int, "0", "Replicas in the index template.", 0,
      16},
+    {"kibana.url", OptionType::String, "",
+     "Kibana URL for `coinrelay setup kibana` (http://host:5601, with its base path if any)."},
+    {"kibana.space", OptionType::String, "",
+     "Kibana space to provision (its id); empty: the default space."},
+    {"kibana.username", OptionType::String, "", "Kibana basic-auth user."},
+    {"kibana.password", OptionType::String, "",
+     "Kibana basic-auth password. From COINRELAY_KIBANA_PASSWORD or kibana.password_file.", 0, 0,
+     nullptr, true},
+    {"kibana.password_file", OptionType::String, "",
+     "File holding the Kibana password (first line)."},
+    {"kibana.api_key", OptionType::String, "",
+     "Kibana API key, the base64 'id:api_key' (sent as 'ApiKey <key>'). From "
+     "COINRELAY_KIBANA_API_KEY or kibana.api_key_file.",
+     0, 0, nullptr, true},
+    {"kibana.api_key_file", OptionType::String, "",
+     "File holding the Kibana API key (first line)."},
+    {"kibana.ca_file", OptionType::String, "", "CA bundle for an https Kibana URL."},
     {"http.listen", OptionType::String, "127.0.0.1:8080", "Address of the HTTP API (host:port)."},
     {"http.threads", OptionType::Int, "2", "Threads answering HTTP requests.", 1, 64},
     {"serve.on_miss", OptionType::String, "refuse",
@@ -468,6 +485,30 @@ Result<Config> validate(const RawConfig& raw, bool require_api_key) {
   c.elasticsearch.flush_interval_ms = integer("elasticsearch.flush_interval_ms");
   c.elasticsearch.number_of_shards = integer("elasticsearch.number_of_shards");
   c.elasticsearch.number_of_replicas = integer("elasticsearch.number_of_replicas");
+  c.kibana.url = str("kibana.url");
+  while (c.kibana.url.ends_with('/'))
+    c.kibana.url.pop_back();
+  c.kibana.space = str("kibana.space");
+  c.kibana.username = str("kibana.username");
+  c.kibana.password = raw.get("kibana.password");
+  c.kibana.api_key = std::string(trim(raw.get("kibana.api_key")));
+  // A secret left empty is read from its file; the error names the path, never the content.
+  for (const auto& [option, secret] : {std::pair{"kibana.password_file", &c.kibana.password},
+                                       std::pair{"kibana.api_key_file", &c.kibana.api_key}}) {
+    const std::string path = str(option);
+    if (!secret->empty() || path.empty())
+      continue;
+    std::ifstream in(path);
+    std::getline(in, *secret);
+    *secret = std::string(trim(*secret));
+    if (secret->empty()) {
+      errors.push_back(
+          fmt::format("{}: cannot read a secret from '{}'; check the path, that "
+                      "coinrelay's user may read it and that its first line holds it",
+                      describe(*findOption(option)), path));
+    }
+  }
+  c.kibana.ca_file = str("kibana.ca_file");
   c.http.listen = str("http.listen");
   c.http.threads = integer("http.threads");
   c.serve.on_miss = str("serve.on_miss");
@@ -518,6 +559,17 @@ Result<Config> validate(const RawConfig& raw, bool require_api_key) {
                     "or empty for no endpoint; {}",
                     describe(*findOption("fetch.metrics_listen")), c.fetch.metrics_listen,
                     fixHint(*findOption("fetch.metrics_listen"))));
+  }
+  if (!c.kibana.url.empty() && !httpUrl(c.kibana.url)) {
+    errors.push_back(fmt::format("{}: '{}' is not an http(s) URL, e.g. http://127.0.0.1:5601; {}",
+                                 describe(*findOption("kibana.url")), c.kibana.url,
+                                 fixHint(*findOption("kibana.url"))));
+  }
+  if (!c.kibana.api_key.empty() && (!c.kibana.username.empty() || !c.kibana.password.empty())) {
+    errors.push_back(
+        "kibana: both an API key and a username/password are set; keep one: "
+        "COINRELAY_KIBANA_API_KEY (or kibana.api_key_file), or kibana.username with "
+        "COINRELAY_KIBANA_PASSWORD (or kibana.password_file)");
   }
   if (c.budget.state_file.empty())
     c.budget.state_file = c.storage.sqlite_path + ".fetch-state.json";

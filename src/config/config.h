@@ -86,6 +86,16 @@ struct StorageConfig {
   std::string sqlite_path;
 };
 
+/// Where `coinrelay setup kibana` provisions the data view and the dashboard.
+struct KibanaConfig {
+  std::string url;  ///< without a trailing slash
+  std::string space;
+  std::string username;
+  std::string password;  ///< secret
+  std::string api_key;   ///< secret
+  std::string ca_file;
+};
+
 struct LogConfig {
   std::string level;
   std::string format;  ///< text | json
@@ -101,6 +111,7 @@ struct Config {
   HttpConfig http;
   ServeConfig serve;
   StorageConfig storage;
+  KibanaConfig kibana;
   LogConfig log;
 };
 
