@@ -41,10 +41,13 @@ export class StatusPanel {
     element('client-requests').textContent = formatCount(status.client_requests);
     element('stream-clients').textContent = `${formatCount(status.stream_clients)} live stream${status.stream_clients === 1 ? '' : 's'} · ${status.role ?? ''}`;
     element('upstream-calls').textContent = formatCount(upstream);
+    // A `serve` replica makes no upstream call at all (the fetcher does): no ratio to show then.
     element('saved').textContent =
-      status.client_requests > upstream
-        ? `${formatCount(status.client_requests - upstream)} calls saved (${(status.client_requests / Math.max(upstream, 1)).toFixed(1)}× fewer)`
-        : 'every client request costs no upstream call';
+      upstream === 0
+        ? 'none: every answer came from the relay'
+        : status.client_requests > upstream
+          ? `${formatCount(status.client_requests - upstream)} calls saved (${(status.client_requests / upstream).toFixed(1)}× fewer)`
+          : 'no client request has cost an upstream call';
 
     // Credits: known where this process fetches (`run`); `serve` replicas read Kafka and leave
     // the count to the fetcher, so the panel says n/a rather than guess.
