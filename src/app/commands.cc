@@ -88,29 +88,6 @@ int budgetCommand(const CommonOptions& options) {
   return printBudget(*config);
 }
 
-int indexCommand(const CommonOptions& options, const StopSignal& stop) {
-  auto config = loadConfig(options);
-  if (!config)
-    return kExitUsage;
-  if (config->kafka.brokers.empty()) {
-    return requireSetting("index",
-                          "kafka.brokers is empty: `coinrelay index` consumes from Kafka; set "
-                          "COINRELAY_KAFKA_BROKERS=host:9092 or --brokers");
-  }
-  if (config->elasticsearch.url.empty()) {
-    return requireSetting("index",
-                          "elasticsearch.url is empty: `coinrelay index` writes to Elasticsearch "
-                          "or OpenSearch; set COINRELAY_ELASTICSEARCH_URL=http://host:9200 or "
-                          "--elasticsearch");
-  }
-  auto loop = pipeline::IndexLoop::create(*config, stop);
-  if (!loop)
-    return fail("index", loop.error());
-  if (auto status = (*loop)->run(); !status)
-    return fail("index", status.error());
-  return 0;
-}
-
 int simulateCommand(SimulateOptions options, const StopSignal& stop) {
   telemetry::initLogging("info", "text");
   auto log = telemetry::logger("simulate");

@@ -35,7 +35,6 @@ struct ConfigOptions {
 int runCommand(const CommonOptions& options, const StopSignal& stop);
 int serveCommand(const CommonOptions& options, const StopSignal& stop);
 int fetchCommand(const CommonOptions& options, const StopSignal& stop);
-int indexCommand(const CommonOptions& options, const StopSignal& stop);
 int simulateCommand(SimulateOptions options, const StopSignal& stop);
 int configCommand(const CommonOptions& options, const ConfigOptions& config_options);
 int budgetCommand(const CommonOptions& options);

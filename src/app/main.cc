@@ -8,6 +8,7 @@
 #include <signal.h>
 
 #include "app/commands.h"
+#include "app/index_command.h"
 #include "app/setup_kibana_command.h"
 
 namespace {
@@ -103,6 +104,13 @@ int main(int argc, char** argv) {
   setup_kibana->add_option(
       "--objects", kibana_options.objects_file,
       "Import this saved objects export (.ndjson) instead of the built-in one");
+  CommonOptions setup_elasticsearch_options;
+  auto* setup_elasticsearch = setup->add_subcommand(
+      "elasticsearch",
+      "Install the index template (explicit mappings, dynamic: strict) and, with "
+      "elasticsearch.lifecycle = rollover, the lifecycle policy (ILM on Elasticsearch, ISM on "
+      "OpenSearch) and the first index behind the write alias; safe to run again");
+  addCommonOptions(setup_elasticsearch, setup_elasticsearch_options, false);
   CommonOptions serve_options;
   auto* serve = app.add_subcommand(
       "serve",
@@ -112,6 +120,14 @@ int main(int argc, char** argv) {
   auto* index = app.add_subcommand(
       "index", "Consume the quotes topic and bulk-index it into Elasticsearch/OpenSearch");
   addCommonOptions(index, index_options, false);
+  coinrelay::app::IndexOptions index_flags;
+  index->add_flag("--from-beginning", index_flags.from_beginning,
+                  "Reindex: read the topic from its first message (in group "
+                  "<kafka.group_id>-backfill-<index> unless --group is given)");
+  index->add_option("--from", index_flags.from,
+                    "Backfill: read from the first message at or after this time (ISO-8601 UTC "
+                    "or Unix ms), in the same backfill group");
+  index->add_option("--group", index_flags.group, "Consumer group (default: kafka.group_id)");
 
   coinrelay::app::SimulateOptions sim;
   auto* simulate = app.add_subcommand(
@@ -201,7 +217,9 @@ int main(int argc, char** argv) {
   if (*setup_kibana)
     return coinrelay::app::setupKibanaCommand(setup_kibana_options, kibana_options);
   if (*index)
-    return coinrelay::app::indexCommand(index_options, stop);
+    return coinrelay::app::indexCommand(index_options, index_flags, stop);
+  if (*setup_elasticsearch)
+    return coinrelay::app::setupElasticsearchCommand(setup_elasticsearch_options);
   if (*serve)
     return coinrelay::app::serveCommand(serve_options, stop);
   if (*simulate)

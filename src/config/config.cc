@@ -101,9 +101,17 @@ const std::vector<OptionSpec> kOptions = {
      "Elasticsearch or OpenSearch URL (http://host:9200). Empty: no search engine."},
     {"elasticsearch.index", OptionType::String, "crypto-prices", "Index receiving quote history."},
     {"elasticsearch.username", OptionType::String, "", "Basic-auth user."},
-    {"elasticsearch.password", OptionType::String, "", "Basic-auth password.", 0, 0, nullptr, true},
-    {"elasticsearch.api_key", OptionType::String, "", "API key (sent as 'ApiKey <key>').", 0, 0,
-     nullptr, true},
+    {"elasticsearch.password", OptionType::String, "",
+     "Basic-auth password. From COINRELAY_ELASTICSEARCH_PASSWORD or elasticsearch.password_file.",
+     0, 0, nullptr, true},
+    {"elasticsearch.password_file", OptionType::String, "",
+     "File holding the basic-auth password (first line)."},
+    {"elasticsearch.api_key", OptionType::String, "",
+     "API key, the base64 'id:api_key' that Elasticsearch returns as `encoded` (sent as "
+     "'ApiKey <key>'). From COINRELAY_ELASTICSEARCH_API_KEY or elasticsearch.api_key_file.",
+     0, 0, nullptr, true},
+    {"elasticsearch.api_key_file", OptionType::String, "",
+     "File holding the API key (first line)."},
     {"elasticsearch.ca_file", OptionType::String, "", "CA bundle for https URLs."},
     {"elasticsearch.bulk_max_docs", OptionType::Int, "1000", "Documents per bulk request.", 1,
      100'000},
@@ -115,6 +123,40 @@ const std::vector<OptionSpec> kOptions = {
      1024},
     {"elasticsearch.number_of_replicas", OptionType::Int, "0", "Replicas in the index template.", 0,
      16},
+    {"elasticsearch.max_in_flight", OptionType::Int, "4",
+     "Bulk requests in flight at once; `coinrelay index` pauses Kafka consumption while as many "
+     "more batches wait, which bounds its memory to about 2 x max_in_flight x bulk_max_bytes.",
+     1, 64},
+    {"elasticsearch.retry_max_backoff_ms", OptionType::Int, "30000",
+     "Longest wait between two attempts of a refused (429, 5xx, cluster block) or failed bulk "
+     "request; attempts never stop, so nothing is skipped.",
+     100, 600'000},
+    {"elasticsearch.lifecycle", OptionType::String, "none",
+     "none: elasticsearch.index is one plain index. rollover: it is a write alias over "
+     "<index>-000001, <index>-000002... that a lifecycle policy (ILM on Elasticsearch, ISM on "
+     "OpenSearch) rolls over and deletes; installed by `coinrelay setup elasticsearch`.",
+     0, 0, "none,rollover"},
+    {"elasticsearch.rollover_max_size_gb", OptionType::Int, "50",
+     "lifecycle = rollover: start a new index once the primary shards of the current one hold "
+     "this many GB.",
+     1, 100'000},
+    {"elasticsearch.rollover_max_age_days", OptionType::Int, "30",
+     "lifecycle = rollover: start a new index once the current one is this many days old.", 1,
+     3650},
+    {"elasticsearch.retention_days", OptionType::Int, "730",
+     "lifecycle = rollover: delete an index this many days after it was rolled over (so every "
+     "quote is kept at least that long); 0: never delete.",
+     0, 36'500},
+    {"index.metrics_listen", OptionType::String, "127.0.0.1:9465",
+     "host:port of the /metrics and /healthz endpoint of `coinrelay index`; empty: none."},
+    {"index.dlq_topic", OptionType::String, "",
+     "Dead-letter topic of `coinrelay index` (messages that cannot be decoded or that the search "
+     "engine refuses for good); empty: <kafka.topic>.dlq."},
+    {"index.instance_id", OptionType::String, "",
+     "Static membership of `coinrelay index` in its consumer group (Kafka group.instance.id): a "
+     "name that stays the same across restarts and differs between indexers (e.g. the pod "
+     "name). A restarted indexer then gets its partitions back at once instead of after the "
+     "session timeout. Empty: dynamic membership."},
     {"kibana.url", OptionType::String, "",
      "Kibana URL for `coinrelay setup kibana` (http://host:5601, with its base path if any)."},
     {"kibana.space", OptionType::String, "",
@@ -478,13 +520,45 @@ Result<Config> validate(const RawConfig& raw, bool require_api_key) {
   c.elasticsearch.index = str("elasticsearch.index");
   c.elasticsearch.username = str("elasticsearch.username");
   c.elasticsearch.password = raw.get("elasticsearch.password");
-  c.elasticsearch.api_key = raw.get("elasticsearch.api_key");
+  c.elasticsearch.api_key = std::string(trim(raw.get("elasticsearch.api_key")));
+  // A secret left empty is read from its file; the error names the path, never the content.
+  auto secretFromFile = [&](const char* option, std::string& secret) {
+    const std::string path = str(option);
+    if (!secret.empty() || path.empty())
+      return;
+    std::ifstream in(path);
+    if (!in) {
+      errors.push_back(
+          fmt::format("{}: cannot read '{}'; check the path and that coinrelay's "
+                      "user may read it",
+                      describe(*findOption(option)), path));
+      return;
+    }
+    std::getline(in, secret);
+    secret = std::string(trim(secret));
+    if (secret.empty()) {
+      errors.push_back(fmt::format("{}: '{}' is empty; put the secret on its first line",
+                                   describe(*findOption(option)), path));
+    }
+  };
+  secretFromFile("elasticsearch.password_file", c.elasticsearch.password);
+  secretFromFile("elasticsearch.api_key_file", c.elasticsearch.api_key);
   c.elasticsearch.ca_file = str("elasticsearch.ca_file");
   c.elasticsearch.bulk_max_docs = integer("elasticsearch.bulk_max_docs");
   c.elasticsearch.bulk_max_bytes = integer("elasticsearch.bulk_max_bytes");
   c.elasticsearch.flush_interval_ms = integer("elasticsearch.flush_interval_ms");
   c.elasticsearch.number_of_shards = integer("elasticsearch.number_of_shards");
   c.elasticsearch.number_of_replicas = integer("elasticsearch.number_of_replicas");
+  c.elasticsearch.max_in_flight = integer("elasticsearch.max_in_flight");
+  c.elasticsearch.retry_max_backoff_ms = integer("elasticsearch.retry_max_backoff_ms");
+  c.elasticsearch.lifecycle = str("elasticsearch.lifecycle");
+  c.elasticsearch.rollover_max_size_gb = integer("elasticsearch.rollover_max_size_gb");
+  c.elasticsearch.rollover_max_age_days = integer("elasticsearch.rollover_max_age_days");
+  c.elasticsearch.retention_days = integer("elasticsearch.retention_days");
+  c.index.metrics_listen = str("index.metrics_listen");
+  c.index.metrics_listen_is_default = raw.sourceOf("index.metrics_listen") == Source::Default;
+  c.index.dlq_topic = str("index.dlq_topic");
+  c.index.instance_id = str("index.instance_id");
   c.kibana.url = str("kibana.url");
   while (c.kibana.url.ends_with('/'))
     c.kibana.url.pop_back();
@@ -611,6 +685,38 @@ Result<Config> validate(const RawConfig& raw, bool require_api_key) {
         fmt::format("elasticsearch.index: '{}' is not a valid index name (lower "
                     "case, no spaces or \\/*?\"<>|,#:)",
                     c.elasticsearch.index));
+  }
+  if (!c.elasticsearch.username.empty() && !c.elasticsearch.api_key.empty()) {
+    errors.push_back(
+        "elasticsearch.username and elasticsearch.api_key are both set: use one, basic auth "
+        "(username + password) or an API key");
+  }
+  if (!c.elasticsearch.username.empty() && c.elasticsearch.password.empty()) {
+    errors.push_back(
+        "elasticsearch.username is set but no password: set COINRELAY_ELASTICSEARCH_PASSWORD or "
+        "elasticsearch.password_file");
+  }
+  if (!c.elasticsearch.ca_file.empty() &&
+      !std::filesystem::is_regular_file(c.elasticsearch.ca_file)) {
+    errors.push_back(
+        fmt::format("{}: '{}' is not a readable file; give the PEM file of the CA "
+                    "that signed the search engine's certificate",
+                    describe(*findOption("elasticsearch.ca_file")), c.elasticsearch.ca_file));
+  }
+  if (!c.index.metrics_listen.empty() && !validHostPort(c.index.metrics_listen, true)) {
+    errors.push_back(
+        fmt::format("{}: '{}' is not host:port, e.g. 127.0.0.1:9465 (port 0: any free port), "
+                    "or empty for no endpoint; {}",
+                    describe(*findOption("index.metrics_listen")), c.index.metrics_listen,
+                    fixHint(*findOption("index.metrics_listen"))));
+  }
+  if (c.index.dlq_topic.empty())
+    c.index.dlq_topic = c.kafka.topic + ".dlq";
+  if (c.index.dlq_topic == c.kafka.topic) {
+    errors.push_back(fmt::format(
+        "index.dlq_topic is '{}', the quotes topic itself: dead letters would be read again; "
+        "leave it empty for {}.dlq or name another topic",
+        c.index.dlq_topic, c.kafka.topic));
   }
   if (c.kafka.topic.empty() ||
       c.kafka.topic.find_first_not_of(

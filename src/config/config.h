@@ -66,6 +66,20 @@ struct ElasticsearchConfig {
   int flush_interval_ms = 1000;
   int number_of_shards = 1;
   int number_of_replicas = 0;
+  int max_in_flight = 4;  ///< bulk requests sent concurrently
+  int retry_max_backoff_ms = 30'000;
+  std::string lifecycle;  ///< none (one plain index) | rollover (alias + ILM/ISM policy)
+  int rollover_max_size_gb = 50;
+  int rollover_max_age_days = 30;
+  int retention_days = 730;  ///< 0: never delete
+};
+
+/// The index role (`coinrelay index`): its endpoint and dead-letter topic.
+struct IndexConfig {
+  std::string metrics_listen;  ///< empty: no endpoint
+  bool metrics_listen_is_default = true;
+  std::string dlq_topic;    ///< resolved: never empty after validate()
+  std::string instance_id;  ///< Kafka static membership (group.instance.id); empty: none
 };
 
 struct HttpConfig {
@@ -108,6 +122,7 @@ struct Config {
   FetchConfig fetch;
   KafkaConfig kafka;
   ElasticsearchConfig elasticsearch;
+  IndexConfig index;
   HttpConfig http;
   ServeConfig serve;
   StorageConfig storage;

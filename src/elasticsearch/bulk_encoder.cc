@@ -5,6 +5,7 @@
 #include "common/json_read.h"
 #include "common/json_writer.h"
 #include "common/strings.h"
+#include "elasticsearch/lifecycle.h"
 #include "model/quote_codec.h"
 
 namespace coinrelay::elasticsearch {
@@ -21,6 +22,36 @@ void appendIndexAction(std::string& body, std::string_view index, const model::Q
   body.push_back('\n');
   model::encodeQuote(quote, body);
   body.push_back('\n');
+}
+
+void appendIndexAction(std::string& body, std::string_view index, std::string_view id,
+                       std::string_view source) {
+  JsonWriter action(body);
+  action.beginObject()
+      .key("index")
+      .beginObject()
+      .field("_index", index)
+      .field("_id", id)
+      .endObject()
+      .endObject();
+  body.push_back('\n');
+  body.append(source);
+  body.push_back('\n');
+}
+
+bool BulkItemResult::refusedForGood() const {
+  if (status != 400)
+    return false;
+  // 400 also answers index-level problems that every document of the bulk shares; those wait.
+  if (type == "index_closed_exception" || type == "cluster_block_exception" ||
+      type == "index_not_found_exception") {
+    return false;
+  }
+  if (type == "illegal_argument_exception" && (error.find("write index") != std::string::npos ||
+                                               error.find("alias") != std::string::npos)) {
+    return false;  // "no write index is defined for alias [...]": the layout, not the document
+  }
+  return true;
 }
 
 Result<std::vector<BulkItemResult>> parseBulkResponse(std::string_view body,
@@ -45,9 +76,9 @@ Result<std::vector<BulkItemResult>> parseBulkResponse(std::string_view body,
             static_cast<int>(json::optionalInteger(action, "status", &ignored).value_or(0));
         simdjson::dom::object error;
         if (action["error"].get_object().get(error) == simdjson::SUCCESS) {
-          result.error =
-              fmt::format("{}: {}", json::optionalString(error, "type", &ignored).value_or("?"),
-                          json::optionalString(error, "reason", &ignored).value_or(""));
+          result.type = std::string(json::optionalString(error, "type", &ignored).value_or("?"));
+          result.error = fmt::format("{}: {}", result.type,
+                                     json::optionalString(error, "reason", &ignored).value_or(""));
         }
       }
     }
@@ -57,52 +88,11 @@ Result<std::vector<BulkItemResult>> parseBulkResponse(std::string_view body,
 }
 
 std::string indexTemplateBody(std::string_view index, int shards, int replicas) {
-  constexpr const char* kDouble = R"({"type":"double"})";
-  constexpr const char* kLong = R"({"type":"long"})";
-  constexpr const char* kKeyword = R"({"type":"keyword"})";
-  constexpr const char* kDate =
-      R"({"type":"date","format":"strict_date_optional_time||epoch_millis"})";
-  std::string out;
-  JsonWriter w(out);
-  w.beginObject();
-  w.key("index_patterns").beginArray().value(index).value(std::string(index) + "-*").endArray();
-  w.field("priority", 200);
-  w.key("template").beginObject();
-  w.key("settings")
-      .beginObject()
-      .field("number_of_shards", shards)
-      .field("number_of_replicas", replicas)
-      .field("refresh_interval", "1s")
-      .endObject();
-  w.key("mappings").beginObject().field("dynamic", "strict").key("properties").beginObject();
-  w.key("schema_version").raw(R"({"type":"short"})");
-  for (const char* name : {"id", "symbol", "vs_currency", "name"})
-    w.key(name).raw(kKeyword);
-  w.key("image").raw(R"({"type":"keyword","index":false,"doc_values":false})");
-  for (const char* name : {"market_cap", "volume_24h", "fully_diluted_valuation"}) {
-    w.key(name).raw(kLong);
-  }
-  w.key("market_cap_rank").raw(R"({"type":"integer"})");
-  for (const char* name :
-       {"price", "change_24h", "high_24h", "low_24h", "price_change_24h", "market_cap_change_24h",
-        "market_cap_change_percentage_24h", "circulating_supply", "total_supply", "max_supply",
-        "ath", "ath_change_percentage", "atl", "atl_change_percentage"}) {
-    w.key(name).raw(kDouble);
-  }
-  for (const char* name : {"last_updated", "timestamp", "ath_date", "atl_date"}) {
-    w.key(name).raw(kDate);
-  }
-  w.key("roi").raw(
-      R"({"properties":{"times":{"type":"double"},"currency":{"type":"keyword"},"percentage":{"type":"double"}}})");
-  w.endObject().endObject();  // properties, mappings
-  w.endObject();              // template
-  w.key("_meta")
-      .beginObject()
-      .field("managed_by", "coinrelay")
-      .field("schema_version", 1)
-      .endObject();
-  w.endObject();
-  return out;
+  Layout layout;
+  layout.name = std::string(index);
+  layout.shards = shards;
+  layout.replicas = replicas;
+  return indexTemplateBody(layout, Engine::Elasticsearch);
 }
 
 }  // namespace coinrelay::elasticsearch

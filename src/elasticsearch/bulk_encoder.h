@@ -15,14 +15,23 @@ namespace coinrelay::elasticsearch {
 /// the quote's observation key, so a redelivered message overwrites its own document instead of
 /// adding a second one.
 void appendIndexAction(std::string& body, std::string_view index, const model::Quote& quote);
+/// The same for an already encoded document (`source` is one line of JSON).
+void appendIndexAction(std::string& body, std::string_view index, std::string_view id,
+                       std::string_view source);
 
 /// The outcome of one item of a `_bulk` response.
 struct BulkItemResult {
   int status = 0;
   std::string error;  ///< "type: reason" when the engine refused the item
+  std::string type;   ///< the error type alone, e.g. mapper_parsing_exception
   bool ok() const { return status >= 200 && status < 300; }
-  /// 429 (queue full, circuit breaker) and 5xx are worth sending again; 4xx are not.
-  bool retryable() const { return status == 429 || status >= 500 || status == 0; }
+  /// Whether sending the item again may succeed: anything but a refusal of the document itself.
+  bool retryable() const { return !ok() && !refusedForGood(); }
+  /// The document itself is at fault (it does not fit the mapping, cannot be parsed): no retry
+  /// can help, so it belongs in the dead-letter topic. Refusals that concern the index or the
+  /// cluster (a missing or closed index, a read-only block, a full queue, a 5xx) are not: they
+  /// heal, and the document must wait for that rather than be set aside.
+  bool refusedForGood() const;
 };
 
 /// Reads every item of a `_bulk` response, in request order. A 200 response can still hold

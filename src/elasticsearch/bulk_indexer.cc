@@ -1,57 +1,32 @@
 #include "elasticsearch/bulk_indexer.h"
 
-#include <fmt/format.h>
-
-#include "common/backoff.h"
+#include "model/quote_codec.h"
 #include "telemetry/logging.h"
 
 namespace coinrelay::elasticsearch {
 
 BulkIndexer::BulkIndexer(const config::ElasticsearchConfig& config, const StopSignal& stop)
-    : config_(config), stop_(stop), client_(config) {}
+    : config_(config), health_(config.url), writer_(config, stop, health_) {}
 
 bool BulkIndexer::indexAll(std::vector<model::Quote> quotes) {
-  auto log = telemetry::logger("elasticsearch");
-  Backoff backoff(std::chrono::milliseconds(200), std::chrono::seconds(30));
-  bool was_down = false;
-  std::string body;
-  while (!quotes.empty()) {
-    body.clear();
-    for (const auto& quote : quotes)
-      appendIndexAction(body, config_.index, quote);
-    ++stats_.bulks;
-    auto results = client_.bulk(body);
-    if (!results || results->size() != quotes.size()) {
-      const std::string why =
-          results ? fmt::format("{} results for {} documents", results->size(), quotes.size())
-                  : results.error().message;
-      if (!was_down)
-        log->error("bulk of {} documents failed, retrying until it passes: {}", quotes.size(), why);
-      was_down = true;
-      if (stop_.waitFor(backoff.next()))
-        return false;
-      continue;
+  std::vector<BulkDoc> docs;
+  docs.reserve(quotes.size());
+  for (const auto& quote : quotes)
+    docs.push_back(BulkDoc{model::observationKey(quote), model::encodeQuote(quote)});
+  ++stats_.bulks;
+  auto outcomes = writer_.write(config_.index, docs);
+  if (!outcomes)
+    return false;
+  for (size_t i = 0; i < outcomes->size(); ++i) {
+    const DocOutcome& outcome = (*outcomes)[i];
+    if (outcome.indexed) {
+      ++stats_.indexed;
+    } else {
+      ++stats_.rejected;
+      telemetry::logger("elasticsearch")
+          ->error("document {} refused for good (HTTP {}): {}", docs[i].id, outcome.status,
+                  outcome.reason);
     }
-    if (was_down)
-      log->info("search engine accepts bulk requests again");
-    was_down = false;
-    std::vector<model::Quote> again;
-    for (size_t i = 0; i < quotes.size(); ++i) {
-      const BulkItemResult& item = (*results)[i];
-      if (item.ok()) {
-        ++stats_.indexed;
-      } else if (item.retryable()) {
-        ++stats_.retried;
-        again.push_back(std::move(quotes[i]));
-      } else {
-        ++stats_.rejected;
-        log->error("document {} refused for good (HTTP {}): {}", model::observationKey(quotes[i]),
-                   item.status, item.error);
-      }
-    }
-    quotes = std::move(again);
-    if (!quotes.empty() && stop_.waitFor(backoff.next()))
-      return false;
   }
   return true;
 }

@@ -6,7 +6,7 @@
 
 #include "common/stop_signal.h"
 #include "config/config.h"
-#include "elasticsearch/elasticsearch_client.h"
+#include "elasticsearch/bulk_writer.h"
 #include "model/quote.h"
 
 namespace coinrelay::elasticsearch {
@@ -14,13 +14,12 @@ namespace coinrelay::elasticsearch {
 struct IndexerStats {
   std::atomic<uint64_t> indexed{0};   ///< documents the engine accepted
   std::atomic<uint64_t> rejected{0};  ///< refused for good (mapping/parse errors)
-  std::atomic<uint64_t> retried{0};   ///< item sends repeated after 429/5xx
   std::atomic<uint64_t> bulks{0};
 };
 
-/// Indexes quotes with `_bulk`, judging every item: accepted ones are done, 429/5xx ones are
-/// sent again with jittered backoff, others are refused for good and logged. While the engine
-/// is unreachable it waits and retries, logging once when it goes away and once when it is back.
+/// Indexes quotes (the sink of `coinrelay run` with an Elasticsearch URL) through a BulkWriter:
+/// retries until every quote is accepted or refused for good; refusals are logged (this path
+/// has no Kafka, hence no dead-letter topic).
 /// Threading: one instance per thread.
 class BulkIndexer {
  public:
@@ -33,8 +32,8 @@ class BulkIndexer {
 
  private:
   config::ElasticsearchConfig config_;
-  const StopSignal& stop_;
-  ElasticsearchClient client_;
+  EngineHealth health_;
+  BulkWriter writer_;
   IndexerStats stats_;
 };
 

@@ -1,5 +1,7 @@
 #include "elasticsearch/elasticsearch_client.h"
 
+#include <charconv>
+
 #include <fmt/format.h>
 
 #include "common/json_read.h"
@@ -18,12 +20,45 @@ net::HttpAuth authOf(const config::ElasticsearchConfig& config) {
   return auth;
 }
 
+int majorOf(std::string_view version) {
+  int major = 0;
+  std::from_chars(version.data(), version.data() + version.size(), major);
+  return major;
+}
+
+std::string topLevelErrorType(std::string_view body, simdjson::dom::parser& parser) {
+  simdjson::dom::element doc;
+  std::string_view type;
+  if (parser.parse(body.data(), body.size()).get(doc) == simdjson::SUCCESS &&
+      doc["error"]["type"].get(type) == simdjson::SUCCESS) {
+    return std::string(type);
+  }
+  return {};
+}
+
 }  // namespace
+
+std::optional<EngineInfo> parseRootInfo(std::string_view body, simdjson::dom::parser& parser) {
+  simdjson::dom::element doc;
+  simdjson::dom::object version;
+  if (parser.parse(body.data(), body.size()).get(doc) != simdjson::SUCCESS ||
+      doc["version"].get_object().get(version) != simdjson::SUCCESS) {
+    return std::nullopt;
+  }
+  std::string ignored;
+  EngineInfo info;
+  info.distribution = std::string(
+      json::optionalString(version, "distribution", &ignored).value_or("elasticsearch"));
+  info.engine = info.distribution == "opensearch" ? Engine::OpenSearch : Engine::Elasticsearch;
+  info.version = std::string(json::optionalString(version, "number", &ignored).value_or("?"));
+  info.major = majorOf(info.version);
+  return info;
+}
 
 ElasticsearchClient::ElasticsearchClient(const config::ElasticsearchConfig& config)
     : config_(config), http_(authOf(config), config.ca_file) {}
 
-Result<net::HttpResponse> ElasticsearchClient::call(const std::string& method,
+Result<net::HttpResponse> ElasticsearchClient::send(const std::string& method,
                                                     const std::string& path, std::string body,
                                                     const char* content_type) {
   net::HttpRequest request;
@@ -40,62 +75,77 @@ Result<net::HttpResponse> ElasticsearchClient::call(const std::string& method,
                                  "elasticsearch.url / COINRELAY_ELASTICSEARCH_URL",
                                  net::redactUrl(config_.url), response.error().message));
   }
-  if (response->status == 401 || response->status == 403) {
-    return makeError(ErrorCode::FailedPrecondition,
-                     fmt::format("search engine at {} refused {} {} with HTTP {}: '{}'; check "
-                                 "elasticsearch.username/password or elasticsearch.api_key",
-                                 net::redactUrl(config_.url), method, path, response->status,
-                                 excerpt(response->body)));
-  }
   return response;
 }
 
+Error callError(const config::ElasticsearchConfig& config, const std::string& what,
+                const net::HttpResponse& response) {
+  if (response.status == 401 || response.status == 403) {
+    return Error{ErrorCode::FailedPrecondition,
+                 fmt::format("search engine at {} refused {} with HTTP {}: '{}'; check "
+                             "elasticsearch.username and the password, or elasticsearch.api_key, "
+                             "and the privileges of that user or key",
+                             net::redactUrl(config.url), what, response.status,
+                             excerpt(response.body, 300))};
+  }
+  return Error{
+      ErrorCode::FailedPrecondition,
+      fmt::format("search engine at {}: {} failed with HTTP {}: '{}'", net::redactUrl(config.url),
+                  what, response.status, excerpt(response.body, 300))};
+}
+
 Result<EngineInfo> ElasticsearchClient::probe() {
-  CR_TRY(auto response, call("GET", "/", {}, nullptr));
-  simdjson::dom::element doc;
-  simdjson::dom::object version;
-  if (response.status != 200 || parser_.parse(response.body).get(doc) != simdjson::SUCCESS ||
-      doc["version"].get_object().get(version) != simdjson::SUCCESS) {
-    return makeError(
-        ErrorCode::FailedPrecondition,
-        fmt::format("{} does not look like Elasticsearch or OpenSearch (HTTP {}: "
-                    "'{}'); check elasticsearch.url",
-                    net::redactUrl(config_.url), response.status, excerpt(response.body)));
+  CR_TRY(auto response, send("GET", "/"));
+  if (response.status == 401 || response.status == 403)
+    return callError(config_, "GET /", response);
+  if (response.status == 200) {
+    if (auto info = parseRootInfo(response.body, parser_))
+      return *info;
   }
-  std::string ignored;
-  EngineInfo info;
-  info.distribution = std::string(
-      json::optionalString(version, "distribution", &ignored).value_or("elasticsearch"));
-  info.version = std::string(json::optionalString(version, "number", &ignored).value_or("?"));
-  return info;
+  // The integ-test distribution of Elasticsearch lacks the module of `GET /`, but every answer
+  // of Elasticsearch 7.14+ carries this header.
+  const auto product = response.header("x-elastic-product");
+  if (product && *product == "Elasticsearch") {
+    CR_TRY(auto nodes, send("GET", "/_nodes/_local?filter_path=nodes.*.version"));
+    simdjson::dom::element doc;
+    simdjson::dom::object node_map;
+    if (nodes.status == 200 && parser_.parse(nodes.body).get(doc) == simdjson::SUCCESS &&
+        doc["nodes"].get_object().get(node_map) == simdjson::SUCCESS &&
+        node_map.begin() != node_map.end()) {
+      std::string_view version;
+      if ((*node_map.begin()).value["version"].get(version) == simdjson::SUCCESS) {
+        EngineInfo info;
+        info.distribution = "elasticsearch";
+        info.version = std::string(version);
+        info.major = majorOf(version);
+        return info;
+      }
+    }
+  }
+  return makeError(
+      ErrorCode::FailedPrecondition,
+      fmt::format("{} does not look like Elasticsearch or OpenSearch (GET / answered HTTP {}: "
+                  "'{}'); check elasticsearch.url",
+                  net::redactUrl(config_.url), response.status, excerpt(response.body)));
 }
 
-Status ElasticsearchClient::installTemplate() {
-  CR_TRY(auto response, call("PUT", "/_index_template/" + config_.index,
-                             indexTemplateBody(config_.index, config_.number_of_shards,
-                                               config_.number_of_replicas),
-                             "application/json"));
-  if (response.status != 200) {
-    return makeError(ErrorCode::FailedPrecondition,
-                     fmt::format("installing index template {} failed with HTTP {}: '{}'",
-                                 config_.index, response.status, excerpt(response.body, 300)));
+Result<BulkReply> ElasticsearchClient::bulk(const std::string& body) {
+  CR_TRY(auto response, send("POST", "/_bulk", body, "application/x-ndjson"));
+  BulkReply reply;
+  reply.status = response.status;
+  if (response.status == 200) {
+    auto items = parseBulkResponse(response.body, parser_);
+    if (items) {
+      reply.items = std::move(items).value();
+      reply.itemsRead = true;
+    } else {
+      reply.excerpt = items.error().message;
+    }
+    return reply;
   }
-  return {};
-}
-
-Result<std::vector<BulkItemResult>> ElasticsearchClient::bulk(const std::string& body) {
-  CR_TRY(auto response, call("POST", "/_bulk", body, "application/x-ndjson"));
-  if (response.status == 429 || response.status >= 500) {
-    return makeError(
-        response.status == 429 ? ErrorCode::ResourceExhausted : ErrorCode::Unavailable,
-        fmt::format("_bulk answered HTTP {}: '{}'", response.status, excerpt(response.body)));
-  }
-  if (response.status != 200) {
-    return makeError(
-        ErrorCode::FailedPrecondition,
-        fmt::format("_bulk answered HTTP {}: '{}'", response.status, excerpt(response.body, 300)));
-  }
-  return parseBulkResponse(response.body, parser_);
+  reply.error_type = topLevelErrorType(response.body, parser_);
+  reply.excerpt = excerpt(response.body, 300);
+  return reply;
 }
 
 }  // namespace coinrelay::elasticsearch

@@ -1,140 +1,666 @@
 #include "pipeline/index_loop.h"
 
-#include <map>
+#include <algorithm>
 
 #include <fmt/format.h>
 #include <simdjson.h>
 
-#include "common/strings.h"
+#include "common/time_util.h"
+#include "elasticsearch/layout_setup.h"
 #include "kafka/kafka_admin.h"
 #include "kafka/kafka_config.h"
 #include "model/quote_codec.h"
+#include "net/http_client.h"
 #include "telemetry/logging.h"
+#include "telemetry/metrics.h"
 
 namespace coinrelay::pipeline {
 
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+/// Commits are cheap but not free: at most this often while documents flow.
+constexpr auto kCommitEvery = 200ms;
+/// On SIGTERM, batches in flight get this long to become durable before the workers stop.
+constexpr auto kShutdownGrace = 10s;
+/// Elasticsearch and OpenSearch refuse a document id longer than this (the whole bulk request
+/// fails validation), so such a message is dead-lettered before it is ever sent.
+constexpr size_t kMaxIdBytes = 512;
+
+struct LoopMetrics {
+  telemetry::Counter& consumed;
+  telemetry::Counter& dead_decode;
+  telemetry::Counter& dead_index;
+  telemetry::Counter& pauses;
+  telemetry::Gauge& batches_alive;
+  telemetry::Gauge& pending_messages;
+  telemetry::Gauge& paused;
+};
+
+LoopMetrics& loopMetrics() {
+  auto& r = telemetry::metrics();
+  const std::string dlq_help =
+      "Messages sent to the dead-letter topic, by stage: decode (not a quote document) or index "
+      "(refused for good by the search engine).";
+  static LoopMetrics m{
+      r.counter("coinrelay_index_messages_consumed_total", "Messages read from the quotes topic."),
+      r.counter("coinrelay_index_dead_letters_total", dlq_help, {{"stage", "decode"}}),
+      r.counter("coinrelay_index_dead_letters_total", dlq_help, {{"stage", "index"}}),
+      r.counter("coinrelay_index_pauses_total",
+                "Times consumption paused because the bounded queue of batches was full."),
+      r.gauge("coinrelay_index_batches_in_flight",
+              "Batches dispatched and not yet durable (queued, in a bulk request, or waiting for "
+              "their dead letters)."),
+      r.gauge("coinrelay_index_pending_messages",
+              "Messages consumed whose document or dead letter is not yet durable (their offsets "
+              "are not committed)."),
+      r.gauge("coinrelay_index_paused", "1 while consumption is paused (back-pressure)."),
+  };
+  return m;
+}
+
+telemetry::Gauge& lagGauge(int32_t partition) {
+  return telemetry::metrics().gauge(
+      "coinrelay_index_consumer_lag",
+      "Messages of the partition not yet durable in the search engine: high watermark minus the "
+      "commit point.",
+      {{"partition", std::to_string(partition)}});
+}
+
+}  // namespace
+
+/// A run of consumed messages, indexed by one worker with one or more bulk requests.
+struct IndexLoop::Batch {
+  struct Fate {
+    bool indexed = false;
+    const char* stage = "decode";
+    std::optional<int> status;
+    std::string reason;
+  };
+  struct Letter {
+    Batch* batch = nullptr;
+    size_t message = 0;
+    std::string value;
+  };
+
+  uint64_t id = 0;
+  std::vector<std::unique_ptr<RdKafka::Message>> messages;
+  size_t bytes = 0;
+  Clock::time_point opened;
+  // Written by the worker, read by the Kafka thread after the hand-over through done_.
+  std::vector<Fate> fates;
+  bool interrupted = false;
+  // Kafka thread.
+  std::vector<Letter> letters;
+  int letters_pending = 0;
+};
+
+class IndexLoop::Rebalancer final : public RdKafka::RebalanceCb {
+ public:
+  explicit Rebalancer(IndexLoop& loop) : loop_(loop) {}
+  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& partitions) override {
+    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+      loop_.onAssign(partitions);
+    } else {
+      loop_.onRevoke(partitions);
+      consumer->unassign();
+    }
+  }
+
+ private:
+  IndexLoop& loop_;
+};
+
+class IndexLoop::CommitReports final : public RdKafka::OffsetCommitCb {
+ public:
+  void offset_commit_cb(RdKafka::ErrorCode err,
+                        std::vector<RdKafka::TopicPartition*>& /*offsets*/) override {
+    if (err != RdKafka::ERR_NO_ERROR && err != RdKafka::ERR__NO_OFFSET) {
+      telemetry::logger("index")->warn(
+          "offset commit failed ({}): the messages since the last commit will be read again and "
+          "overwrite their own documents",
+          RdKafka::err2str(err));
+    }
+  }
+};
+
 Result<std::unique_ptr<IndexLoop>> IndexLoop::create(const config::Config& config,
+                                                     const IndexStart& start,
                                                      const StopSignal& stop) {
   auto log = telemetry::logger("index");
   elasticsearch::ElasticsearchClient es(config.elasticsearch);
   CR_TRY(auto engine, es.probe());
   log->info("search engine at {} is {} {}", net::redactUrl(config.elasticsearch.url),
             engine.distribution, engine.version);
-  CR_RETURN_IF_ERROR(es.installTemplate());
+  CR_TRY(auto steps,
+         elasticsearch::ensureLayout(es, engine, elasticsearch::layoutOf(config.elasticsearch)));
+  for (const auto& step : steps)
+    log->info("{}", step);
 
-  CR_TRY(auto conf,
-         kafka::makeConf(kafka::consumerProperties(config.kafka, config.kafka.group_id)));
+  std::unique_ptr<IndexLoop> loop(new IndexLoop(config, start, stop));
+  kafka::Properties properties = kafka::consumerProperties(config.kafka, config.kafka.group_id);
+  // librdkafka's prefetch queue is part of the memory bound: 32 MB instead of 64.
+  properties.emplace_back("queued.max.messages.kbytes", "32768");
+  if (!config.index.instance_id.empty())
+    properties.emplace_back("group.instance.id", config.index.instance_id);
+  CR_TRY(auto conf, kafka::makeConf(properties));
   std::string error;
-  std::unique_ptr<RdKafka::KafkaConsumer> consumer(
-      RdKafka::KafkaConsumer::create(conf.get(), error));
-  if (!consumer) {
+  if (conf->set("rebalance_cb", loop->rebalancer_.get(), error) != RdKafka::Conf::CONF_OK ||
+      conf->set("offset_commit_cb", loop->commit_reports_.get(), error) != RdKafka::Conf::CONF_OK) {
+    return makeError(ErrorCode::Internal, "cannot install the Kafka consumer callbacks: " + error);
+  }
+  loop->consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), error));
+  if (!loop->consumer_) {
     return makeError(ErrorCode::InvalidArgument, "cannot create the Kafka consumer: " + error);
   }
   CR_RETURN_IF_ERROR(
-      kafka::checkReachable(*consumer, config.kafka.brokers, std::chrono::seconds(10)));
-  if (auto err = consumer->subscribe({config.kafka.topic}); err != RdKafka::ERR_NO_ERROR) {
+      kafka::checkReachable(*loop->consumer_, config.kafka.brokers, std::chrono::seconds(10)));
+  IndexLoop* raw = loop.get();
+  CR_TRY(loop->dead_letters_,
+         kafka::DeadLetterProducer::create(config.kafka, config.index.dlq_topic,
+                                           [raw](void* opaque, bool ok, const std::string& why) {
+                                             raw->onDeadLetterDelivered(opaque, ok, why);
+                                           }));
+  if (auto err = loop->consumer_->subscribe({config.kafka.topic}); err != RdKafka::ERR_NO_ERROR) {
     return makeError(
         ErrorCode::FailedPrecondition,
         fmt::format("cannot subscribe to {}: {}", config.kafka.topic, RdKafka::err2str(err)));
   }
-  log->info("consuming {} as group {} into index {}", config.kafka.topic, config.kafka.group_id,
-            config.elasticsearch.index);
-  return std::unique_ptr<IndexLoop>(new IndexLoop(config, stop, std::move(consumer)));
+  const char* from = start.mode == IndexStart::Mode::Beginning   ? "from its beginning"
+                     : start.mode == IndexStart::Mode::Timestamp ? "from a timestamp"
+                                                                 : "from the committed offsets";
+  log->info(
+      "consuming {} {} as group {} into {} ({} bulk requests in flight, batches of up to {} "
+      "documents / {} bytes / {} ms); dead letters to {}",
+      config.kafka.topic, from, config.kafka.group_id, config.elasticsearch.index,
+      config.elasticsearch.max_in_flight, config.elasticsearch.bulk_max_docs,
+      config.elasticsearch.bulk_max_bytes, config.elasticsearch.flush_interval_ms,
+      config.index.dlq_topic);
+  return loop;
 }
 
-IndexLoop::IndexLoop(const config::Config& config, const StopSignal& stop,
-                     std::unique_ptr<RdKafka::KafkaConsumer> consumer)
+IndexLoop::IndexLoop(const config::Config& config, const IndexStart& start, const StopSignal& stop)
     : config_(config),
+      start_(start),
       stop_(stop),
-      consumer_(std::move(consumer)),
-      indexer_(config.elasticsearch, stop) {}
+      rebalancer_(std::make_unique<Rebalancer>(*this)),
+      commit_reports_(std::make_unique<CommitReports>()),
+      health_(config.elasticsearch.url) {}
 
 IndexLoop::~IndexLoop() {
-  if (consumer_)
+  abort_.request();
+  { std::lock_guard lock(mutex_); }
+  work_ready_.notify_all();
+  for (auto& worker : workers_) {
+    if (worker.joinable())
+      worker.join();
+  }
+  // Its last delivery reports reach batches that must still exist.
+  dead_letters_.reset();
+  if (consumer_ && !closed_)
     consumer_->close();
+}
+
+IndexStatus IndexLoop::status() const {
+  std::lock_guard lock(status_mutex_);
+  IndexStatus out = status_;
+  out.consumed = consumed_.load();
+  out.indexed = indexed_.load();
+  out.dead_lettered = dead_lettered_.load();
+  out.engine_up = health_.up();
+  return out;
 }
 
 Status IndexLoop::run() {
   auto log = telemetry::logger("index");
-  std::vector<std::unique_ptr<RdKafka::Message>> batch;
-  size_t batch_bytes = 0;
-  auto batch_started = std::chrono::steady_clock::now();
+  for (int i = 0; i < config_.elasticsearch.max_in_flight; ++i)
+    workers_.emplace_back([this] { work(); });
   const auto flush_interval = std::chrono::milliseconds(config_.elasticsearch.flush_interval_ms);
+  last_commit_ = last_report_ = Clock::now();
+  auto last_warning = Clock::now() - 1h;
   while (!stop_.stopped()) {
-    std::unique_ptr<RdKafka::Message> message(consumer_->consume(100));
-    if (message->err() == RdKafka::ERR_NO_ERROR) {
-      if (batch.empty())
-        batch_started = std::chrono::steady_clock::now();
-      ++stats_.consumed;
-      batch_bytes += message->len();
-      batch.push_back(std::move(message));
-    } else if (message->err() != RdKafka::ERR__TIMED_OUT &&
-               message->err() != RdKafka::ERR__PARTITION_EOF) {
+    auto timeout = 100ms;
+    if (filling_ && !filling_->messages.empty()) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          flush_interval - (Clock::now() - filling_->opened));
+      timeout = std::clamp(left, 0ms, timeout);
+    }
+    if (!alive_.empty())
+      timeout = std::min(timeout, 20ms);  // notice finished batches soon
+    std::unique_ptr<RdKafka::Message> message(
+        consumer_->consume(static_cast<int>(timeout.count())));
+    const RdKafka::ErrorCode err = message->err();
+    if (err == RdKafka::ERR_NO_ERROR) {
+      add(std::move(message));
+    } else if (err == RdKafka::ERR__FATAL) {
+      return makeError(ErrorCode::FailedPrecondition, "fatal Kafka error: " + message->errstr());
+    } else if (err != RdKafka::ERR__TIMED_OUT && err != RdKafka::ERR__PARTITION_EOF &&
+               Clock::now() - last_warning >= 30s) {
+      last_warning = Clock::now();  // librdkafka reconnects by itself; say so now and then
       log->warn("Kafka consumer: {}", message->errstr());
-      if (message->err() == RdKafka::ERR__FATAL) {
-        return makeError(ErrorCode::FailedPrecondition, "fatal Kafka error: " + message->errstr());
-      }
     }
-    const bool full = batch.size() >= static_cast<size_t>(config_.elasticsearch.bulk_max_docs) ||
-                      batch_bytes >= static_cast<size_t>(config_.elasticsearch.bulk_max_bytes);
-    const bool due =
-        !batch.empty() && std::chrono::steady_clock::now() - batch_started >= flush_interval;
-    if (full || due) {
-      if (!flush(batch))
-        break;
-      commit(batch);
-      batch.clear();
-      batch_bytes = 0;
+    if (filling_ &&
+        (filling_->messages.size() >= static_cast<size_t>(config_.elasticsearch.bulk_max_docs) ||
+         filling_->bytes >= static_cast<size_t>(config_.elasticsearch.bulk_max_bytes) ||
+         Clock::now() - filling_->opened >= flush_interval)) {
+      dispatch();
     }
+    drainCompletions();
+    dead_letters_->poll(0);
+    retryDeadLetters();
+    commit(false);
+    updatePause();
+    updateLagAndLog(false);
   }
-  if (!batch.empty() && flush(batch))
-    commit(batch);  // drain what was read before stopping
-  const auto& indexed = indexer_.stats();
-  log->info("stopped: {} consumed, {} indexed, {} refused, {} undecodable, {} retried",
-            stats_.consumed.load(), indexed.indexed.load(), indexed.rejected.load(),
-            stats_.undecodable.load(), indexed.retried.load());
+  shutdown();
   return {};
 }
 
-bool IndexLoop::flush(std::vector<std::unique_ptr<RdKafka::Message>>& batch) {
-  std::vector<model::Quote> quotes;
-  quotes.reserve(batch.size());
-  for (const auto& message : batch) {
-    auto quote = model::decodeQuote(
-        std::string_view(static_cast<const char*>(message->payload()), message->len()), parser_);
-    if (!quote) {
-      ++stats_.undecodable;
-      telemetry::logger("index")->error("skipping undecodable message at {}[{}]@{}: {}",
-                                        message->topic_name(), message->partition(),
-                                        message->offset(), quote.error().message);
-      continue;
-    }
-    quotes.push_back(std::move(quote).value());
+void IndexLoop::add(std::unique_ptr<RdKafka::Message> message) {
+  if (!filling_) {
+    filling_ = std::make_unique<Batch>();
+    filling_->id = next_batch_id_++;
+    filling_->opened = Clock::now();
   }
-  const size_t count = quotes.size();
-  if (!indexer_.indexAll(std::move(quotes)))
-    return false;
-  telemetry::logger("index")->info("bulk of {} documents indexed (total {})", count,
-                                   indexer_.stats().indexed.load());
-  return true;
+  tracker_.consumed(message->partition(), message->offset(), filling_->id);
+  filling_->bytes += message->len();
+  filling_->messages.push_back(std::move(message));
+  ++consumed_;
+  loopMetrics().consumed.inc();
 }
 
-void IndexLoop::commit(const std::vector<std::unique_ptr<RdKafka::Message>>& batch) {
-  std::map<std::pair<std::string, int32_t>, int64_t> next_offsets;
-  for (const auto& message : batch) {
-    auto& offset = next_offsets[{message->topic_name(), message->partition()}];
-    offset = std::max(offset, message->offset() + 1);
+void IndexLoop::dispatch() {
+  if (!filling_ || filling_->messages.empty())
+    return;
+  std::shared_ptr<Batch> batch(std::move(filling_));
+  alive_[batch->id] = batch;
+  {
+    std::lock_guard lock(mutex_);
+    todo_.push_back(std::move(batch));
   }
-  std::vector<RdKafka::TopicPartition*> offsets;
-  for (const auto& [key, offset] : next_offsets) {
-    offsets.push_back(RdKafka::TopicPartition::create(key.first, key.second, offset));
+  work_ready_.notify_one();
+}
+
+void IndexLoop::work() {
+  elasticsearch::BulkWriter writer(config_.elasticsearch, abort_, health_);
+  simdjson::dom::parser parser;
+  for (;;) {
+    std::shared_ptr<Batch> batch;
+    {
+      std::unique_lock lock(mutex_);
+      work_ready_.wait(lock, [this] { return !todo_.empty() || abort_.stopped(); });
+      if (abort_.stopped())
+        return;
+      batch = std::move(todo_.front());
+      todo_.pop_front();
+    }
+    process(*batch, writer, parser);
+    std::lock_guard lock(mutex_);
+    done_.push_back(std::move(batch));
   }
-  if (auto err = consumer_->commitSync(offsets); err != RdKafka::ERR_NO_ERROR) {
-    telemetry::logger("index")->warn(
-        "offset commit failed ({}): the batch will be delivered again and overwrite itself",
-        RdKafka::err2str(err));
+}
+
+void IndexLoop::process(Batch& batch, elasticsearch::BulkWriter& writer,
+                        simdjson::dom::parser& parser) {
+  batch.fates.assign(batch.messages.size(), Batch::Fate{});
+  std::vector<elasticsearch::BulkDoc> docs;
+  std::vector<size_t> positions;
+  docs.reserve(batch.messages.size());
+  positions.reserve(batch.messages.size());
+  for (size_t i = 0; i < batch.messages.size(); ++i) {
+    const RdKafka::Message& message = *batch.messages[i];
+    const std::string_view value(static_cast<const char*>(message.payload()), message.len());
+    Batch::Fate& fate = batch.fates[i];
+    if (value.empty()) {
+      fate.reason = "empty message value (a quote document was expected)";
+      continue;
+    }
+    auto quote = model::decodeQuote(value, parser);
+    if (!quote) {
+      fate.reason = "not a quote document: " + quote.error().message;
+      continue;
+    }
+    std::string id = model::observationKey(*quote);
+    if (id.size() > kMaxIdBytes) {
+      fate.reason = fmt::format(
+          "observation key of {} bytes, longer than the {} bytes a document id may have", id.size(),
+          kMaxIdBytes);
+      continue;
+    }
+    // Re-encoded rather than copied: the one encoder guarantees one line of JSON with exactly
+    // the mapped fields, whatever whitespace or extra fields the message carried.
+    docs.push_back(elasticsearch::BulkDoc{std::move(id), model::encodeQuote(*quote)});
+    positions.push_back(i);
   }
-  RdKafka::TopicPartition::destroy(offsets);
+  auto outcomes = writer.write(config_.elasticsearch.index, docs);
+  if (!outcomes) {
+    batch.interrupted = true;
+    return;
+  }
+  for (size_t k = 0; k < positions.size(); ++k) {
+    Batch::Fate& fate = batch.fates[positions[k]];
+    const elasticsearch::DocOutcome& outcome = (*outcomes)[k];
+    if (outcome.indexed) {
+      fate.indexed = true;
+    } else {
+      fate.stage = "index";
+      fate.status = outcome.status;
+      fate.reason = outcome.reason;
+    }
+  }
+}
+
+void IndexLoop::drainCompletions() {
+  std::vector<std::shared_ptr<Batch>> finished;
+  {
+    std::lock_guard lock(mutex_);
+    finished.swap(done_);
+  }
+  for (auto& batch : finished) {
+    if (batch->interrupted)
+      continue;  // stopping: nothing of it counts as durable, its offsets stay uncommitted
+    uint64_t indexed = 0;
+    for (const auto& fate : batch->fates)
+      indexed += fate.indexed ? 1 : 0;
+    indexed_ += indexed;
+    produceDeadLetters(*batch);
+    if (batch->letters_pending == 0)
+      complete(batch->id);
+  }
+}
+
+void IndexLoop::produceDeadLetters(Batch& batch) {
+  const int64_t now = toUnixMillis(std::chrono::system_clock::now());
+  size_t count = 0;
+  for (const auto& fate : batch.fates)
+    count += fate.indexed ? 0 : 1;
+  if (count == 0)
+    return;
+  // Reserved once: each letter's address is the opaque of its delivery report.
+  batch.letters.reserve(count);
+  for (size_t i = 0; i < batch.fates.size(); ++i) {
+    const Batch::Fate& fate = batch.fates[i];
+    if (fate.indexed)
+      continue;
+    const RdKafka::Message& message = *batch.messages[i];
+    kafka::DeadLetter letter;
+    letter.reason = fate.reason;
+    letter.stage = fate.stage;
+    letter.status = fate.status;
+    letter.source_topic = message.topic_name();
+    letter.source_partition = message.partition();
+    letter.source_offset = message.offset();
+    if (message.key_pointer() != nullptr) {
+      letter.source_key =
+          std::string_view(static_cast<const char*>(message.key_pointer()), message.key_len());
+    }
+    const RdKafka::MessageTimestamp timestamp = message.timestamp();
+    if (timestamp.type != RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE &&
+        timestamp.timestamp >= 0) {
+      letter.source_timestamp_ms = timestamp.timestamp;
+    }
+    letter.original_value =
+        std::string_view(static_cast<const char*>(message.payload()), message.len());
+    letter.dead_lettered_ms = now;
+    batch.letters.push_back(Batch::Letter{&batch, i, kafka::encodeDeadLetter(letter)});
+    telemetry::logger("index")->warn("dead-lettering {}[{}]@{} ({}): {}", letter.source_topic,
+                                     letter.source_partition, letter.source_offset, fate.stage,
+                                     fate.reason);
+  }
+  // Counted before the first produce: acknowledgements may arrive while the others are queued.
+  batch.letters_pending = static_cast<int>(batch.letters.size());
+  for (size_t k = 0; k < batch.letters.size(); ++k) {
+    Batch::Letter& letter = batch.letters[k];
+    const RdKafka::Message& message = *batch.messages[letter.message];
+    std::optional<std::string_view> key;
+    if (message.key_pointer() != nullptr)
+      key = std::string_view(static_cast<const char*>(message.key_pointer()), message.key_len());
+    if (auto status = dead_letters_->produce(key, letter.value, &letter); !status) {
+      telemetry::logger("index")->error("{}; trying again in 1 s", status.error().message);
+      letter_retries_.push_back(LetterRetry{&batch, k, Clock::now() + 1s});
+    }
+  }
+}
+
+void IndexLoop::onDeadLetterDelivered(void* opaque, bool ok, const std::string& error) {
+  auto* letter = static_cast<Batch::Letter*>(opaque);
+  Batch& batch = *letter->batch;
+  if (!ok) {
+    // The offset must not be committed before its dead letter is stored: send it again.
+    telemetry::logger("index")->error(
+        "dead letter for {}[{}]@{} not stored by Kafka ({}); trying again in 1 s",
+        batch.messages[letter->message]->topic_name(), batch.messages[letter->message]->partition(),
+        batch.messages[letter->message]->offset(), error);
+    letter_retries_.push_back(
+        LetterRetry{&batch, static_cast<size_t>(letter - batch.letters.data()), Clock::now() + 1s});
+    return;
+  }
+  ++dead_lettered_;
+  (std::string_view(batch.fates[letter->message].stage) == "index" ? loopMetrics().dead_index
+                                                                   : loopMetrics().dead_decode)
+      .inc();
+  if (--batch.letters_pending == 0)
+    complete(batch.id);
+}
+
+void IndexLoop::retryDeadLetters() {
+  if (letter_retries_.empty())
+    return;
+  const auto now = Clock::now();
+  // produce() may serve delivery reports, whose failures append to letter_retries_.
+  std::vector<LetterRetry> due;
+  due.swap(letter_retries_);
+  for (const LetterRetry& retry : due) {
+    if (retry.at > now) {
+      letter_retries_.push_back(retry);
+      continue;
+    }
+    Batch::Letter& letter = retry.batch->letters[retry.letter];
+    const RdKafka::Message& message = *retry.batch->messages[letter.message];
+    std::optional<std::string_view> key;
+    if (message.key_pointer() != nullptr)
+      key = std::string_view(static_cast<const char*>(message.key_pointer()), message.key_len());
+    if (auto status = dead_letters_->produce(key, letter.value, &letter); !status)
+      letter_retries_.push_back(LetterRetry{retry.batch, retry.letter, now + 1s});
+  }
+}
+
+void IndexLoop::complete(uint64_t batch_id) {
+  tracker_.completed(batch_id);
+  alive_.erase(batch_id);
+}
+
+void IndexLoop::commit(bool sync) {
+  const auto now = Clock::now();
+  if (!sync && now - last_commit_ < kCommitEvery)
+    return;
+  last_commit_ = now;
+  const std::map<int32_t, int64_t> offsets = tracker_.takeCommittable();
+  if (offsets.empty())
+    return;
+  std::vector<RdKafka::TopicPartition*> list;
+  for (const auto& [partition, offset] : offsets) {
+    if (assigned_.contains(partition))
+      list.push_back(RdKafka::TopicPartition::create(config_.kafka.topic, partition, offset));
+  }
+  if (!list.empty()) {
+    const RdKafka::ErrorCode err =
+        sync ? consumer_->commitSync(list) : consumer_->commitAsync(list);
+    if (err != RdKafka::ERR_NO_ERROR) {
+      telemetry::logger("index")->warn(
+          "offset commit failed ({}): those messages will be read again and overwrite their own "
+          "documents",
+          RdKafka::err2str(err));
+    }
+  }
+  RdKafka::TopicPartition::destroy(list);
+}
+
+void IndexLoop::updatePause() {
+  const size_t high = 2 * static_cast<size_t>(config_.elasticsearch.max_in_flight);
+  const size_t low = static_cast<size_t>(config_.elasticsearch.max_in_flight);
+  const bool pause = !paused_ && alive_.size() >= high;
+  const bool resume = paused_ && alive_.size() <= low;
+  if (!pause && !resume)
+    return;
+  std::vector<RdKafka::TopicPartition*> list;
+  for (int32_t partition : assigned_)
+    list.push_back(RdKafka::TopicPartition::create(config_.kafka.topic, partition));
+  if (pause) {
+    consumer_->pause(list);
+    loopMetrics().pauses.inc();
+  } else {
+    consumer_->resume(list);
+  }
+  RdKafka::TopicPartition::destroy(list);
+  paused_ = pause;
+  loopMetrics().paused.set(paused_ ? 1 : 0);
+  telemetry::logger("index")->debug("{} consumption: {} batches not yet durable",
+                                    pause ? "pausing" : "resuming", alive_.size());
+}
+
+void IndexLoop::updateLagAndLog(bool force) {
+  const auto now = Clock::now();
+  if (!force && now - last_report_ < 1s)
+    return;
+  const double seconds = std::chrono::duration<double>(now - last_report_).count();
+  last_report_ = now;
+  std::map<int32_t, int64_t> lag;
+  std::vector<RdKafka::TopicPartition*> positions;
+  for (int32_t partition : assigned_)
+    positions.push_back(RdKafka::TopicPartition::create(config_.kafka.topic, partition));
+  consumer_->position(positions);
+  for (RdKafka::TopicPartition* tp : positions) {
+    int64_t low = 0, high = 0;
+    // The cached high watermark comes with fetch responses, and a paused partition fetches
+    // nothing: ask the broker then, so the lag keeps growing while the engine is away.
+    const RdKafka::ErrorCode err =
+        paused_
+            ? consumer_->query_watermark_offsets(config_.kafka.topic, tp->partition(), &low, &high,
+                                                 500)
+            : consumer_->get_watermark_offsets(config_.kafka.topic, tp->partition(), &low, &high);
+    if (err != RdKafka::ERR_NO_ERROR || high < 0)
+      continue;
+    // The commit point of this process when it has one, else how far it has read.
+    std::optional<int64_t> point = tracker_.durableNext(tp->partition());
+    if (!point && tp->offset() >= 0)
+      point = tp->offset();
+    if (!point)
+      continue;
+    lag[tp->partition()] = std::max<int64_t>(0, high - *point);
+    lagGauge(tp->partition()).set(static_cast<double>(lag[tp->partition()]));
+  }
+  RdKafka::TopicPartition::destroy(positions);
+  LoopMetrics& m = loopMetrics();
+  m.batches_alive.set(static_cast<double>(alive_.size()));
+  m.pending_messages.set(static_cast<double>(tracker_.pendingMessages()));
+  {
+    std::lock_guard lock(status_mutex_);
+    status_.batches_in_flight = alive_.size();
+    status_.pending_messages = tracker_.pendingMessages();
+    status_.paused = paused_;
+    status_.lag = lag;
+  }
+  const uint64_t indexed = indexed_.load();
+  if (indexed != reported_indexed_) {
+    int64_t total_lag = 0;
+    for (const auto& [partition, n] : lag)
+      total_lag += n;
+    telemetry::logger("index")->info(
+        "indexed {} documents in {:.1f} s (total {}); {} dead-lettered, lag {}",
+        indexed - reported_indexed_, seconds, indexed, dead_lettered_.load(), total_lag);
+    reported_indexed_ = indexed;
+  }
+}
+
+void IndexLoop::onAssign(std::vector<RdKafka::TopicPartition*>& partitions) {
+  auto log = telemetry::logger("index");
+  std::vector<RdKafka::TopicPartition*> to_position;
+  for (RdKafka::TopicPartition* tp : partitions) {
+    if (start_.mode == IndexStart::Mode::Committed || started_.contains(tp->partition()))
+      continue;
+    started_.insert(tp->partition());
+    if (start_.mode == IndexStart::Mode::Beginning) {
+      tp->set_offset(RdKafka::Topic::OFFSET_BEGINNING);
+    } else {
+      tp->set_offset(start_.timestamp_ms);  // offsetsForTimes reads the timestamp from here
+      to_position.push_back(tp);
+    }
+  }
+  if (!to_position.empty()) {
+    const RdKafka::ErrorCode err = consumer_->offsetsForTimes(to_position, 10'000);
+    if (err != RdKafka::ERR_NO_ERROR) {
+      // Reading too much is safe (overwrites), too little is not: fall back to the beginning.
+      log->warn("cannot look up offsets for {} ({}); reading those partitions from the beginning",
+                formatIso8601Millis(start_.timestamp_ms), RdKafka::err2str(err));
+      for (RdKafka::TopicPartition* tp : to_position)
+        tp->set_offset(RdKafka::Topic::OFFSET_BEGINNING);
+    }
+    for (RdKafka::TopicPartition* tp : to_position) {
+      if (tp->offset() < 0)
+        tp->set_offset(RdKafka::Topic::OFFSET_END);  // nothing that recent yet
+    }
+  }
+  consumer_->assign(partitions);
+  std::string names;
+  for (RdKafka::TopicPartition* tp : partitions) {
+    assigned_.insert(tp->partition());
+    names += (names.empty() ? "" : ",") + std::to_string(tp->partition());
+  }
+  if (paused_)
+    consumer_->pause(partitions);
+  log->info("assigned partitions [{}] of {}", names, config_.kafka.topic);
+}
+
+void IndexLoop::onRevoke(const std::vector<RdKafka::TopicPartition*>& partitions) {
+  // What is durable is committed before another member takes over; what is not will be read
+  // again by that member (and overwrite its own documents if it was indexed meanwhile).
+  commit(true);
+  std::string names;
+  for (RdKafka::TopicPartition* tp : partitions) {
+    tracker_.forget(tp->partition());
+    assigned_.erase(tp->partition());
+    lagGauge(tp->partition()).set(0);
+    names += (names.empty() ? "" : ",") + std::to_string(tp->partition());
+  }
+  telemetry::logger("index")->info("partitions [{}] of {} revoked", names, config_.kafka.topic);
+}
+
+void IndexLoop::shutdown() {
+  auto log = telemetry::logger("index");
+  dispatch();
+  if (!alive_.empty() && health_.up()) {
+    log->info("stopping: letting {} batches become durable (up to {} s)", alive_.size(),
+              kShutdownGrace.count());
+    const auto deadline = Clock::now() + kShutdownGrace;
+    while (!alive_.empty() && Clock::now() < deadline && health_.up()) {
+      drainCompletions();
+      dead_letters_->poll(20);
+      retryDeadLetters();
+    }
+  }
+  abort_.request();
+  { std::lock_guard lock(mutex_); }
+  work_ready_.notify_all();
+  for (auto& worker : workers_)
+    worker.join();
+  workers_.clear();
+  drainCompletions();
+  for (int i = 0; i < 50 && dead_letters_->outstanding() > 0; ++i)
+    dead_letters_->poll(100);
+  commit(true);
+  updateLagAndLog(true);
+  const uint64_t pending = tracker_.pendingMessages();
+  consumer_->close();
+  closed_ = true;
+  dead_letters_.reset();
+  log->info(
+      "stopped: {} consumed, {} indexed, {} dead-lettered; {} not yet durable will be read "
+      "again",
+      consumed_.load(), indexed_.load(), dead_lettered_.load(), pending);
 }
 
 }  // namespace coinrelay::pipeline

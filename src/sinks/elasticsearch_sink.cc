@@ -1,5 +1,6 @@
 #include "sinks/elasticsearch_sink.h"
 
+#include "elasticsearch/layout_setup.h"
 #include "net/http_client.h"
 #include "telemetry/logging.h"
 
@@ -12,7 +13,9 @@ Result<std::unique_ptr<ElasticsearchSink>> ElasticsearchSink::create(
   telemetry::logger("elasticsearch")
       ->info("search engine at {} is {} {}", net::redactUrl(config.url), engine.distribution,
              engine.version);
-  CR_RETURN_IF_ERROR(client.installTemplate());
+  CR_TRY(auto steps, elasticsearch::ensureLayout(client, engine, elasticsearch::layoutOf(config)));
+  for (const auto& step : steps)
+    telemetry::logger("elasticsearch")->info("{}", step);
   return std::unique_ptr<ElasticsearchSink>(new ElasticsearchSink(config, stop));
 }
 
