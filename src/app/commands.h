@@ -34,6 +34,7 @@ struct ConfigOptions {
 // service that cannot be reached or failed at run time.
 int runCommand(const CommonOptions& options, const StopSignal& stop);
 int serveCommand(const CommonOptions& options, const StopSignal& stop);
+int setupKafkaCommand(const CommonOptions& options);
 int fetchCommand(const CommonOptions& options, const StopSignal& stop);
 int simulateCommand(SimulateOptions options, const StopSignal& stop);
 int configCommand(const CommonOptions& options, const ConfigOptions& config_options);

@@ -86,6 +86,11 @@ int main(int argc, char** argv) {
   auto* setup = app.add_subcommand(
       "setup", "Provision a deployment once: Kafka topics, search-engine templates, dashboards");
   setup->require_subcommand(1);
+  CommonOptions setup_kafka_options;
+  auto* setup_kafka = setup->add_subcommand(
+      "kafka", "Create the quotes topic and its dead-letter topic with the configured partitions "
+               "and replication (min.insync.replicas 2 when replicated)");
+  addCommonOptions(setup_kafka, setup_kafka_options, false);
   CommonOptions setup_kibana_options;
   coinrelay::app::SetupKibanaOptions kibana_options;
   auto* setup_kibana = setup->add_subcommand(
@@ -214,14 +219,16 @@ int main(int argc, char** argv) {
     return coinrelay::app::runCommand(run_options, stop);
   if (*fetch)
     return coinrelay::app::fetchCommand(fetch_options, stop);
-  if (*setup_kibana)
-    return coinrelay::app::setupKibanaCommand(setup_kibana_options, kibana_options);
   if (*index)
     return coinrelay::app::indexCommand(index_options, index_flags, stop);
   if (*setup_elasticsearch)
     return coinrelay::app::setupElasticsearchCommand(setup_elasticsearch_options);
   if (*serve)
     return coinrelay::app::serveCommand(serve_options, stop);
+  if (*setup_kafka)
+    return coinrelay::app::setupKafkaCommand(setup_kafka_options);
+  if (*setup_kibana)
+    return coinrelay::app::setupKibanaCommand(setup_kibana_options, kibana_options);
   if (*simulate)
     return coinrelay::app::simulateCommand(sim, stop);
   if (*config)
