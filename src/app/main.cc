@@ -88,8 +88,9 @@ int main(int argc, char** argv) {
   setup->require_subcommand(1);
   CommonOptions setup_kafka_options;
   auto* setup_kafka = setup->add_subcommand(
-      "kafka", "Create the quotes topic and its dead-letter topic with the configured partitions "
-               "and replication (min.insync.replicas 2 when replicated)");
+      "kafka",
+      "Create the quotes topic and its dead-letter topic with the configured partitions "
+      "and replication (min.insync.replicas 2 when replicated)");
   addCommonOptions(setup_kafka, setup_kafka_options, false);
   CommonOptions setup_kibana_options;
   coinrelay::app::SetupKibanaOptions kibana_options;
