@@ -220,8 +220,11 @@ void KafkaLeaderElection::onRevoke(bool has_partition_zero, bool lost) {
             "fetching on schedule (nobody else can be elected) and rejoins when Kafka is back");
     return;
   }
-  if (leading_)
-    setLeading(false, lost ? "the group session expired" : "the election partition moved");
+  if (leading_) {
+    setLeading(false, stopping_ ? "leaving the group, a standby takes over"
+                      : lost    ? "the group session expired"
+                                : "the election partition moved");
+  }
 }
 
 void KafkaLeaderElection::run() {
