@@ -4,6 +4,7 @@ to the search engine with requests, either one POST /<index>/_doc per message (w
 consumer does) or one POST /_bulk per 1000 messages. Stops after --max-docs documents or
 --max-seconds, whichever comes first, and prints one JSON line: {"docs": N, "seconds": S}."""
 import argparse
+import datetime
 import json
 import time
 
@@ -22,6 +23,9 @@ def main():
     parser.add_argument("--bulk-size", type=int, default=1000)
     parser.add_argument("--max-docs", type=int, default=100_000)
     parser.add_argument("--max-seconds", type=float, default=120)
+    parser.add_argument("--ids", action="store_true",
+                        help="bulk mode: give each document coinrelay's id "
+                             "(<id>:<vs_currency>:<last_updated ms>) instead of an automatic one")
     args = parser.parse_args()
 
     consumer = KafkaConsumer(
@@ -37,10 +41,14 @@ def main():
     sent = 0
     pending = []
 
+    def action(doc):
+        if not args.ids:
+            return {"index": {"_index": args.index}}
+        ms = int(datetime.datetime.fromisoformat(doc["last_updated"]).timestamp() * 1000)
+        return {"index": {"_index": args.index, "_id": f'{doc["id"]}:{doc["vs_currency"]}:{ms}'}}
+
     def flush():
-        body = "".join(
-            json.dumps({"index": {"_index": args.index}}) + "\n" + json.dumps(doc) + "\n"
-            for doc in pending)
+        body = "".join(json.dumps(action(doc)) + "\n" + json.dumps(doc) + "\n" for doc in pending)
         response = session.post(f"{args.engine}/_bulk", data=body,
                                 headers={"Content-Type": "application/x-ndjson"})
         response.raise_for_status()

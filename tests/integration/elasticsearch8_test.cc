@@ -76,7 +76,7 @@ class Elasticsearch8Test : public ::testing::Test {
   simdjson::dom::parser parser_;
 };
 
-TEST_F(Elasticsearch8Test, IndexesFromKafkaWithTheTemplateAndDeadLettersARefusedDocument) {
+TEST_F(Elasticsearch8Test, IndexesFromKafkaDeadLettersARefusedDocumentAndSetsUpTemplates) {
   constexpr int kQuotes = 5000;
   const std::string topic = "es8-" + uniqueSuffix();
   const std::string index = "es8-prices-" + uniqueSuffix();
@@ -127,15 +127,15 @@ TEST_F(Elasticsearch8Test, IndexesFromKafkaWithTheTemplateAndDeadLettersARefused
   EXPECT_EQ(int64_t(letter["status"]), 400);
   EXPECT_EQ(letters[0].key, too_big.id);
   EXPECT_EQ(indexer.terminate(), 0) << indexer.output();
-}
 
-TEST_F(Elasticsearch8Test, SetupInstallsTheTemplateAndNamesWhatRolloverLacks) {
-  const std::string index = "es8-setup-" + uniqueSuffix();
+  // One test, not two: each test runs in its own process, and each would boot a node.
+  // setup elasticsearch: the template, and a clear refusal of rollover where ILM is missing.
+  const std::string setup_index = "es8-setup-" + uniqueSuffix();
   auto plain = runCommand(
-      {kBinary, "setup", "elasticsearch", "--elasticsearch", url(), "--index", index}, 60s);
+      {kBinary, "setup", "elasticsearch", "--elasticsearch", url(), "--index", setup_index}, 60s);
   EXPECT_EQ(plain.exit_code, 0) << plain.output;
   EXPECT_NE(plain.output.find("elasticsearch 8."), std::string::npos) << plain.output;
-  EXPECT_NE(plain.output.find("index template " + index + " installed"), std::string::npos);
+  EXPECT_NE(plain.output.find("index template " + setup_index + " installed"), std::string::npos);
   auto rollover =
       runCommand({kBinary, "setup", "elasticsearch", "--elasticsearch", url(), "--index",
                   "es8-rolled-" + uniqueSuffix(), "--set", "elasticsearch.lifecycle=rollover"},

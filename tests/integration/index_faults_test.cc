@@ -31,34 +31,12 @@ using Clock = std::chrono::steady_clock;
 const std::string kBinary = COINRELAY_BINARY;
 const std::string kTestenv = std::string(COINRELAY_SOURCE_DIR) + "/tools/testenv/testenv";
 
-class IndexFaultsTest : public ::testing::Test {
+/// What every indexer test needs: where Kafka and the engine are, a topic, an indexer, and
+/// reading the index back whole.
+class IndexTestBase : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    instance_ = "index-faults-" + std::to_string(::getpid());
-    kafka_port_ = freePortWith(1);
-    opensearch_port_ = freePortWith(100);
-    ASSERT_NE(kafka_port_, 0);
-    ASSERT_NE(opensearch_port_, 0);
-    auto up = testenv({"up"}, 300s);
-    ASSERT_EQ(up.exit_code, 0) << "testenv up (instance " << instance_ << ") failed:\n"
-                               << up.output;
-  }
-  static void TearDownTestSuite() {
-    // A named instance: `down` removes only its own servers and data.
-    auto down = testenv({"down"}, 120s);
-    EXPECT_EQ(down.exit_code, 0) << down.output;
-  }
-  static CommandResult testenv(std::vector<std::string> args, std::chrono::milliseconds timeout) {
-    std::vector<std::string> argv = {"/usr/bin/env", "TESTENV_INSTANCE=" + instance_,
-                                     "TESTENV_KAFKA_PORT=" + std::to_string(kafka_port_),
-                                     "TESTENV_OPENSEARCH_PORT=" + std::to_string(opensearch_port_),
-                                     kTestenv};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return runCommand(argv, timeout);
-  }
-
-  std::string brokers() const { return "127.0.0.1:" + std::to_string(kafka_port_); }
-  std::string engine() const { return "http://127.0.0.1:" + std::to_string(opensearch_port_); }
+  virtual std::string brokers() const = 0;
+  virtual std::string engine() const = 0;
 
   void createTopic(const std::string& topic) {
     TestProducer producer(brokers());
@@ -155,13 +133,65 @@ class IndexFaultsTest : public ::testing::Test {
                 std::chrono::duration<double>(Clock::now() - started).count());
   }
 
-  static inline std::string instance_;
-  static inline int kafka_port_ = 0;
-  static inline int opensearch_port_ = 0;
   int metrics_port_ = 0;
   TempDir dir_;
   net::HttpClient http_;
   simdjson::dom::parser parser_;
+};
+
+/// Tests that stop servers, or load them heavily: a Kafka and an OpenSearch of their own.
+class IndexFaultsTest : public IndexTestBase {
+ protected:
+  static void SetUpTestSuite() {
+    instance_ = "index-faults-" + std::to_string(::getpid());
+    kafka_port_ = freePortWith(1);
+    opensearch_port_ = freePortWith(100);
+    ASSERT_NE(kafka_port_, 0);
+    ASSERT_NE(opensearch_port_, 0);
+    auto up = testenv({"up"}, 300s);
+    ASSERT_EQ(up.exit_code, 0) << "testenv up (instance " << instance_ << ") failed:\n"
+                               << up.output;
+  }
+  static void TearDownTestSuite() {
+    // A named instance: `down` removes only its own servers and data.
+    auto down = testenv({"down"}, 120s);
+    EXPECT_EQ(down.exit_code, 0) << down.output;
+  }
+  static CommandResult testenv(std::vector<std::string> args, std::chrono::milliseconds timeout) {
+    std::vector<std::string> argv = {"/usr/bin/env", "TESTENV_INSTANCE=" + instance_,
+                                     "TESTENV_KAFKA_PORT=" + std::to_string(kafka_port_),
+                                     "TESTENV_OPENSEARCH_PORT=" + std::to_string(opensearch_port_),
+                                     kTestenv};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return runCommand(argv, timeout);
+  }
+
+  std::string brokers() const override { return "127.0.0.1:" + std::to_string(kafka_port_); }
+  std::string engine() const override {
+    return "http://127.0.0.1:" + std::to_string(opensearch_port_);
+  }
+
+  static inline std::string instance_;
+  static inline int kafka_port_ = 0;
+  static inline int opensearch_port_ = 0;
+};
+
+/// Light tests that stop nothing: the shared default testenv instance (unique names only).
+class IndexTest : public IndexTestBase {
+ protected:
+  static void SetUpTestSuite() {
+    auto up = runCommand({kTestenv, "up"}, 300s);
+    ASSERT_EQ(up.exit_code, 0) << "tools/testenv/testenv up failed:\n" << up.output;
+  }
+  std::string brokers() const override {
+    return "127.0.0.1:" +
+           std::string(getenv("TESTENV_KAFKA_PORT") ? getenv("TESTENV_KAFKA_PORT") : "9092");
+  }
+  std::string engine() const override {
+    return "http://127.0.0.1:" + std::string(getenv("TESTENV_OPENSEARCH_PORT")
+                                                 ? getenv("TESTENV_OPENSEARCH_PORT")
+                                                 : "9200");
+  }
 };
 
 // (a) SIGKILL at 5 random moments while 100 000 quotes flow.
@@ -260,7 +290,7 @@ TEST_F(IndexFaultsTest, OpenSearchDownForThirtySecondsLosesAndDuplicatesNothing)
 }
 
 // (c) Malformed messages go to the dead-letter topic and nothing else is lost.
-TEST_F(IndexFaultsTest, MalformedMessagesEndUpInTheDeadLetterTopicAndNothingElseIsLost) {
+TEST_F(IndexTest, MalformedMessagesEndUpInTheDeadLetterTopicAndNothingElseIsLost) {
   constexpr int kQuotes = 3000;
   const std::string topic = "faults-dlq-" + uniqueSuffix();
   const std::string index = "dlq-" + uniqueSuffix();
@@ -354,7 +384,7 @@ TEST_F(IndexFaultsTest, MalformedMessagesEndUpInTheDeadLetterTopicAndNothingElse
 }
 
 // Reindex and backfill: --from-beginning and --from <time> into a chosen index.
-TEST_F(IndexFaultsTest, ReindexFromTheBeginningAndBackfillFromATime) {
+TEST_F(IndexTest, ReindexFromTheBeginningAndBackfillFromATime) {
   const std::string topic = "faults-backfill-" + uniqueSuffix();
   createTopic(topic);
   TestProducer producer(brokers());
@@ -399,7 +429,7 @@ TEST_F(IndexFaultsTest, ReindexFromTheBeginningAndBackfillFromATime) {
   EXPECT_NE(bad.output.find("--from 'yesterday' is not a time"), std::string::npos) << bad.output;
 }
 
-TEST_F(IndexFaultsTest, SetupInstallsThePlainLayoutAndRefusesRolloverWithoutIsm) {
+TEST_F(IndexTest, SetupInstallsThePlainLayoutAndRefusesRolloverWithoutIsm) {
   const std::string index = "setup-" + uniqueSuffix();
   auto plain = runCommand(
       {kBinary, "setup", "elasticsearch", "--elasticsearch", engine(), "--index", index}, 60s);
