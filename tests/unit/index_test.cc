@@ -142,7 +142,8 @@ TEST(DeadLetterTest, EveryKindOfEnvelopeValidatesAgainstTheSchema) {
   index.status = 400;
   index.reason = "mapper_parsing_exception: failed to parse field [market_cap] of type [long]";
   documents.push_back(kafka::encodeDeadLetter(index));
-  auto control = letterFor(std::string("line\nbreak\ttab\x01", 15));
+  const std::string control_bytes("line\nbreak\ttab\x01", 15);  // outlives the view in the letter
+  auto control = letterFor(control_bytes);
   control.reason = "";  // never empty in the envelope
   documents.push_back(kafka::encodeDeadLetter(control));
   std::string output;
