@@ -42,6 +42,11 @@ struct Reply {
   std::string body;
   /// Bytes shared with a cache, sent instead of `body` without a copy.
   std::shared_ptr<const std::string> shared_body;
+  /// Optional: this answer's status line and headers already serialised for a keep-alive
+  /// HTTP/1.1 GET ("HTTP/1.1 200 OK\r\n...\r\n\r\n", Content-Length included). The server
+  /// sends them as they are when the request allows it, and otherwise builds the head from
+  /// status, content_type and headers, which must say the same.
+  std::shared_ptr<const std::string> head;
   std::vector<std::pair<std::string, std::string>> headers;
   /// Wait before answering (latency injection); no thread is held meanwhile.
   std::chrono::milliseconds delay{0};
@@ -52,6 +57,12 @@ struct Reply {
 
 using Handler = std::function<Reply(const Request&)>;
 
+/// The status line and headers of a keep-alive HTTP/1.1 answer, ending with the blank line:
+/// Server, Content-Type, `headers` in order, then Content-Length. See Reply::head.
+std::string serialisedHead(int status, std::string_view content_type,
+                           const std::vector<std::pair<std::string, std::string>>& headers,
+                           size_t content_length);
+
 /// Splits "a=1&b=x%2Cy" into decoded pairs.
 std::map<std::string, std::string> parseQuery(std::string_view query);
 
@@ -59,8 +70,8 @@ std::map<std::string, std::string> parseQuery(std::string_view query);
 struct ServerLimits {
   size_t max_header_bytes = 16 * 1024;  ///< request line + headers
   size_t max_body_bytes = 64 * 1024;
-  std::chrono::seconds idle_timeout{60};     ///< keep-alive connection without a request
-  std::chrono::seconds request_timeout{15};  ///< to receive a whole request once it started
+  /// To receive the next whole request on a connection (idle keep-alive time included).
+  std::chrono::seconds idle_timeout{60};
   size_t max_stream_backlog_bytes =
       1024 * 1024;  ///< queued event bytes before a slow stream is cut
 };

@@ -58,6 +58,20 @@ std::shared_ptr<const CachedResponse> makeCachedResponse(int status, std::string
     }
   }
   cached->body = std::make_shared<const std::string>(std::move(body));
+  const auto headers = [&](bool gzip) {
+    std::vector<std::pair<std::string, std::string>> out{{"ETag", cached->etag}};
+    if (cached->gzip)
+      out.emplace_back("Vary", "Accept-Encoding");
+    if (gzip)
+      out.emplace_back("Content-Encoding", "gzip");
+    return out;
+  };
+  cached->head = std::make_shared<const std::string>(serialisedHead(
+      cached->status, cached->content_type, headers(false), cached->body->size()));
+  if (cached->gzip) {
+    cached->gzip_head = std::make_shared<const std::string>(serialisedHead(
+        cached->status, cached->content_type, headers(true), cached->gzip->size()));
+  }
   return cached;
 }
 
@@ -87,7 +101,8 @@ Reply replyFrom(const CachedResponse& cached, const Request& request) {
   reply.status = cached.status;
   reply.content_type = cached.content_type;
   reply.headers.emplace_back("ETag", cached.etag);
-  reply.headers.emplace_back("Vary", "Accept-Encoding");
+  if (cached.gzip)  // the answer differs by Accept-Encoding only when a gzip form exists
+    reply.headers.emplace_back("Vary", "Accept-Encoding");
   const std::string_view if_none_match = request.header("if-none-match");
   if (cached.status == 200 && !if_none_match.empty() &&
       (if_none_match == cached.etag || if_none_match == "*" ||
@@ -98,8 +113,10 @@ Reply replyFrom(const CachedResponse& cached, const Request& request) {
   if (cached.gzip && acceptsGzip(request)) {
     reply.headers.emplace_back("Content-Encoding", "gzip");
     reply.shared_body = cached.gzip;
+    reply.head = cached.gzip_head;
   } else {
     reply.shared_body = cached.body;
+    reply.head = cached.head;
   }
   return reply;
 }

@@ -17,6 +17,9 @@ struct CachedResponse {
   std::shared_ptr<const std::string> body;
   std::shared_ptr<const std::string> gzip;  ///< null when not worth compressing
   std::string etag;                         ///< a strong validator: a hash of the body
+  /// The serialised heads of the 200 answer, plain and gzip (see Reply::head).
+  std::shared_ptr<const std::string> head;
+  std::shared_ptr<const std::string> gzip_head;
 };
 
 /// Answers for normalised queries, valid for one snapshot version: the first request renders,

@@ -1,5 +1,7 @@
 #include <thread>
 
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
 #include <gtest/gtest.h>
 #include <zlib.h>
 
@@ -216,6 +218,107 @@ TEST(HttpServerTest, RefusesOversizedAndMalformedRequests) {
   ASSERT_TRUE(fine);
   EXPECT_EQ(fine->status, 200);
   EXPECT_EQ(fine->body, "ok");
+}
+
+/// Sends raw bytes on one connection and reads until `responses` whole answers arrived or the
+/// server closed; returns them parsed.
+std::vector<boost::beast::http::response<boost::beast::http::string_body>> exchange(
+    uint16_t port, const std::string& bytes, size_t responses) {
+  namespace beast = boost::beast;
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket(io);
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+  boost::asio::write(socket, boost::asio::buffer(bytes));
+  beast::flat_buffer buffer;
+  std::vector<beast::http::response<beast::http::string_body>> out;
+  while (out.size() < responses) {
+    beast::http::response_parser<beast::http::string_body> parser;
+    parser.body_limit(1 << 24);
+    beast::error_code ec;
+    beast::http::read(socket, buffer, parser, ec);
+    if (ec)
+      break;
+    out.push_back(parser.release());
+  }
+  return out;
+}
+
+std::map<std::string, std::string> fieldsOf(
+    const boost::beast::http::response<boost::beast::http::string_body>& response) {
+  std::map<std::string, std::string> out;
+  for (const auto& field : response)
+    out[std::string(field.name_string())] = std::string(field.value());
+  return out;
+}
+
+TEST(HttpServerTest, PreSerialisedAnswersSayWhatBuiltOnesSay) {
+  const std::string body = std::string(3000, 'x') + std::string(3000, 'y');
+  auto cached = makeCachedResponse(200, body);
+  ASSERT_TRUE(cached->gzip);
+  auto server = HttpServer::start("127.0.0.1:0", [&](const Request& request) {
+    return replyFrom(*cached, request);
+  });
+  ASSERT_TRUE(server);
+  const uint16_t port = (*server)->port();
+  for (const std::string accept : {"", "Accept-Encoding: gzip\r\n"}) {
+    // Two pipelined keep-alive requests take the pre-serialised path; Connection: close makes
+    // the server build the head with Beast. Both must carry the same fields.
+    const std::string request = "GET /x HTTP/1.1\r\nHost: t\r\n" + accept + "\r\n";
+    auto fast = exchange(port, request + request, 2);
+    auto built = exchange(
+        port, "GET /x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n" + accept + "\r\n", 1);
+    ASSERT_EQ(fast.size(), 2u) << accept;
+    ASSERT_EQ(built.size(), 1u) << accept;
+    for (const auto& answer : fast) {
+      EXPECT_EQ(answer.result_int(), 200);
+      EXPECT_TRUE(answer.keep_alive());
+      EXPECT_EQ(answer.body(), built[0].body());
+    }
+    auto fields = fieldsOf(built[0]);
+    EXPECT_EQ(fields.erase("Connection"), 1u);
+    EXPECT_EQ(fieldsOf(fast[0]), fields) << accept;
+    EXPECT_EQ(fields["ETag"], cached->etag);
+    EXPECT_EQ(fields["Vary"], "Accept-Encoding");
+    EXPECT_EQ(accept.empty() ? built[0].body() : gunzip(built[0].body()), body);
+  }
+  // HTTP/1.0 and revalidations are answered by the general path.
+  auto old = exchange(port, "GET /x HTTP/1.0\r\n\r\n", 1);
+  ASSERT_EQ(old.size(), 1u);
+  EXPECT_EQ(old[0].version(), 10u);
+  EXPECT_EQ(old[0].body(), body);
+  auto revalidated = exchange(
+      port, "GET /x HTTP/1.1\r\nHost: t\r\nIf-None-Match: " + cached->etag + "\r\n\r\n", 1);
+  ASSERT_EQ(revalidated.size(), 1u);
+  EXPECT_EQ(revalidated[0].result_int(), 304);
+}
+
+TEST(HttpServerTest, ClosesAConnectionThatNeverFinishesItsRequest) {
+  ServerLimits limits;
+  limits.idle_timeout = std::chrono::seconds(1);
+  auto server = HttpServer::start(
+      "127.0.0.1:0", [](const Request&) { return Reply{200, "text/plain", "ok"}; }, 1, limits);
+  ASSERT_TRUE(server);
+  const uint16_t port = (*server)->port();
+  // A complete request first: the connection is kept alive and answered.
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket(io);
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+  boost::asio::write(socket, boost::asio::buffer(std::string("GET / HTTP/1.1\r\nHost: t\r\n\r\n")));
+  boost::beast::flat_buffer buffer;
+  boost::beast::http::response<boost::beast::http::string_body> answer;
+  boost::beast::http::read(socket, buffer, answer);
+  EXPECT_EQ(answer.body(), "ok");
+  // Then half a request line, and silence: the server must hang up after the idle timeout.
+  const auto started = std::chrono::steady_clock::now();
+  boost::asio::write(socket, boost::asio::buffer(std::string("GET / HT")));
+  char byte;
+  boost::beast::error_code ec;
+  socket.read_some(boost::asio::buffer(&byte, 1), ec);  // returns when the server closes
+  const auto waited = std::chrono::steady_clock::now() - started;
+  EXPECT_TRUE(ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset)
+      << ec.message();
+  EXPECT_GE(waited, std::chrono::milliseconds(900));
+  EXPECT_LT(waited, std::chrono::seconds(10));
 }
 
 }  // namespace
