@@ -36,6 +36,11 @@ std::optional<Reply> CoinGeckoRoutes::handle(const Request& request) {
   if (!request.path.starts_with("/api/v3/"))
     return std::nullopt;
   auto version = snapshot_.current();
+  // A target already answered for this snapshot version is served without parsing it again.
+  if (!request.target.empty()) {
+    if (auto hit = by_target_.find(version->version, request.target))
+      return answered(*hit, request);
+  }
   const std::string_view path = std::string_view(request.path).substr(7);
   if (path == "/ping")
     return Reply{200, "application/json", R"({"gecko_says":"(V3) To the Moon!"})"};
@@ -79,11 +84,17 @@ Reply CoinGeckoRoutes::cached(const Request& request, const pipeline::SnapshotVe
   auto hit = cache_.find(version.version, key);
   if (!hit)
     hit = cache_.insert(version.version, key, makeCachedResponse(200, render()));
+  if (!request.target.empty())
+    by_target_.insert(version.version, std::string(request.target), hit);
+  return answered(*hit, request);
+}
+
+Reply CoinGeckoRoutes::answered(const CachedResponse& response, const Request& request) {
   static telemetry::Counter& answered = telemetry::metrics().counter(
       "coinrelay_serve_answered_from_snapshot_total",
       "Client requests answered from the snapshot, without any upstream call.");
   answered.inc();
-  return replyFrom(*hit, request);
+  return replyFrom(response, request);
 }
 
 Reply CoinGeckoRoutes::miss(const std::string& upstream_path, const std::string& refusal) {
@@ -98,17 +109,18 @@ Reply CoinGeckoRoutes::coinsMarkets(const Request& request,
   auto query = coingecko::parseMarketsQuery(request.query, &error);
   if (!query)
     return errorReply(error);
-  const std::string upstream_path =
-      fmt::format("/coins/markets?vs_currency={}&order={}&per_page={}&page={}{}{}",
-                  query->vs_currency, query->order, query->per_page, query->page,
-                  query->ids.empty() ? "" : "&ids=" + csv(query->ids),
-                  query->precision ? "&precision=" + std::to_string(*query->precision) : "");
+  const auto upstream_path = [&] {
+    return fmt::format("/coins/markets?vs_currency={}&order={}&per_page={}&page={}{}{}",
+                       query->vs_currency, query->order, query->per_page, query->page,
+                       query->ids.empty() ? "" : "&ids=" + csv(query->ids),
+                       query->precision ? "&precision=" + std::to_string(*query->precision) : "");
+  };
   auto tracked = version.by_currency.find(query->vs_currency);
   if (tracked == version.by_currency.end()) {
-    return miss(upstream_path, fmt::format("vs_currency '{}' is not tracked by coinrelay "
-                                           "(tracked: {}); ask its operator to add it to "
-                                           "upstream.vs_currencies",
-                                           query->vs_currency, trackedCurrencies(version)));
+    return miss(upstream_path(), fmt::format("vs_currency '{}' is not tracked by coinrelay "
+                                             "(tracked: {}); ask its operator to add it to "
+                                             "upstream.vs_currencies",
+                                             query->vs_currency, trackedCurrencies(version)));
   }
   std::vector<std::string> untracked;
   for (const auto& id : query->ids) {
@@ -116,9 +128,9 @@ Reply CoinGeckoRoutes::coinsMarkets(const Request& request,
       untracked.push_back(id);
   }
   if (!untracked.empty()) {
-    return miss(upstream_path, fmt::format("coin not tracked by coinrelay: {}; ask its operator "
-                                           "to add it to upstream.ids",
-                                           csv(untracked)));
+    return miss(upstream_path(), fmt::format("coin not tracked by coinrelay: {}; ask its operator "
+                                             "to add it to upstream.ids",
+                                             csv(untracked)));
   }
   // Without ids the answer ranges over CoinGecko's whole universe: the snapshot holds it only
   // for market-cap order within the tracked top N (ranks 1..page*per_page all present). Other
@@ -129,7 +141,7 @@ Reply CoinGeckoRoutes::coinsMarkets(const Request& request,
     const bool covered = query->order == "market_cap_desc" && wanted <= ranked.size() &&
                          ranked[wanted - 1]->market_cap_rank == static_cast<int64_t>(wanted);
     if (!covered)
-      return misses_->ask(upstream_path);
+      return misses_->ask(upstream_path());
   }
   return cached(request, version, query->normalised(), [&] {
     return coingecko::renderMarkets(coingecko::selectMarkets(tracked->second, *query),
@@ -143,25 +155,28 @@ Reply CoinGeckoRoutes::simplePrice(const Request& request,
   auto query = coingecko::parseSimplePriceQuery(request.query, &error);
   if (!query)
     return errorReply(error);
-  std::string upstream_path =
-      fmt::format("/simple/price?{}={}&vs_currencies={}", query->ids.empty() ? "symbols" : "ids",
-                  csv(query->ids.empty() ? query->symbols : query->ids), csv(query->vs_currencies));
-  for (const auto& [name, on] : {std::pair{"include_market_cap", query->include_market_cap},
-                                 {"include_24hr_vol", query->include_24hr_vol},
-                                 {"include_24hr_change", query->include_24hr_change},
-                                 {"include_last_updated_at", query->include_last_updated_at}}) {
-    if (on)
-      upstream_path += fmt::format("&{}=true", name);
-  }
-  if (query->precision)
-    upstream_path += "&precision=" + std::to_string(*query->precision);
+  const auto upstream_path = [&] {
+    std::string path = fmt::format(
+        "/simple/price?{}={}&vs_currencies={}", query->ids.empty() ? "symbols" : "ids",
+        csv(query->ids.empty() ? query->symbols : query->ids), csv(query->vs_currencies));
+    for (const auto& [name, on] : {std::pair{"include_market_cap", query->include_market_cap},
+                                   {"include_24hr_vol", query->include_24hr_vol},
+                                   {"include_24hr_change", query->include_24hr_change},
+                                   {"include_last_updated_at", query->include_last_updated_at}}) {
+      if (on)
+        path += fmt::format("&{}=true", name);
+    }
+    if (query->precision)
+      path += "&precision=" + std::to_string(*query->precision);
+    return path;
+  };
 
   for (const auto& vs : query->vs_currencies) {
     if (!version.by_currency.contains(vs)) {
-      return miss(upstream_path, fmt::format("vs_currency '{}' is not tracked by coinrelay "
-                                             "(tracked: {}); ask its operator to add it to "
-                                             "upstream.vs_currencies",
-                                             vs, trackedCurrencies(version)));
+      return miss(upstream_path(), fmt::format("vs_currency '{}' is not tracked by coinrelay "
+                                               "(tracked: {}); ask its operator to add it to "
+                                               "upstream.vs_currencies",
+                                               vs, trackedCurrencies(version)));
     }
   }
   // Resolve the coins: ids as given; a symbol means the best-ranked coin that has it.
@@ -196,9 +211,9 @@ Reply CoinGeckoRoutes::simplePrice(const Request& request,
     }
   }
   if (!untracked.empty()) {
-    return miss(upstream_path, fmt::format("coin not tracked by coinrelay: {}; ask its operator "
-                                           "to add it to upstream.ids",
-                                           csv(untracked)));
+    return miss(upstream_path(), fmt::format("coin not tracked by coinrelay: {}; ask its operator "
+                                             "to add it to upstream.ids",
+                                             csv(untracked)));
   }
   return cached(request, version, query->normalised(), [&] {
     std::vector<coingecko::SimplePriceRow> rows;

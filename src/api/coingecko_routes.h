@@ -29,10 +29,12 @@ class CoinGeckoRoutes {
   Reply cached(const Request& request, const pipeline::SnapshotVersion& version,
                const std::string& key, const std::function<std::string()>& render);
   Reply miss(const std::string& upstream_path, const std::string& refusal);
+  Reply answered(const CachedResponse& response, const Request& request);
 
   const pipeline::Snapshot& snapshot_;
   MissFetcher* misses_;
-  ResponseCache cache_;
+  ResponseCache cache_;      ///< by normalised query
+  ResponseCache by_target_;  ///< by raw request target, the same answers: skips normalising
 };
 
 }  // namespace coinrelay::api

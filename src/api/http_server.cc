@@ -168,6 +168,7 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
     Request request;
     request.method = std::string(message.method_string());
     std::string_view target = message.target();
+    request.target = target;
     const size_t question = target.find('?');
     request.path = percentDecode(target.substr(0, question));
     if (question != std::string_view::npos)
@@ -334,11 +335,11 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
 std::string serialisedHead(int status, std::string_view content_type,
                            const std::vector<std::pair<std::string, std::string>>& headers,
                            size_t content_length) {
-  std::string head = fmt::format("HTTP/1.1 {} {}\r\nServer: coinrelay\r\nContent-Type: {}\r\n",
-                                 status,
-                                 std::string_view(http::obsolete_reason(
-                                     static_cast<http::status>(static_cast<unsigned>(status)))),
-                                 content_type);
+  std::string head = fmt::format(
+      "HTTP/1.1 {} {}\r\nServer: coinrelay\r\nContent-Type: {}\r\n", status,
+      std::string_view(
+          http::obsolete_reason(static_cast<http::status>(static_cast<unsigned>(status)))),
+      content_type);
   for (const auto& [name, value] : headers)
     head.append(name).append(": ").append(value).append("\r\n");
   head.append(fmt::format("Content-Length: {}\r\n\r\n", content_length));

@@ -16,7 +16,8 @@ namespace coinrelay::api {
 
 struct Request {
   std::string method;
-  std::string path;                                          ///< without the query string
+  std::string path;         ///< without the query string
+  std::string_view target;  ///< as received (path and query), valid during the handler call
   std::map<std::string, std::string> query;                  ///< percent-decoded
   std::vector<std::pair<std::string, std::string>> headers;  ///< names lower-cased
   std::string body;  ///< at most ServerLimits::max_body_bytes

@@ -66,17 +66,17 @@ std::shared_ptr<const CachedResponse> makeCachedResponse(int status, std::string
       out.emplace_back("Content-Encoding", "gzip");
     return out;
   };
-  cached->head = std::make_shared<const std::string>(serialisedHead(
-      cached->status, cached->content_type, headers(false), cached->body->size()));
+  cached->head = std::make_shared<const std::string>(
+      serialisedHead(cached->status, cached->content_type, headers(false), cached->body->size()));
   if (cached->gzip) {
-    cached->gzip_head = std::make_shared<const std::string>(serialisedHead(
-        cached->status, cached->content_type, headers(true), cached->gzip->size()));
+    cached->gzip_head = std::make_shared<const std::string>(
+        serialisedHead(cached->status, cached->content_type, headers(true), cached->gzip->size()));
   }
   return cached;
 }
 
 std::shared_ptr<const CachedResponse> ResponseCache::find(uint64_t version,
-                                                          const std::string& key) const {
+                                                          std::string_view key) const {
   std::shared_lock lock(mutex_);
   if (version != version_)
     return nullptr;

@@ -29,7 +29,7 @@ class ResponseCache {
  public:
   explicit ResponseCache(size_t max_entries = 10'000) : max_entries_(max_entries) {}
 
-  std::shared_ptr<const CachedResponse> find(uint64_t version, const std::string& key) const;
+  std::shared_ptr<const CachedResponse> find(uint64_t version, std::string_view key) const;
   std::shared_ptr<const CachedResponse> insert(uint64_t version, const std::string& key,
                                                std::shared_ptr<const CachedResponse> response);
 
@@ -37,7 +37,13 @@ class ResponseCache {
   size_t max_entries_;
   mutable std::shared_mutex mutex_;
   uint64_t version_ = 0;
-  std::unordered_map<std::string, std::shared_ptr<const CachedResponse>> entries_;
+  /// Transparent hashing: lookups by string_view allocate nothing.
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
+  };
+  std::unordered_map<std::string, std::shared_ptr<const CachedResponse>, Hash, std::equal_to<>>
+      entries_;
 };
 
 /// Builds a CachedResponse: computes the ETag and, for bodies worth it, the gzip form.

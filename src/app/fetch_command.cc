@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "api/http_server.h"
+#include "api/miss_fetcher.h"
 #include "coingecko/budget.h"
 #include "common/json_writer.h"
 #include "common/time_util.h"
@@ -112,6 +113,15 @@ int runFetchRole(const config::Config& config, int cycles, const StopSignal& sto
   pipeline::FetchOptions options = pipeline::fetchOptionsFor(config, plan);
   options.coordinator = election->get();
   pipeline::FetchLoop loop(config.upstream, {sink->get()}, stop, options);
+  // Serve replicas with serve.miss_via send their misses here: the active fetcher makes the
+  // call within its own budget (a standby answers 503 with MissFetcher::kStandbyHeader).
+  std::unique_ptr<api::MissFetcher> misses;
+  if (config.serve.on_miss == "fetch") {
+    misses = std::make_unique<api::MissFetcher>(config.upstream,
+                                                std::chrono::seconds(config.serve.miss_ttl_s),
+                                                config.serve.miss_calls_per_minute);
+    misses->setGate(&loop.onDemandGate());
+  }
 
   std::unique_ptr<api::HttpServer> server;
   if (!config.fetch.metrics_listen.empty()) {
@@ -123,6 +133,22 @@ int runFetchRole(const config::Config& config, int cycles, const StopSignal& sto
           }
           if (request.path == "/healthz")
             return api::Reply{200, "application/json", healthJson(loop, **sink, plan)};
+          constexpr std::string_view kUpstream = "/v1/upstream";
+          if (request.target.starts_with(kUpstream)) {
+            const std::string forwarded(request.target.substr(kUpstream.size()));
+            if (misses == nullptr) {
+              return api::Reply{404, "application/json",
+                                R"({"error":"this fetcher does not fetch misses for serve )"
+                                R"(replicas: set serve.on_miss = fetch in its configuration"})"};
+            }
+            if (!api::MissFetcher::forwardable(forwarded)) {
+              return api::Reply{
+                  404, "application/json",
+                  R"({"error":"not fetched for serve replicas: only /simple/price, )"
+                  R"(/coins/markets, /simple/supported_vs_currencies, /coins/list"})"};
+            }
+            return misses->ask(forwarded);
+          }
           return api::Reply{404, "application/json",
                             R"({"error":"not found: try /metrics or /healthz"})"};
         });

@@ -83,6 +83,7 @@ int runCommand(const CommonOptions& options, const StopSignal& stop) {
     misses = std::make_unique<api::MissFetcher>(config->upstream,
                                                 std::chrono::seconds(config->serve.miss_ttl_s),
                                                 config->serve.miss_calls_per_minute);
+    misses->setGate(&loop.onDemandGate());  // within the schedule's rate limit and credits
   }
   api::CoinGeckoRoutes coingecko(snapshot, misses.get());
   const auto& upstream_requests = loop.upstreamStats().requests;

@@ -50,6 +50,8 @@ int serveCommand(const CommonOptions& options, const StopSignal& stop) {
     misses = std::make_unique<api::MissFetcher>(config->upstream,
                                                 std::chrono::seconds(config->serve.miss_ttl_s),
                                                 config->serve.miss_calls_per_minute);
+    if (!config->serve.miss_via.empty())
+      misses->forwardTo(config->serve.miss_via);  // the active fetcher's budget
   }
   api::CoinGeckoRoutes coingecko(snapshot, misses.get());
   pipeline::KafkaFeed& source = **feed;

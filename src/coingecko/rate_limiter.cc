@@ -55,6 +55,16 @@ bool RateLimiter::acquire(SystemTime deadline, const StopSignal& stop) {
   }
 }
 
+bool RateLimiter::tryAcquire(SystemTime now, int keep_free) {
+  std::lock_guard lock(mutex_);
+  if (nextSlotLocked(now) > now)
+    return false;
+  if (limit_ > 0 && static_cast<int>(sent_.size()) + 1 + std::max(0, keep_free) > limit_)
+    return false;
+  sent_.push_back(now);
+  return true;
+}
+
 int RateLimiter::limit() const {
   std::lock_guard lock(mutex_);
   return limit_;

@@ -32,6 +32,9 @@ class RateLimiter {
   /// Waits for a slot that opens no later than `deadline` and takes it. False when no slot opens
   /// in time (nothing is waited for then) or when `stop` was requested.
   bool acquire(SystemTime deadline, const StopSignal& stop);
+  /// Takes a slot at once if one is free and `keep_free` more stay free in the window after it
+  /// (on-demand requests leave the schedule's share alone); never waits.
+  bool tryAcquire(SystemTime now, int keep_free);
 
   int limit() const;
   /// Lowers or raises the limit (e.g. to what CoinGecko's /key reports for the key).

@@ -183,7 +183,13 @@ const std::vector<OptionSpec> kOptions = {
     {"serve.miss_ttl_s", OptionType::Int, "60", "How long an on-demand answer is reused.", 1,
      86'400},
     {"serve.miss_calls_per_minute", OptionType::Int, "10",
-     "Upstream calls per minute allowed for on-demand answers.", 1, 10'000},
+     "Upstream calls per minute allowed for on-demand answers, within the fetcher's budget.", 1,
+     10'000},
+    {"serve.miss_via", OptionType::List, "",
+     "`coinrelay serve` with on_miss = fetch: the /metrics addresses of the fetch role(s) "
+     "(http://fetch-1:9464,http://fetch-2:9464); misses are then fetched by the active fetcher "
+     "within its rate limit and monthly credits, and serve needs no CoinGecko key. Empty: serve "
+     "calls CoinGecko itself, outside the fetcher's budget."},
     {"serve.teams_file", OptionType::String, "",
      "TOML file of team keys and quotas ([teams.<name>] key, requests_per_minute); re-read when "
      "it changes. Empty: no keys needed."},
@@ -588,6 +594,17 @@ Result<Config> validate(const RawConfig& raw, bool require_api_key) {
   c.serve.on_miss = str("serve.on_miss");
   c.serve.miss_ttl_s = integer("serve.miss_ttl_s");
   c.serve.miss_calls_per_minute = integer("serve.miss_calls_per_minute");
+  c.serve.miss_via = splitCsv(raw.get("serve.miss_via"));
+  for (auto& url : c.serve.miss_via) {
+    while (url.ends_with('/'))
+      url.pop_back();
+    if (!url.starts_with("http://") && !url.starts_with("https://")) {
+      return makeError(ErrorCode::InvalidArgument,
+                       fmt::format("serve.miss_via: '{}' is not an http(s) URL; give the fetch "
+                                   "role's fetch.metrics_listen address, e.g. http://fetch-1:9464",
+                                   url));
+    }
+  }
   c.serve.teams_file = str("serve.teams_file");
   c.serve.bootstrap_lookback_s = integer("serve.bootstrap_lookback_s");
   c.storage.sqlite_path = str("storage.sqlite_path");

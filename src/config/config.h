@@ -92,7 +92,8 @@ struct ServeConfig {
   std::string on_miss;  ///< refuse | fetch: a coin or currency outside the tracked set
   int miss_ttl_s = 60;
   int miss_calls_per_minute = 10;
-  std::string teams_file;  ///< empty: no team keys, everyone admitted
+  std::vector<std::string> miss_via;  ///< fetch-role base URLs that fetch misses for serve
+  std::string teams_file;             ///< empty: no team keys, everyone admitted
   int bootstrap_lookback_s = 900;
 };
 

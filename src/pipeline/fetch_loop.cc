@@ -1,5 +1,8 @@
 #include "pipeline/fetch_loop.h"
 
+#include <algorithm>
+#include <ctime>
+
 #include <fmt/format.h>
 
 #include "common/time_util.h"
@@ -95,6 +98,7 @@ FetchOptions fetchOptionsFor(const config::Config& config, const coingecko::Budg
   options.publish_unchanged = config.fetch.publish_unchanged;
   options.calls_per_minute = plan.calls_per_minute;
   options.monthly_credits = plan.monthly_credits;
+  options.calls_per_cycle = plan.calls.total();
   const auto* facts = coingecko::findPlan(config.upstream.plan);
   options.read_key_usage = facts != nullptr && facts->paid;
   return options;
@@ -177,6 +181,53 @@ Status FetchLoop::admit(SystemTime deadline) {
   }
   ledger_.charge(std::chrono::system_clock::now());
   return {};
+}
+
+Status FetchLoop::OnDemandGate::admit(SystemTime) {
+  FetchLoop& loop = loop_;
+  if (loop.stop_.stopped())
+    return makeError(ErrorCode::Unavailable, "stopping");
+  if (loop.options_.coordinator != nullptr && !loop.options_.coordinator->leading()) {
+    return makeError(ErrorCode::FailedPrecondition, "this process is not the active fetcher");
+  }
+  const auto now = std::chrono::system_clock::now();
+  const int per_cycle = loop.options_.calls_per_cycle;
+  if (auto left = loop.ledger_.left()) {
+    // Credits for every cycle still to come this month stay with the schedule.
+    const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
+    std::tm utc{};
+    gmtime_r(&seconds, &utc);
+    utc.tm_mday = 1;
+    utc.tm_hour = utc.tm_min = utc.tm_sec = 0;
+    utc.tm_mon += 1;  // timegm normalises month 12 into January of the next year
+    const auto month_end = std::chrono::system_clock::from_time_t(timegm(&utc));
+    const int64_t interval_s = std::max(1, loop.config_.interval_s);
+    const int64_t cycles_left =
+        std::chrono::duration_cast<std::chrono::seconds>(month_end - now).count() / interval_s + 1;
+    const int64_t reserved = cycles_left * per_cycle;
+    if (*left <= reserved) {
+      return makeError(ErrorCode::ResourceExhausted,
+                       fmt::format("the {} credits left in {} are kept for the schedule ({} "
+                                   "cycles x {} calls until the month ends)",
+                                   *left, loop.ledger_.month(), cycles_left, per_cycle));
+    }
+  }
+  if (!loop.limiter_.tryAcquire(now, per_cycle)) {
+    return makeError(ErrorCode::ResourceExhausted,
+                     fmt::format("no upstream call free this minute: the schedule keeps {} of the "
+                                 "{} calls per minute (budget.calls_per_minute), or the upstream "
+                                 "asked for a pause",
+                                 per_cycle, loop.limiter_.limit()));
+  }
+  loop.ledger_.charge(now);
+  return {};
+}
+
+void FetchLoop::OnDemandGate::settle(int, std::optional<std::chrono::milliseconds> pause) {
+  // A pause the upstream asks for holds every request, scheduled ones included; an error
+  // answer to one on-demand query says nothing about the upstream's health.
+  if (pause)
+    loop_.limiter_.holdUntil(std::chrono::system_clock::now() + *pause);
 }
 
 void FetchLoop::settle(int status, std::optional<std::chrono::milliseconds> pause) {

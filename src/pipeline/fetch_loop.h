@@ -50,7 +50,10 @@ struct FetchOptions {
   int calls_per_minute = 0;        ///< 0: no rate limit
   /// The window calls_per_minute applies to (a minute and a margin; shorter in tests).
   std::chrono::milliseconds rate_window = coingecko::RateLimiter::kDefaultWindow;
-  int monthly_credits = 0;             ///< 0: no monthly cap
+  int monthly_credits = 0;  ///< 0: no monthly cap
+  /// The most calls one cycle makes (the budget plan's figure): what on-demand requests leave
+  /// free, in the rate window and in the month's credits per cycle still to come.
+  int calls_per_cycle = 0;
   bool read_key_usage = false;         ///< paid plans: read the usage from CoinGecko's /key
   Coordinator* coordinator = nullptr;  ///< nullptr: always active, nothing persisted
 };
@@ -92,6 +95,11 @@ class FetchLoop : private coingecko::RequestGate {
 
   const coingecko::ClientStats& upstreamStats() const { return client_.stats(); }
   const coingecko::CreditLedger& ledger() const { return ledger_; }
+  /// The gate for on-demand upstream requests of the serving layer (queries outside the
+  /// tracked set): they share this loop's rate limiter and monthly credits, and are admitted
+  /// only while the schedule keeps what it needs — calls_per_cycle free slots in the rate
+  /// window, and the credits of every cycle left in the month. They never wait for a slot.
+  coingecko::RequestGate& onDemandGate() { return on_demand_; }
   FetchStatus status() const;
   void onCycle(std::function<void(const CycleReport&)> callback) {
     on_cycle_ = std::move(callback);
@@ -100,6 +108,16 @@ class FetchLoop : private coingecko::RequestGate {
  private:
   // coingecko::RequestGate
   Status admit(SystemTime deadline) override;
+
+  class OnDemandGate : public coingecko::RequestGate {
+   public:
+    explicit OnDemandGate(FetchLoop& loop) : loop_(loop) {}
+    Status admit(SystemTime deadline) override;
+    void settle(int status, std::optional<std::chrono::milliseconds> pause) override;
+
+   private:
+    FetchLoop& loop_;
+  };
   void settle(int status, std::optional<std::chrono::milliseconds> pause) override;
 
   void setState(UpstreamState state, const std::string& why);
@@ -117,6 +135,7 @@ class FetchLoop : private coingecko::RequestGate {
   coingecko::CoinGeckoClient client_;
   coingecko::RateLimiter limiter_;
   coingecko::CreditLedger ledger_;
+  OnDemandGate on_demand_{*this};
   std::function<void(const CycleReport&)> on_cycle_;
 
   /// (id, vs_currency) -> last_updated_ms of its last publication.

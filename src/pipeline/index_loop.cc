@@ -25,6 +25,12 @@ using namespace std::chrono_literals;
 constexpr auto kCommitEvery = 200ms;
 /// On SIGTERM, batches in flight get this long to become durable before the workers stop.
 constexpr auto kShutdownGrace = 10s;
+/// A full queue of batches first just stops reading: librdkafka's bounded prefetch queue fills
+/// and its fetcher stops by itself. Pausing the partitions would purge that queue and cost a
+/// refetch (about half a second per pause with librdkafka 2.0), so it is kept for blockages
+/// longer than this, or an engine that is down, when the consumer must poll to stay in its
+/// group (max.poll.interval.ms) without reading.
+constexpr auto kHoldBeforePause = 5s;
 /// Elasticsearch and OpenSearch refuse a document id longer than this (the whole bulk request
 /// fails validation), so such a message is dead-lettered before it is ever sent.
 constexpr size_t kMaxIdBytes = 512;
@@ -222,6 +228,20 @@ Status IndexLoop::run() {
   last_commit_ = last_report_ = Clock::now();
   auto last_warning = Clock::now() - 1h;
   while (!stop_.stopped()) {
+    const bool full = alive_.size() >= 2 * static_cast<size_t>(config_.elasticsearch.max_in_flight);
+    if (!full)
+      full_since_.reset();
+    else if (!full_since_)
+      full_since_ = Clock::now();
+    if (full && !paused_ && health_.up() && Clock::now() - *full_since_ < kHoldBeforePause) {
+      stop_.waitFor(5ms);  // short back-pressure: read nothing until a batch is durable
+      drainCompletions();
+      dead_letters_->poll(0);
+      retryDeadLetters();
+      commit(false);
+      updateLagAndLog(false);
+      continue;
+    }
     auto timeout = 100ms;
     if (filling_ && !filling_->messages.empty()) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -502,7 +522,9 @@ void IndexLoop::commit(bool sync) {
 void IndexLoop::updatePause() {
   const size_t high = 2 * static_cast<size_t>(config_.elasticsearch.max_in_flight);
   const size_t low = static_cast<size_t>(config_.elasticsearch.max_in_flight);
-  const bool pause = !paused_ && alive_.size() >= high;
+  const bool pause =
+      !paused_ && alive_.size() >= high &&
+      (!health_.up() || (full_since_ && Clock::now() - *full_since_ >= kHoldBeforePause));
   const bool resume = paused_ && alive_.size() <= low;
   if (!pause && !resume)
     return;

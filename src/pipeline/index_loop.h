@@ -56,10 +56,12 @@ struct IndexStatus {
 ///   letter, is durable (OffsetTracker), so a crash at any moment redelivers what was not, and
 ///   the observation-key document ids turn the redelivery into overwrites.
 /// - Memory is bounded: once 2 x max_in_flight batches are alive (queued, in flight or waiting
-///   for their dead letters) every assigned partition is paused, and resumed at max_in_flight.
-///   The consumer keeps polling while paused, so it stays in its group; an engine that is down
-///   or refuses writes (429, 5xx, a cluster block) thus stops consumption without losing,
-///   skipping or buffering without bound, and the indexer resumes on its own when it is back.
+///   for their dead letters) the loop reads nothing more until one is durable (librdkafka's
+///   prefetch queue, itself bounded, stops fetching by itself). If that lasts 5 s, or the engine
+///   is down, every assigned partition is paused (resumed at max_in_flight) and the consumer
+///   keeps polling, so it stays in its group. An engine that is down or refuses writes (429,
+///   5xx, a cluster block) thus stops consumption without losing, skipping or buffering without
+///   bound, and the indexer resumes on its own when it is back.
 /// Threading: run() blocks the calling thread (the Kafka thread) until `stop` is requested;
 /// workers are threads of their own; status() may be called from any thread.
 class IndexLoop {
@@ -118,6 +120,7 @@ class IndexLoop {
   };
   std::vector<LetterRetry> letter_retries_;
   bool paused_ = false;
+  std::optional<std::chrono::steady_clock::time_point> full_since_;  ///< queue of batches full
   bool closed_ = false;
   std::chrono::steady_clock::time_point last_commit_;
   std::chrono::steady_clock::time_point last_report_;

@@ -72,12 +72,16 @@ class ServeTest : public ::testing::Test {
         std::vector<std::string>{}, dir_.path("fetch.log"));
   }
 
-  std::unique_ptr<Process> startServe(std::vector<std::string> extra = {}) {
+  /// `upstream` empty: the simulator.
+  std::unique_ptr<Process> startServe(std::vector<std::string> extra = {},
+                                      std::string upstream = {}) {
+    if (upstream.empty())
+      upstream = "http://" + address(sim_port_) + "/api/v3";
     std::vector<std::string> argv = {kBinary,      "serve",
                                      "--brokers",  kBrokers,
                                      "--topic",    topic_,
                                      "--listen",   address(serve_port_),
-                                     "--upstream", "http://" + address(sim_port_) + "/api/v3",
+                                     "--upstream", upstream,
                                      "--set",      "serve.on_miss=fetch",
                                      "--set",      "serve.miss_calls_per_minute=1000"};
     argv.insert(argv.end(), extra.begin(), extra.end());
@@ -190,6 +194,46 @@ TEST_F(ServeTest, AnswersLikeCoinGeckoFieldByField) {
     get(serve_port_, "/api/v3/simple/price?ids=simcoin-77&vs_currencies=usd");
   EXPECT_EQ(simulatorCalls("/api/v3/simple/price"), price_calls);
   EXPECT_EQ(serve->terminate(), 0) << serve->output();
+}
+
+TEST_F(ServeTest, MissesAreFetchedByTheActiveFetcherWithinItsBudget) {
+  // serve has no usable upstream (port 1 refuses): its misses can only be answered by the
+  // fetch role, through serve.miss_via, which calls the simulator within its own budget.
+  const int metrics_port = freePort();
+  auto fetch = std::make_unique<Process>(
+      std::vector<std::string>{kBinary,      "fetch",
+                               "--upstream", "http://" + address(sim_port_) + "/api/v3",
+                               "--brokers",  kBrokers,
+                               "--topic",    topic_,
+                               "--top",      "50",
+                               "--interval", "2",
+                               "--set",      "upstream.vs_currencies=usd,eur",
+                               "--set",      "budget.calls_per_minute=600",
+                               "--set",      "budget.monthly_credits=100000000",
+                               "--set",      "fetch.publish_unchanged=true",
+                               "--set",      "serve.on_miss=fetch",
+                               "--set",      "fetch.metrics_listen=" + address(metrics_port)},
+      std::vector<std::string>{}, dir_.path("fetch-misses.log"));
+  ASSERT_TRUE(eventually(
+      [&] {
+        return get(metrics_port, "/healthz").body.find(R"("status":"ok")") != std::string::npos;
+      },
+      30s))
+      << fetch->output();  // a cycle reached Kafka: the topic exists
+  auto serve = startServe({"--set", "serve.miss_via=http://" + address(metrics_port)},
+                          "http://127.0.0.1:1/api/v3");
+  const uint64_t before = simulatorCalls("/api/v3/simple/price");
+  for (int i = 0; i < 3; ++i) {
+    auto answer = get(serve_port_, "/api/v3/simple/price?ids=simcoin-77&vs_currencies=usd");
+    EXPECT_EQ(answer.status, 200) << answer.body << "\n" << serve->output();
+    EXPECT_NE(answer.body.find(R"({"simcoin-77":{"usd":)"), std::string::npos) << answer.body;
+  }
+  EXPECT_EQ(simulatorCalls("/api/v3/simple/price"), before + 1);  // one call, then the TTL
+  // The fetch role fetches only the CoinGecko paths serve answers: it is no open proxy.
+  EXPECT_EQ(get(metrics_port, "/v1/upstream/key").status, 404);
+  EXPECT_EQ(get(metrics_port, "/v1/upstream/../../etc").status, 404);
+  EXPECT_EQ(serve->terminate(), 0) << serve->output();
+  EXPECT_EQ(fetch->terminate(), 0) << fetch->output();
 }
 
 TEST_F(ServeTest, ServesConditionalAndCompressedAnswers) {

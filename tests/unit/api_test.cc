@@ -255,9 +255,8 @@ TEST(HttpServerTest, PreSerialisedAnswersSayWhatBuiltOnesSay) {
   const std::string body = std::string(3000, 'x') + std::string(3000, 'y');
   auto cached = makeCachedResponse(200, body);
   ASSERT_TRUE(cached->gzip);
-  auto server = HttpServer::start("127.0.0.1:0", [&](const Request& request) {
-    return replyFrom(*cached, request);
-  });
+  auto server = HttpServer::start(
+      "127.0.0.1:0", [&](const Request& request) { return replyFrom(*cached, request); });
   ASSERT_TRUE(server);
   const uint16_t port = (*server)->port();
   for (const std::string accept : {"", "Accept-Encoding: gzip\r\n"}) {
@@ -265,8 +264,8 @@ TEST(HttpServerTest, PreSerialisedAnswersSayWhatBuiltOnesSay) {
     // the server build the head with Beast. Both must carry the same fields.
     const std::string request = "GET /x HTTP/1.1\r\nHost: t\r\n" + accept + "\r\n";
     auto fast = exchange(port, request + request, 2);
-    auto built = exchange(
-        port, "GET /x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n" + accept + "\r\n", 1);
+    auto built =
+        exchange(port, "GET /x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n" + accept + "\r\n", 1);
     ASSERT_EQ(fast.size(), 2u) << accept;
     ASSERT_EQ(built.size(), 1u) << accept;
     for (const auto& answer : fast) {
@@ -296,7 +295,11 @@ TEST(HttpServerTest, ClosesAConnectionThatNeverFinishesItsRequest) {
   ServerLimits limits;
   limits.idle_timeout = std::chrono::seconds(1);
   auto server = HttpServer::start(
-      "127.0.0.1:0", [](const Request&) { return Reply{200, "text/plain", "ok"}; }, 1, limits);
+      "127.0.0.1:0",
+      [](const Request&) {
+        return Reply{200, "text/plain", "ok"};
+      },
+      1, limits);
   ASSERT_TRUE(server);
   const uint16_t port = (*server)->port();
   // A complete request first: the connection is kept alive and answered.

@@ -1,5 +1,6 @@
 #include "pipeline/fetch_loop.h"
 
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -7,6 +8,7 @@
 #include <simdjson.h>
 
 #include "api/http_server.h"
+#include "api/miss_fetcher.h"
 #include "common/time_util.h"
 #include "simulate/simulator.h"
 
@@ -375,6 +377,126 @@ TEST_F(FetchLoopTest, AStandbyNeverCallsAndANewLeaderContinuesTheScheduleAndTheC
   ASSERT_FALSE(coordinator.saved.empty());
   EXPECT_EQ(coordinator.saved.back().credits_used, 43);
   EXPECT_EQ(coordinator.saved.back().last_cycle_ms, reports[0].slot_ms);
+}
+
+}  // namespace
+}  // namespace coinrelay::pipeline
+
+namespace coinrelay::pipeline {
+namespace {
+
+TEST_F(FetchLoopTest, OnDemandCallsShareTheBudgetAndLeaveTheScheduleItsShare) {
+  startUpstream({});
+  config_.top_n = 5;
+  FetchOptions options;
+  options.calls_per_minute = 5;
+  options.calls_per_cycle = 2;  // what the schedule keeps free in every window
+  RecordingSink sink;
+  FetchLoop loop(config_, {&sink}, stop_, options);
+  api::MissFetcher misses(config_, std::chrono::seconds(60), 1000);
+  misses.setGate(&loop.onDemandGate());
+  std::vector<int> statuses;
+  for (const char* id : {"simcoin-280", "simcoin-281", "simcoin-282", "simcoin-283"}) {
+    statuses.push_back(
+        misses.ask(std::string("/simple/price?ids=") + id + "&vs_currencies=usd").status);
+  }
+  EXPECT_EQ(statuses, (std::vector<int>{200, 200, 200, 429}));
+  auto refused = misses.ask("/simple/price?ids=simcoin-283&vs_currencies=usd");
+  EXPECT_NE(refused.body.find("the schedule keeps 2 of the 5 calls per minute"), std::string::npos)
+      << refused.body;
+  EXPECT_EQ(misses.upstreamCalls(), 3u) << "a refused miss sends nothing";
+  EXPECT_EQ(loop.ledger().used(), 3) << "on-demand calls are charged to the month's credits";
+  // The schedule still has its two calls in this window.
+  CycleReport report = loop.runCycle(inSeconds(3));
+  EXPECT_TRUE(report.upstream_ok) << report.error;
+  EXPECT_EQ(requestTimes().size(), 4u);
+  EXPECT_EQ(loop.ledger().used(), 4);
+}
+
+TEST_F(FetchLoopTest, OnDemandCallsNeverTakeTheCreditsTheScheduleNeeds) {
+  startUpstream({});
+  config_.top_n = 5;
+  FetchOptions options;
+  options.calls_per_cycle = 1;
+  options.monthly_credits = 1;  // fewer than the cycles left in any month
+  RecordingSink sink;
+  FetchLoop loop(config_, {&sink}, stop_, options);
+  api::MissFetcher misses(config_, std::chrono::seconds(60), 1000);
+  misses.setGate(&loop.onDemandGate());
+  auto refused = misses.ask("/simple/price?ids=simcoin-280&vs_currencies=usd");
+  EXPECT_EQ(refused.status, 429);
+  EXPECT_NE(refused.body.find("are kept for the schedule"), std::string::npos) << refused.body;
+  EXPECT_TRUE(requestTimes().empty());
+  EXPECT_EQ(loop.ledger().used(), 0);
+
+  // With credits to spare the same miss goes through.
+  options.monthly_credits = 100'000'000;
+  FetchLoop rich(config_, {&sink}, stop_, options);
+  api::MissFetcher rich_misses(config_, std::chrono::seconds(60), 1000);
+  rich_misses.setGate(&rich.onDemandGate());
+  EXPECT_EQ(rich_misses.ask("/simple/price?ids=simcoin-280&vs_currencies=usd").status, 200);
+  EXPECT_EQ(requestTimes().size(), 1u);
+}
+
+TEST_F(FetchLoopTest, AStandbyFetcherSendsNoOnDemandCall) {
+  startUpstream({});
+  FakeCoordinator coordinator;
+  FetchOptions options;
+  options.coordinator = &coordinator;
+  RecordingSink sink;
+  FetchLoop loop(config_, {&sink}, stop_, options);
+  api::MissFetcher misses(config_, std::chrono::seconds(60), 1000);
+  misses.setGate(&loop.onDemandGate());
+  auto answer = misses.ask("/simple/price?ids=bitcoin&vs_currencies=usd");
+  EXPECT_EQ(answer.status, 503);
+  bool marked = false;
+  for (const auto& [name, value] : answer.headers)
+    marked = marked || name == api::MissFetcher::kStandbyHeader;
+  EXPECT_TRUE(marked) << "serve replicas move on to the next fetcher";
+  EXPECT_TRUE(requestTimes().empty());
+}
+
+TEST(MissFetcherTest, ForwardsToTheFirstFetchRoleThatIsNotStandby) {
+  std::vector<std::string> seen;
+  std::mutex seen_mutex;
+  auto standby = api::HttpServer::start("127.0.0.1:0", [&](const api::Request& request) {
+    std::lock_guard lock(seen_mutex);
+    seen.push_back("standby " + std::string(request.target));
+    api::Reply reply{503, "application/json", R"({"error":"standby"})"};
+    reply.headers.emplace_back(api::MissFetcher::kStandbyHeader, "1");
+    return reply;
+  });
+  auto active = api::HttpServer::start("127.0.0.1:0", [&](const api::Request& request) {
+    std::lock_guard lock(seen_mutex);
+    seen.push_back("active " + std::string(request.target));
+    return api::Reply{200, "application/json", R"({"simcoin-9":{"usd":1.5}})"};
+  });
+  ASSERT_TRUE(standby && active);
+  config::UpstreamConfig upstream;
+  upstream.base_url = "http://127.0.0.1:1/api/v3";  // never called: the fetch roles are
+  upstream.timeout_ms = 2000;
+  api::MissFetcher misses(upstream, std::chrono::seconds(60), 1000);
+  misses.forwardTo({"http://127.0.0.1:1",  // down: skipped
+                    "http://127.0.0.1:" + std::to_string((*standby)->port()),
+                    "http://127.0.0.1:" + std::to_string((*active)->port())});
+  auto answer = misses.ask("/simple/price?ids=simcoin-9&vs_currencies=usd");
+  EXPECT_EQ(answer.status, 200);
+  EXPECT_EQ(answer.body, R"({"simcoin-9":{"usd":1.5}})");
+  EXPECT_EQ(misses.ask("/simple/price?ids=simcoin-9&vs_currencies=usd").status, 200);
+  EXPECT_EQ(seen, (std::vector<std::string>{
+                      "standby /v1/upstream/simple/price?ids=simcoin-9&vs_currencies=usd",
+                      "active /v1/upstream/simple/price?ids=simcoin-9&vs_currencies=usd"}))
+      << "the second ask is answered from the TTL cache";
+
+  api::MissFetcher nowhere(upstream, std::chrono::seconds(60), 1000);
+  nowhere.forwardTo({"http://127.0.0.1:1"});
+  auto refused = nowhere.ask("/coins/list");
+  EXPECT_EQ(refused.status, 503);
+  EXPECT_NE(refused.body.find("serve.miss_via"), std::string::npos) << refused.body;
+  EXPECT_EQ(nowhere.upstreamCalls(), 0u);
+  EXPECT_TRUE(api::MissFetcher::forwardable("/coins/markets?vs_currency=usd"));
+  EXPECT_FALSE(api::MissFetcher::forwardable("/key"));
+  EXPECT_FALSE(api::MissFetcher::forwardable("/simple/../key"));
 }
 
 }  // namespace
