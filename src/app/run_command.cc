@@ -1,6 +1,7 @@
 // `coinrelay run`: the embedded default, every part in one process.
 
 #include <chrono>
+#include <filesystem>
 
 #include <fmt/format.h>
 
@@ -16,7 +17,7 @@
 #include "pipeline/fetch_loop.h"
 #include "pipeline/snapshot.h"
 #include "sinks/elasticsearch_sink.h"
-#include "sinks/kafka_sink.h"
+#include "sinks/spooled_kafka_sink.h"
 #include "sinks/sqlite_sink.h"
 #include "storage/sqlite_quote_store.h"
 #include "telemetry/logging.h"
@@ -47,9 +48,14 @@ int runCommand(const CommonOptions& options, const StopSignal& stop) {
   }
   sinks::SqliteSink sqlite(**store);
   std::vector<sinks::Sink*> sinks = {&sqlite, &snapshot};
-  std::unique_ptr<sinks::KafkaSink> kafka;
+  // Kafka, when configured, is fed through the same on-disk spool as `coinrelay fetch`: a broker
+  // outage neither stalls the schedule nor loses the quotes the other sinks already hold.
+  std::unique_ptr<sinks::SpooledKafkaSink> kafka;
   if (!config->kafka.brokers.empty()) {
-    auto created = sinks::KafkaSink::create(config->kafka);
+    auto created = sinks::SpooledKafkaSink::create(
+        config->kafka,
+        (std::filesystem::path(config->fetch.spool_dir) / config->kafka.topic).string(),
+        static_cast<uint64_t>(config->fetch.spool_max_mib) << 20);
     if (!created) {
       return fail("run", created.error());
     }
@@ -113,7 +119,10 @@ int runCommand(const CommonOptions& options, const StopSignal& stop) {
                 .raw(health.json(upstream_requests.load()))
                 .key("kafka")
                 .beginObject()
-                .field("state", kafka ? "ok" : "disabled")
+                .field("state", !kafka                    ? "disabled"
+                                : kafka->stats().kafka_ok ? "ok"
+                                                          : "spooling")
+                .field("spooled", static_cast<int64_t>(kafka ? kafka->stats().pending : 0))
                 .endObject()
                 .key("search")
                 .beginObject()

@@ -17,6 +17,7 @@
 
 #include "common/time_util.h"
 #include "net/http_client.h"
+#include "support/kafka_reader.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
 
@@ -259,6 +260,37 @@ TEST_F(PipelineTest, RunServesTheSimulatedQuotesWithoutKafkaOrElasticsearch) {
   auto health = httpGet(base + "/healthz");
   EXPECT_EQ(health.status, 200);
   EXPECT_NE(health.body.find(R"("status":"ok")"), std::string::npos) << health.body;
+  EXPECT_EQ(run.terminate(), 0) << run.output();
+}
+
+TEST_F(PipelineTest, RunWithKafkaPublishesEveryQuoteThroughTheSpool) {
+  auto simulator = startSimulator("0");
+  const int port = freePort();
+  const std::string topic = "crypto-data-run-" + uniqueSuffix();
+  Process run(
+      {kBinary, "run", "--upstream", upstream(), "--listen", "127.0.0.1:" + std::to_string(port),
+       "--sqlite", dir_.path("run-kafka.db"), "--brokers", kBrokers, "--topic", topic, "--set",
+       "fetch.spool_dir=" + dir_.path("spool")},
+      {}, dir_.path("run-kafka.log"));
+  const std::string base = "http://127.0.0.1:" + std::to_string(port);
+  ASSERT_TRUE(eventually(
+      [&] { return httpGet(base + "/v1/quotes").body.find("\"count\":50") != std::string::npos; },
+      30s))
+      << run.output();
+  // The cycle's quotes reach Kafka from the spool, and the status says the spool is empty.
+  ASSERT_TRUE(eventually([&] { return readTopic(kBrokers, topic, 10s).size() == 50; }, 30s))
+      << run.output();
+  ASSERT_TRUE(eventually(
+      [&] {
+        const auto status = httpGet(base + "/v1/status").body;
+        return status.find(R"("state":"ok","spooled":0)") != std::string::npos;
+      },
+      10s))
+      << httpGet(base + "/v1/status").body;
+  std::set<std::string> keys;
+  for (const auto& record : readTopic(kBrokers, topic, 10s))
+    keys.insert(record.key);
+  EXPECT_EQ(keys.size(), 50u) << "key = coin id, one quote per coin";
   EXPECT_EQ(run.terminate(), 0) << run.output();
 }
 
