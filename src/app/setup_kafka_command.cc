@@ -34,18 +34,10 @@ int setupKafkaCommand(const CommonOptions& options) {
     return fail("setup",
                 makeError(ErrorCode::InvalidArgument, "cannot create a Kafka client: " + error));
   }
-  // With acks=all, min.insync.replicas = 2 keeps every acknowledged quote on two brokers; one
-  // broker (replication 1) cannot offer that.
   const std::string min_insync = std::to_string(std::min(2, config->kafka.replication_factor));
   const std::vector<kafka::TopicSpec> topics = {
-      {config->kafka.topic,
-       config->kafka.partitions,
-       config->kafka.replication_factor,
-       {{"min.insync.replicas", min_insync}, {"retention.ms", std::to_string(7LL * 86'400'000)}}},
-      {config->kafka.topic + ".dlq",
-       1,
-       config->kafka.replication_factor,
-       {{"min.insync.replicas", min_insync}, {"retention.ms", std::to_string(30LL * 86'400'000)}}},
+      kafka::quotesTopic(config->kafka),
+      kafka::deadLetterTopic(config->kafka, config->kafka.topic + ".dlq"),
   };
   auto log = telemetry::logger("setup");
   for (const auto& topic : topics) {

@@ -128,9 +128,8 @@ Result<std::unique_ptr<DeadLetterProducer>> DeadLetterProducer::create(
     return makeError(ErrorCode::InvalidArgument,
                      "cannot create the dead-letter producer: " + error);
   }
-  config::KafkaConfig spec = kafka;
-  spec.topic = topic;
-  CR_RETURN_IF_ERROR(ensureTopic(*producer, spec, std::chrono::seconds(10)));
+  CR_RETURN_IF_ERROR(ensureTopic(*producer, kafka.brokers, deadLetterTopic(kafka, topic),
+                                 std::chrono::seconds(10)));
   return std::unique_ptr<DeadLetterProducer>(
       new DeadLetterProducer(topic, std::move(reports), std::move(producer)));
 }

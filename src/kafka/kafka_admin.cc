@@ -1,5 +1,6 @@
 #include "kafka/kafka_admin.h"
 
+#include <algorithm>
 #include <memory>
 
 #include <fmt/format.h>
@@ -22,11 +23,33 @@ Status checkReachable(RdKafka::Handle& handle, const std::string& brokers,
   return {};
 }
 
+namespace {
+// With acks=all, min.insync.replicas = 2 keeps every acknowledged message on two brokers; one
+// broker (replication 1) cannot offer that.
+std::string minInsync(const config::KafkaConfig& config) {
+  return std::to_string(std::min(2, config.replication_factor));
+}
+}  // namespace
+
+TopicSpec quotesTopic(const config::KafkaConfig& config) {
+  return TopicSpec{config.topic,
+                   config.partitions,
+                   config.replication_factor,
+                   {{"min.insync.replicas", minInsync(config)},
+                    {"retention.ms", std::to_string(7LL * 86'400'000)}}};
+}
+
+TopicSpec deadLetterTopic(const config::KafkaConfig& config, const std::string& name) {
+  return TopicSpec{name,
+                   1,
+                   config.replication_factor,
+                   {{"min.insync.replicas", minInsync(config)},
+                    {"retention.ms", std::to_string(30LL * 86'400'000)}}};
+}
+
 Status ensureTopic(RdKafka::Handle& handle, const config::KafkaConfig& config,
                    std::chrono::milliseconds timeout) {
-  return ensureTopic(handle, config.brokers,
-                     TopicSpec{config.topic, config.partitions, config.replication_factor, {}},
-                     timeout);
+  return ensureTopic(handle, config.brokers, quotesTopic(config), timeout);
 }
 
 Status ensureTopic(RdKafka::Handle& handle, const std::string& brokers, const TopicSpec& spec,

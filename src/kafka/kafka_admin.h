@@ -17,18 +17,25 @@ namespace coinrelay::kafka {
 Status checkReachable(RdKafka::Handle& handle, const std::string& brokers,
                       std::chrono::milliseconds timeout);
 
-/// Creates the topic with the configured partitions and replication factor unless it exists
-/// (an existing topic is left as it is, whatever its partition count).
-Status ensureTopic(RdKafka::Handle& handle, const config::KafkaConfig& config,
-                   std::chrono::milliseconds timeout);
-
-/// The same for any topic, with topic-level configs (e.g. cleanup.policy=compact).
+/// A topic to create, with topic-level configs (e.g. cleanup.policy=compact).
 struct TopicSpec {
   std::string name;
   int partitions = 1;
   int replication_factor = 1;
   std::vector<std::pair<std::string, std::string>> configs;
 };
+
+/// The quotes topic (kafka.topic) as coinrelay creates it, whoever creates it first (`setup
+/// kafka`, `fetch`, `run`): configured partitions and replication, 7 days of retention,
+/// min.insync.replicas 2 when there are replicas for it.
+TopicSpec quotesTopic(const config::KafkaConfig& config);
+/// The dead-letter topic `name`: one partition, 30 days of retention.
+TopicSpec deadLetterTopic(const config::KafkaConfig& config, const std::string& name);
+
+/// Creates the quotes topic (quotesTopic) unless it exists (an existing topic is left as it
+/// is, whatever its partition count).
+Status ensureTopic(RdKafka::Handle& handle, const config::KafkaConfig& config,
+                   std::chrono::milliseconds timeout);
 Status ensureTopic(RdKafka::Handle& handle, const std::string& brokers, const TopicSpec& spec,
                    std::chrono::milliseconds timeout);
 

@@ -291,6 +291,9 @@ TEST_F(PipelineTest, RunWithKafkaPublishesEveryQuoteThroughTheSpool) {
   for (const auto& record : readTopic(kBrokers, topic, 10s))
     keys.insert(record.key);
   EXPECT_EQ(keys.size(), 50u) << "key = coin id, one quote per coin";
+  // The topic `run` created is the one `setup kafka` would have: 7 days of retention.
+  auto configs = runCommand({kTestenv, "kafka-topic-configs", topic}, 120s);
+  EXPECT_NE(configs.output.find("retention.ms=604800000"), std::string::npos) << configs.output;
   EXPECT_EQ(run.terminate(), 0) << run.output();
 }
 
