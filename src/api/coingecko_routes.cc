@@ -52,7 +52,7 @@ std::optional<Reply> CoinGeckoRoutes::handle(const Request& request) {
   // call per TTL), otherwise coinrelay lists what it tracks.
   if (path == "/simple/supported_vs_currencies") {
     if (misses_ != nullptr)
-      return misses_->ask("/simple/supported_vs_currencies");
+      return misses_->deferred("/simple/supported_vs_currencies");
     return cached(request, *version, "supported", [&] {
       std::string body;
       JsonWriter w(body);
@@ -65,7 +65,7 @@ std::optional<Reply> CoinGeckoRoutes::handle(const Request& request) {
   }
   if (path == "/coins/list") {
     if (misses_ != nullptr)
-      return misses_->ask("/coins/list");
+      return misses_->deferred("/coins/list");
     return cached(request, *version, "list", [&] {
       std::vector<const model::Quote*> all;
       for (const auto& [key, quote] : version->quotes)
@@ -100,7 +100,7 @@ Reply CoinGeckoRoutes::answered(const CachedResponse& response, const Request& r
 Reply CoinGeckoRoutes::miss(const std::string& upstream_path, const std::string& refusal) {
   if (misses_ == nullptr)
     return errorReply(coingecko::flatApiError(404, refusal));
-  return misses_->ask(upstream_path);
+  return misses_->deferred(upstream_path);
 }
 
 Reply CoinGeckoRoutes::coinsMarkets(const Request& request,
@@ -141,7 +141,7 @@ Reply CoinGeckoRoutes::coinsMarkets(const Request& request,
     const bool covered = query->order == "market_cap_desc" && wanted <= ranked.size() &&
                          ranked[wanted - 1]->market_cap_rank == static_cast<int64_t>(wanted);
     if (!covered)
-      return misses_->ask(upstream_path());
+      return misses_->deferred(upstream_path());
   }
   return cached(request, version, query->normalised(), [&] {
     return coingecko::renderMarkets(coingecko::selectMarkets(tracked->second, *query),

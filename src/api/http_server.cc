@@ -187,6 +187,23 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
     keep_alive_ = message.keep_alive();
     if (reply.stream)
       return startStream(std::move(reply));
+    if (reply.deferred) {
+      // The answer needs work elsewhere (an upstream call): this thread serves other
+      // connections meanwhile, and the answer comes back to this connection's strand.
+      auto deferred = std::move(reply.deferred);
+      deferred([self = shared_from_this()](Reply late) {
+        asio::post(self->socket_.get_executor(),
+                   [self, late = std::move(late)]() mutable { self->answer(std::move(late)); });
+      });
+      return;
+    }
+    answer(std::move(reply));
+  }
+
+  void answer(Reply reply) {
+    if (closed_)
+      return;  // timed out or gone while the answer was being prepared
+    const auto& message = parser_->get();
     shared_body_ = std::move(reply.shared_body);
     owned_body_ = std::move(reply.body);
     const std::string& bytes = shared_body_ ? *shared_body_ : owned_body_;

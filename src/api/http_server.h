@@ -54,6 +54,10 @@ struct Reply {
   /// When set, the answer is an event stream: the server sends the headers, then hands the
   /// connection to this callback as an EventSink.
   std::function<void(std::shared_ptr<EventSink>)> stream;
+  /// When set, the answer comes later: the server calls this at once with a function that
+  /// takes the final reply, to be called exactly once, from any thread. The server's threads
+  /// are not held meanwhile (the connection's timeouts still apply).
+  std::function<void(std::function<void(Reply)>)> deferred;
 };
 
 using Handler = std::function<Reply(const Request&)>;

@@ -1,5 +1,7 @@
 #include "api/miss_fetcher.h"
 
+#include <future>
+
 #include <fmt/format.h>
 
 #include "coingecko/api_format.h"
@@ -14,6 +16,7 @@ namespace {
 /// Refused answers (budget, upstream down) are kept this long, so a burst of clients does not
 /// turn into a burst of attempts, yet the next minute's budget is used.
 constexpr std::chrono::seconds kRefusalTtl{5};
+constexpr size_t kMaxEntries = 10'000;
 
 Reply replyOf(int status, const std::string& body,
               const std::vector<std::pair<std::string, std::string>>& headers) {
@@ -26,7 +29,20 @@ Reply replyOf(int status, const std::string& body,
 
 MissFetcher::MissFetcher(const config::UpstreamConfig& upstream, std::chrono::seconds ttl,
                          int max_calls_per_minute)
-    : upstream_(upstream), ttl_(ttl), max_calls_per_minute_(max_calls_per_minute) {}
+    : upstream_(upstream), ttl_(ttl), max_calls_per_minute_(max_calls_per_minute) {
+  for (int i = 0; i < kWorkers; ++i)
+    workers_.emplace_back([this] { work(); });
+}
+
+MissFetcher::~MissFetcher() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  work_.notify_all();
+  for (auto& worker : workers_)
+    worker.join();
+}
 
 uint64_t MissFetcher::upstreamCalls() const {
   std::lock_guard lock(mutex_);
@@ -40,43 +56,90 @@ bool MissFetcher::forwardable(std::string_view path_and_query) {
 }
 
 Reply MissFetcher::ask(const std::string& path_and_query) {
+  std::promise<Reply> answer;
+  auto future = answer.get_future();
+  askAsync(path_and_query, [&answer](Reply reply) { answer.set_value(std::move(reply)); });
+  return future.get();
+}
+
+Reply MissFetcher::deferred(std::string path_and_query) {
+  Reply reply;
+  reply.deferred = [this, path = std::move(path_and_query)](std::function<void(Reply)> done) {
+    askAsync(path, std::move(done));
+  };
+  return reply;
+}
+
+void MissFetcher::askAsync(const std::string& path_and_query, std::function<void(Reply)> done) {
   const auto now = std::chrono::steady_clock::now();
-  std::shared_ptr<Entry> entry;
-  {
-    std::unique_lock lock(mutex_);
-    auto it = entries_.find(path_and_query);
-    if (it != entries_.end() && (!it->second->ready || it->second->expires > now)) {
-      entry = it->second;
-      ready_.wait(lock, [&] { return entry->ready; });
-      return replyOf(entry->status, entry->body, entry->headers);
-    }
-    while (!recent_calls_.empty() && now - recent_calls_.front() > std::chrono::minutes(1))
-      recent_calls_.pop_front();
-    if (static_cast<int>(recent_calls_.size()) >= max_calls_per_minute_) {
-      auto error = coingecko::statusApiError(
-          429, 429,
-          "coinrelay's budget for untracked coins is spent for this minute "
-          "(serve.miss_calls_per_minute); retry later or ask the operator to track this coin "
-          "(upstream.top_n / upstream.ids)");
-      return replyOf(429, error.body, {{"retry-after", "60"}});
-    }
-    recent_calls_.push_back(now);
-    entry = std::make_shared<Entry>();
-    entries_[path_and_query] = entry;
+  std::unique_lock lock(mutex_);
+  auto it = entries_.find(path_and_query);
+  if (it != entries_.end() && !it->second->ready) {
+    it->second->waiters.push_back(std::move(done));  // the same call is under way
+    return;
   }
-  // The one caller that goes upstream; the others wait on `ready_`.
-  Entry result;
-  const bool sent = call(path_and_query, result);
-  std::lock_guard lock(mutex_);
-  if (sent)
-    ++calls_;
-  const bool lasting =
-      result.status == 200 || (result.status >= 400 && result.status < 500 && result.status != 429);
-  result.expires = std::chrono::steady_clock::now() + (lasting ? ttl_ : kRefusalTtl);
-  result.ready = true;
-  *entry = std::move(result);
-  ready_.notify_all();
-  return replyOf(entry->status, entry->body, entry->headers);
+  if (it != entries_.end() && it->second->expires > now) {
+    Reply reply = replyOf(it->second->status, it->second->body, it->second->headers);
+    lock.unlock();
+    return done(std::move(reply));
+  }
+  while (!recent_calls_.empty() && now - recent_calls_.front() > std::chrono::minutes(1))
+    recent_calls_.pop_front();
+  if (static_cast<int>(recent_calls_.size()) >= max_calls_per_minute_) {
+    lock.unlock();
+    auto error = coingecko::statusApiError(
+        429, 429,
+        "coinrelay's budget for untracked coins is spent for this minute "
+        "(serve.miss_calls_per_minute); retry later or ask the operator to track this coin "
+        "(upstream.top_n / upstream.ids)");
+    return done(replyOf(429, error.body, {{"retry-after", "60"}}));
+  }
+  recent_calls_.push_back(now);
+  if (entries_.size() >= kMaxEntries) {  // forget expired answers rather than grow forever
+    std::erase_if(entries_, [&](const auto& item) {
+      return item.second->ready && item.second->expires <= now;
+    });
+  }
+  auto entry = std::make_shared<Entry>();
+  entry->waiters.push_back(std::move(done));
+  entries_[path_and_query] = entry;
+  jobs_.emplace_back(path_and_query, entry);
+  lock.unlock();
+  work_.notify_one();
+}
+
+void MissFetcher::work() {
+  for (;;) {
+    std::pair<std::string, std::shared_ptr<Entry>> job;
+    {
+      std::unique_lock lock(mutex_);
+      work_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+      if (stopping_)
+        return;
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    Entry result;
+    const bool sent = call(job.first, result);
+    std::vector<std::function<void(Reply)>> waiters;
+    Reply reply = replyOf(result.status, result.body, result.headers);
+    {
+      std::lock_guard lock(mutex_);
+      if (sent)
+        ++calls_;
+      Entry& entry = *job.second;
+      const bool lasting = result.status == 200 ||
+                           (result.status >= 400 && result.status < 500 && result.status != 429);
+      entry.status = result.status;
+      entry.body = std::move(result.body);
+      entry.headers = std::move(result.headers);
+      entry.expires = std::chrono::steady_clock::now() + (lasting ? ttl_ : kRefusalTtl);
+      entry.ready = true;
+      waiters.swap(entry.waiters);
+    }
+    for (auto& waiter : waiters)
+      waiter(reply);  // outside the lock: a waiter may ask again
+  }
 }
 
 bool MissFetcher::call(const std::string& path_and_query, Entry& entry) {

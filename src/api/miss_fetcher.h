@@ -3,10 +3,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -28,11 +30,15 @@ namespace coinrelay::api {
 /// - forwarded (`coinrelay serve` with serve.miss_via), to the active fetch role's
 ///   /v1/upstream/..., which does the above; standbys answer 503 and the next address is tried;
 /// - otherwise to CoinGecko with the per-minute cap only.
-/// Threading: ask() is called from the server's threads and blocks the caller during the call.
+/// Threading: askAsync() from any thread; the calls run on the fetcher's own workers, so a
+/// slow upstream never holds a server thread. ask() waits for the answer (tests, tools).
 class MissFetcher {
  public:
   MissFetcher(const config::UpstreamConfig& upstream, std::chrono::seconds ttl,
               int max_calls_per_minute);
+  ~MissFetcher();
+  MissFetcher(const MissFetcher&) = delete;
+  MissFetcher& operator=(const MissFetcher&) = delete;
 
   /// Every upstream call asks `gate` first; it must outlive this object.
   void setGate(coingecko::RequestGate* gate) { gate_ = gate; }
@@ -40,7 +46,12 @@ class MissFetcher {
   void forwardTo(std::vector<std::string> fetchers) { fetchers_ = std::move(fetchers); }
 
   /// `path_and_query` is the normalised upstream request, e.g. "/simple/price?ids=x&...".
+  /// `done` is called once with the answer: at once from the cache or a refusal, or from a
+  /// worker when the call it waits for (its own or an identical one) completes.
+  void askAsync(const std::string& path_and_query, std::function<void(Reply)> done);
   Reply ask(const std::string& path_and_query);
+  /// A reply the server completes later with askAsync (Reply::deferred).
+  Reply deferred(std::string path_and_query);
   uint64_t upstreamCalls() const;
 
   /// The header a fetch role in standby puts on its 503 answers to /v1/upstream.
@@ -55,7 +66,9 @@ class MissFetcher {
     std::string body;
     std::vector<std::pair<std::string, std::string>> headers;
     std::chrono::steady_clock::time_point expires;
+    std::vector<std::function<void(Reply)>> waiters;  ///< until ready
   };
+  void work();
 
   /// One upstream (or fetch role) call; fills status, body and headers of `entry`. Returns
   /// false when nothing was sent (refused by the gate, or no fetch role reachable).
@@ -69,10 +82,16 @@ class MissFetcher {
   coingecko::RequestGate* gate_ = nullptr;
   std::vector<std::string> fetchers_;
   mutable std::mutex mutex_;
-  std::condition_variable ready_;
   std::map<std::string, std::shared_ptr<Entry>> entries_;
   std::deque<std::chrono::steady_clock::time_point> recent_calls_;  // sliding minute window
   uint64_t calls_ = 0;
+  // Upstream calls run here: at most kWorkers at once, the rest queued (the per-minute cap
+  // bounds the queue).
+  static constexpr int kWorkers = 4;
+  std::deque<std::pair<std::string, std::shared_ptr<Entry>>> jobs_;
+  std::condition_variable work_;
+  bool stopping_ = false;
+  std::vector<std::thread> workers_;
 };
 
 }  // namespace coinrelay::api

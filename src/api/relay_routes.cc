@@ -80,6 +80,38 @@ std::string HealthState::json(uint64_t upstream_requests) const {
   return out;
 }
 
+namespace {
+
+/// Request counter by route, status and team, and the latency histogram by route.
+void recordRequest(const std::string& route_name, const std::string& team, int status,
+                   std::chrono::steady_clock::time_point started, bool timed) {
+  // Series live as long as the process, so each thread keeps the ones it used: the hot path
+  // then skips the registry's lock and the label rendering.
+  thread_local std::unordered_map<std::string, telemetry::Counter*> counters;
+  thread_local std::unordered_map<std::string, telemetry::Histogram*> histograms;
+  std::string counter_key = route_name;
+  counter_key.append("|").append(std::to_string(status)).append("|").append(team);
+  auto& counter = counters[counter_key];
+  if (counter == nullptr) {
+    counter = &telemetry::metrics().counter(
+        "coinrelay_http_requests_total", "HTTP requests by route, status and team.",
+        {{"route", route_name}, {"status", std::to_string(status)}, {"team", team}});
+  }
+  counter->inc();
+  if (!timed)
+    return;
+  auto& histogram = histograms[route_name];
+  if (histogram == nullptr) {
+    histogram = &telemetry::metrics().histogram(
+        "coinrelay_http_request_duration_seconds", "Time to produce an answer, by route.",
+        {0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5}, {{"route", route_name}});
+  }
+  histogram->observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+}
+
+}  // namespace
+
 RelayRoutes::RelayRoutes(Parts parts) : parts_(std::move(parts)) {}
 
 Reply RelayRoutes::handle(const Request& request) {
@@ -103,29 +135,18 @@ Reply RelayRoutes::handle(const Request& request) {
   }
   if (!public_path)
     ++client_requests_;
-  // Series live as long as the process, so each server thread keeps the ones it used: the hot
-  // path then skips the registry's lock and the label rendering.
-  thread_local std::unordered_map<std::string, telemetry::Counter*> counters;
-  thread_local std::unordered_map<std::string, telemetry::Histogram*> histograms;
-  std::string counter_key = route_name;
-  counter_key.append("|").append(std::to_string(reply.status)).append("|").append(team);
-  auto& counter = counters[counter_key];
-  if (counter == nullptr) {
-    counter = &telemetry::metrics().counter(
-        "coinrelay_http_requests_total", "HTTP requests by route, status and team.",
-        {{"route", route_name}, {"status", std::to_string(reply.status)}, {"team", team}});
+  if (reply.deferred) {
+    // Counted when the answer is known (an on-demand upstream call), with its real status.
+    reply.deferred = [inner = std::move(reply.deferred), route_name, team,
+                      started](std::function<void(Reply)> done) {
+      inner([done = std::move(done), route_name, team, started](Reply late) {
+        recordRequest(route_name, team, late.status, started, true);
+        done(std::move(late));
+      });
+    };
+    return reply;
   }
-  counter->inc();
-  if (!reply.stream) {
-    auto& histogram = histograms[route_name];
-    if (histogram == nullptr) {
-      histogram = &telemetry::metrics().histogram(
-          "coinrelay_http_request_duration_seconds", "Time to produce an answer, by route.",
-          {0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5}, {{"route", route_name}});
-    }
-    histogram->observe(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-  }
+  recordRequest(route_name, team, reply.status, started, !reply.stream);
   return reply;
 }
 

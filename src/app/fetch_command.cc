@@ -147,7 +147,7 @@ int runFetchRole(const config::Config& config, int cycles, const StopSignal& sto
                   R"({"error":"not fetched for serve replicas: only /simple/price, )"
                   R"(/coins/markets, /simple/supported_vs_currencies, /coins/list"})"};
             }
-            return misses->ask(forwarded);
+            return misses->deferred(forwarded);
           }
           return api::Reply{404, "application/json",
                             R"({"error":"not found: try /metrics or /healthz"})"};

@@ -10,6 +10,7 @@
 #include "api/http_server.h"
 #include "api/miss_fetcher.h"
 #include "common/time_util.h"
+#include "net/http_client.h"
 #include "simulate/simulator.h"
 
 namespace coinrelay::pipeline {
@@ -497,6 +498,59 @@ TEST(MissFetcherTest, ForwardsToTheFirstFetchRoleThatIsNotStandby) {
   EXPECT_TRUE(api::MissFetcher::forwardable("/coins/markets?vs_currency=usd"));
   EXPECT_FALSE(api::MissFetcher::forwardable("/key"));
   EXPECT_FALSE(api::MissFetcher::forwardable("/simple/../key"));
+}
+
+}  // namespace
+}  // namespace coinrelay::pipeline
+
+namespace coinrelay::pipeline {
+namespace {
+
+TEST(MissFetcherTest, ASlowUpstreamNeverHoldsTheServer) {
+  // An upstream that takes 2 s to answer, and a server with a single thread: while the miss
+  // waits for the upstream, the server keeps answering everything else at once.
+  auto slow = api::HttpServer::start("127.0.0.1:0", [](const api::Request&) {
+    api::Reply reply{200, "application/json", R"({"simcoin-9":{"usd":2}})"};
+    reply.delay = std::chrono::milliseconds(2000);
+    return reply;
+  });
+  ASSERT_TRUE(slow);
+  config::UpstreamConfig upstream;
+  upstream.base_url = "http://127.0.0.1:" + std::to_string((*slow)->port()) + "/api/v3";
+  upstream.plan = "public";
+  upstream.timeout_ms = 10'000;
+  api::MissFetcher misses(upstream, std::chrono::seconds(60), 1000);
+  auto server = api::HttpServer::start(
+      "127.0.0.1:0",
+      [&](const api::Request& request) {
+        if (request.path == "/miss")
+          return misses.deferred("/simple/price?ids=simcoin-9&vs_currencies=usd");
+        return api::Reply{200, "text/plain", "fast"};
+      },
+      1);
+  ASSERT_TRUE(server);
+  const std::string base = "http://127.0.0.1:" + std::to_string((*server)->port());
+  std::vector<std::thread> clients;
+  std::vector<int> miss_statuses(3, 0);
+  for (int i = 0; i < 3; ++i) {
+    clients.emplace_back([&, i] {
+      net::HttpClient http;
+      auto answer = http.get(base + "/miss");
+      miss_statuses[static_cast<size_t>(i)] = answer ? answer->status : -1;
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the misses are waiting
+  net::HttpClient http;
+  const auto started = std::chrono::steady_clock::now();
+  auto fast = http.get(base + "/fast");
+  const auto waited = std::chrono::steady_clock::now() - started;
+  ASSERT_TRUE(fast);
+  EXPECT_EQ(fast->body, "fast");
+  EXPECT_LT(waited, std::chrono::milliseconds(1000)) << "the server's only thread was free";
+  for (auto& client : clients)
+    client.join();
+  EXPECT_EQ(miss_statuses, (std::vector<int>{200, 200, 200}));
+  EXPECT_EQ(misses.upstreamCalls(), 1u) << "three identical misses, one upstream call";
 }
 
 }  // namespace
