@@ -182,6 +182,7 @@ int runFetchRole(const config::Config& config, int cycles, const StopSignal& sto
             loop.upstreamStats().requests.load());
   if (server)
     server->stop();
+  misses.reset();     // misses still waiting end while the server's I/O context exists
   election->reset();  // leave the group first, so that a standby takes over at once
   sink->reset();      // then give the spool a few seconds to reach Kafka
   return cycles > 0 && delivered < cycles ? kExitRuntime : 0;

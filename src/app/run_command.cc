@@ -160,6 +160,9 @@ int runCommand(const CommonOptions& options, const StopSignal& stop) {
     }
   }
   (*server)->stop();
+  // Misses still waiting hold their connections: end them while the server's I/O context,
+  // stopped but not yet destroyed, still exists.
+  misses.reset();
   return 0;
 }
 

@@ -103,6 +103,9 @@ int serveCommand(const CommonOptions& options, const StopSignal& stop) {
             history ? "; history from " + config->elasticsearch.url : "");
   auto status = source.run();
   (*server)->stop();
+  // Misses still waiting hold their connections: end them while the server's I/O context,
+  // stopped but not yet destroyed, still exists.
+  misses.reset();
   if (!status) {
     return fail("serve", status.error());
   }
