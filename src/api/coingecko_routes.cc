@@ -90,10 +90,10 @@ Reply CoinGeckoRoutes::cached(const Request& request, const pipeline::SnapshotVe
 }
 
 Reply CoinGeckoRoutes::answered(const CachedResponse& response, const Request& request) {
-  static telemetry::Counter& answered = telemetry::metrics().counter(
+  static telemetry::Counter& from_snapshot = telemetry::metrics().counter(
       "coinrelay_serve_answered_from_snapshot_total",
       "Client requests answered from the snapshot, without any upstream call.");
-  answered.inc();
+  from_snapshot.inc();
   return replyFrom(response, request);
 }
 

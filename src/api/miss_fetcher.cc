@@ -120,7 +120,11 @@ void MissFetcher::work() {
       jobs_.pop_front();
     }
     Entry result;
-    const bool sent = call(job.first, result);
+    bool sent = false;
+    if (fetchers_.empty())
+      sent = callCoinGecko(job.first, result);
+    else
+      callFetchRoles(job.first, result);
     std::vector<std::function<void(Reply)>> waiters;
     Reply reply = replyOf(result.status, result.body, result.headers);
     {
@@ -140,11 +144,6 @@ void MissFetcher::work() {
     for (auto& waiter : waiters)
       waiter(reply);  // outside the lock: a waiter may ask again
   }
-}
-
-bool MissFetcher::call(const std::string& path_and_query, Entry& entry) {
-  return fetchers_.empty() ? callCoinGecko(path_and_query, entry)
-                           : callFetchRoles(path_and_query, entry);
 }
 
 bool MissFetcher::callCoinGecko(const std::string& path_and_query, Entry& entry) {
@@ -197,7 +196,7 @@ bool MissFetcher::callCoinGecko(const std::string& path_and_query, Entry& entry)
   return true;
 }
 
-bool MissFetcher::callFetchRoles(const std::string& path_and_query, Entry& entry) {
+void MissFetcher::callFetchRoles(const std::string& path_and_query, Entry& entry) {
   net::HttpClient http;
   std::string last_error = "no fetch role answered";
   for (const auto& base : fetchers_) {
@@ -218,7 +217,7 @@ bool MissFetcher::callFetchRoles(const std::string& path_and_query, Entry& entry
     entry.body = std::move(response->body);
     if (response->status == 429)
       entry.headers = {{"retry-after", "60"}};
-    return true;
+    return;
   }
   telemetry::logger("serve")->warn("on-demand fetch through serve.miss_via failed: {}", last_error);
   entry.status = 503;
@@ -226,7 +225,6 @@ bool MissFetcher::callFetchRoles(const std::string& path_and_query, Entry& entry
                                          "no active fetcher reachable for an untracked coin "
                                          "(serve.miss_via)")
                    .body;
-  return false;
 }
 
 }  // namespace coinrelay::api

@@ -52,6 +52,7 @@ class MissFetcher {
   Reply ask(const std::string& path_and_query);
   /// A reply the server completes later with askAsync (Reply::deferred).
   Reply deferred(std::string path_and_query);
+  /// Requests this process sent to CoinGecko (answers relayed by a fetch role are not).
   uint64_t upstreamCalls() const;
 
   /// The header a fetch role in standby puts on its 503 answers to /v1/upstream.
@@ -70,11 +71,10 @@ class MissFetcher {
   };
   void work();
 
-  /// One upstream (or fetch role) call; fills status, body and headers of `entry`. Returns
-  /// false when nothing was sent (refused by the gate, or no fetch role reachable).
-  bool call(const std::string& path_and_query, Entry& entry);
+  /// Gets the answer into status, body and headers of `entry`: from CoinGecko (true when a
+  /// request was sent, false when the gate refused it) or relayed by a fetch role.
   bool callCoinGecko(const std::string& path_and_query, Entry& entry);
-  bool callFetchRoles(const std::string& path_and_query, Entry& entry);
+  void callFetchRoles(const std::string& path_and_query, Entry& entry);
 
   config::UpstreamConfig upstream_;
   std::chrono::seconds ttl_;

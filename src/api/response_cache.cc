@@ -25,6 +25,18 @@ bool acceptsGzip(const Request& request) {
   return accept.find("gzip") != std::string_view::npos;
 }
 
+/// The headers of a cached answer besides Server, Content-Type and Content-Length: one list for
+/// the pre-serialised heads and for the replies Beast serialises, so both say the same.
+std::vector<std::pair<std::string, std::string>> headersOf(const CachedResponse& cached,
+                                                           bool gzip) {
+  std::vector<std::pair<std::string, std::string>> out{{"ETag", cached.etag}};
+  if (cached.gzip)  // the answer differs by Accept-Encoding only when a gzip form exists
+    out.emplace_back("Vary", "Accept-Encoding");
+  if (gzip)
+    out.emplace_back("Content-Encoding", "gzip");
+  return out;
+}
+
 }  // namespace
 
 std::string gzipCompress(std::string_view data) {
@@ -58,19 +70,11 @@ std::shared_ptr<const CachedResponse> makeCachedResponse(int status, std::string
     }
   }
   cached->body = std::make_shared<const std::string>(std::move(body));
-  const auto headers = [&](bool gzip) {
-    std::vector<std::pair<std::string, std::string>> out{{"ETag", cached->etag}};
-    if (cached->gzip)
-      out.emplace_back("Vary", "Accept-Encoding");
-    if (gzip)
-      out.emplace_back("Content-Encoding", "gzip");
-    return out;
-  };
-  cached->head = std::make_shared<const std::string>(
-      serialisedHead(cached->status, cached->content_type, headers(false), cached->body->size()));
+  cached->head = std::make_shared<const std::string>(serialisedHead(
+      cached->status, cached->content_type, headersOf(*cached, false), cached->body->size()));
   if (cached->gzip) {
-    cached->gzip_head = std::make_shared<const std::string>(
-        serialisedHead(cached->status, cached->content_type, headers(true), cached->gzip->size()));
+    cached->gzip_head = std::make_shared<const std::string>(serialisedHead(
+        cached->status, cached->content_type, headersOf(*cached, true), cached->gzip->size()));
   }
   return cached;
 }
@@ -100,24 +104,18 @@ Reply replyFrom(const CachedResponse& cached, const Request& request) {
   Reply reply;
   reply.status = cached.status;
   reply.content_type = cached.content_type;
-  reply.headers.emplace_back("ETag", cached.etag);
-  if (cached.gzip)  // the answer differs by Accept-Encoding only when a gzip form exists
-    reply.headers.emplace_back("Vary", "Accept-Encoding");
   const std::string_view if_none_match = request.header("if-none-match");
   if (cached.status == 200 && !if_none_match.empty() &&
       (if_none_match == cached.etag || if_none_match == "*" ||
        if_none_match.find(cached.etag) != std::string_view::npos)) {
     reply.status = 304;
+    reply.headers = headersOf(cached, false);
     return reply;
   }
-  if (cached.gzip && acceptsGzip(request)) {
-    reply.headers.emplace_back("Content-Encoding", "gzip");
-    reply.shared_body = cached.gzip;
-    reply.head = cached.gzip_head;
-  } else {
-    reply.shared_body = cached.body;
-    reply.head = cached.head;
-  }
+  const bool gzip = cached.gzip && acceptsGzip(request);
+  reply.headers = headersOf(cached, gzip);
+  reply.shared_body = gzip ? cached.gzip : cached.body;
+  reply.head = gzip ? cached.gzip_head : cached.head;
   return reply;
 }
 

@@ -155,12 +155,16 @@ void FetchLoop::setState(UpstreamState state, const std::string& why) {
     log->warn("{}", text);
 }
 
-Status FetchLoop::admit(SystemTime deadline) {
+Status FetchLoop::mayCall() const {
   if (stop_.stopped())
     return makeError(ErrorCode::Unavailable, "stopping");
-  if (options_.coordinator != nullptr && !options_.coordinator->leading()) {
-    return makeError(ErrorCode::FailedPrecondition, "this process is no longer the active fetcher");
-  }
+  if (options_.coordinator != nullptr && !options_.coordinator->leading())
+    return makeError(ErrorCode::FailedPrecondition, "this process is not the active fetcher");
+  return {};
+}
+
+Status FetchLoop::admit(SystemTime deadline) {
+  CR_RETURN_IF_ERROR(mayCall());
   const auto now = std::chrono::system_clock::now();
   if (ledger_.exhausted(now)) {
     const std::string why =
@@ -185,11 +189,7 @@ Status FetchLoop::admit(SystemTime deadline) {
 
 Status FetchLoop::OnDemandGate::admit(SystemTime) {
   FetchLoop& loop = loop_;
-  if (loop.stop_.stopped())
-    return makeError(ErrorCode::Unavailable, "stopping");
-  if (loop.options_.coordinator != nullptr && !loop.options_.coordinator->leading()) {
-    return makeError(ErrorCode::FailedPrecondition, "this process is not the active fetcher");
-  }
+  CR_RETURN_IF_ERROR(loop.mayCall());
   const auto now = std::chrono::system_clock::now();
   const int per_cycle = loop.options_.calls_per_cycle;
   if (auto left = loop.ledger_.left()) {

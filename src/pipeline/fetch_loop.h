@@ -108,6 +108,8 @@ class FetchLoop : private coingecko::RequestGate {
  private:
   // coingecko::RequestGate
   Status admit(SystemTime deadline) override;
+  /// Whether this process may call upstream at all: not stopping, and the active fetcher.
+  Status mayCall() const;
 
   class OnDemandGate : public coingecko::RequestGate {
    public:

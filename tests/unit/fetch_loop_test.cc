@@ -380,11 +380,13 @@ TEST_F(FetchLoopTest, AStandbyNeverCallsAndANewLeaderContinuesTheScheduleAndTheC
   EXPECT_EQ(coordinator.saved.back().last_cycle_ms, reports[0].slot_ms);
 }
 
-}  // namespace
-}  // namespace coinrelay::pipeline
-
-namespace coinrelay::pipeline {
-namespace {
+/// A miss fetcher whose calls go through `loop`'s on-demand gate, as in `coinrelay run`.
+std::unique_ptr<api::MissFetcher> missesThrough(FetchLoop& loop,
+                                                const config::UpstreamConfig& upstream) {
+  auto misses = std::make_unique<api::MissFetcher>(upstream, std::chrono::seconds(60), 1000);
+  misses->setGate(&loop.onDemandGate());
+  return misses;
+}
 
 TEST_F(FetchLoopTest, OnDemandCallsShareTheBudgetAndLeaveTheScheduleItsShare) {
   startUpstream({});
@@ -394,18 +396,17 @@ TEST_F(FetchLoopTest, OnDemandCallsShareTheBudgetAndLeaveTheScheduleItsShare) {
   options.calls_per_cycle = 2;  // what the schedule keeps free in every window
   RecordingSink sink;
   FetchLoop loop(config_, {&sink}, stop_, options);
-  api::MissFetcher misses(config_, std::chrono::seconds(60), 1000);
-  misses.setGate(&loop.onDemandGate());
+  auto misses = missesThrough(loop, config_);
   std::vector<int> statuses;
   for (const char* id : {"simcoin-280", "simcoin-281", "simcoin-282", "simcoin-283"}) {
     statuses.push_back(
-        misses.ask(std::string("/simple/price?ids=") + id + "&vs_currencies=usd").status);
+        misses->ask(std::string("/simple/price?ids=") + id + "&vs_currencies=usd").status);
   }
   EXPECT_EQ(statuses, (std::vector<int>{200, 200, 200, 429}));
-  auto refused = misses.ask("/simple/price?ids=simcoin-283&vs_currencies=usd");
+  auto refused = misses->ask("/simple/price?ids=simcoin-283&vs_currencies=usd");
   EXPECT_NE(refused.body.find("the schedule keeps 2 of the 5 calls per minute"), std::string::npos)
       << refused.body;
-  EXPECT_EQ(misses.upstreamCalls(), 3u) << "a refused miss sends nothing";
+  EXPECT_EQ(misses->upstreamCalls(), 3u) << "a refused miss sends nothing";
   EXPECT_EQ(loop.ledger().used(), 3) << "on-demand calls are charged to the month's credits";
   // The schedule still has its two calls in this window.
   CycleReport report = loop.runCycle(inSeconds(3));
@@ -422,9 +423,8 @@ TEST_F(FetchLoopTest, OnDemandCallsNeverTakeTheCreditsTheScheduleNeeds) {
   options.monthly_credits = 1;  // fewer than the cycles left in any month
   RecordingSink sink;
   FetchLoop loop(config_, {&sink}, stop_, options);
-  api::MissFetcher misses(config_, std::chrono::seconds(60), 1000);
-  misses.setGate(&loop.onDemandGate());
-  auto refused = misses.ask("/simple/price?ids=simcoin-280&vs_currencies=usd");
+  auto misses = missesThrough(loop, config_);
+  auto refused = misses->ask("/simple/price?ids=simcoin-280&vs_currencies=usd");
   EXPECT_EQ(refused.status, 429);
   EXPECT_NE(refused.body.find("are kept for the schedule"), std::string::npos) << refused.body;
   EXPECT_TRUE(requestTimes().empty());
@@ -433,9 +433,9 @@ TEST_F(FetchLoopTest, OnDemandCallsNeverTakeTheCreditsTheScheduleNeeds) {
   // With credits to spare the same miss goes through.
   options.monthly_credits = 100'000'000;
   FetchLoop rich(config_, {&sink}, stop_, options);
-  api::MissFetcher rich_misses(config_, std::chrono::seconds(60), 1000);
-  rich_misses.setGate(&rich.onDemandGate());
-  EXPECT_EQ(rich_misses.ask("/simple/price?ids=simcoin-280&vs_currencies=usd").status, 200);
+  EXPECT_EQ(
+      missesThrough(rich, config_)->ask("/simple/price?ids=simcoin-280&vs_currencies=usd").status,
+      200);
   EXPECT_EQ(requestTimes().size(), 1u);
 }
 
@@ -446,9 +446,8 @@ TEST_F(FetchLoopTest, AStandbyFetcherSendsNoOnDemandCall) {
   options.coordinator = &coordinator;
   RecordingSink sink;
   FetchLoop loop(config_, {&sink}, stop_, options);
-  api::MissFetcher misses(config_, std::chrono::seconds(60), 1000);
-  misses.setGate(&loop.onDemandGate());
-  auto answer = misses.ask("/simple/price?ids=bitcoin&vs_currencies=usd");
+  auto misses = missesThrough(loop, config_);
+  auto answer = misses->ask("/simple/price?ids=bitcoin&vs_currencies=usd");
   EXPECT_EQ(answer.status, 503);
   bool marked = false;
   for (const auto& [name, value] : answer.headers)
@@ -484,6 +483,7 @@ TEST(MissFetcherTest, ForwardsToTheFirstFetchRoleThatIsNotStandby) {
   EXPECT_EQ(answer.status, 200);
   EXPECT_EQ(answer.body, R"({"simcoin-9":{"usd":1.5}})");
   EXPECT_EQ(misses.ask("/simple/price?ids=simcoin-9&vs_currencies=usd").status, 200);
+  EXPECT_EQ(misses.upstreamCalls(), 0u) << "relayed by a fetch role, not called from here";
   EXPECT_EQ(seen, (std::vector<std::string>{
                       "standby /v1/upstream/simple/price?ids=simcoin-9&vs_currencies=usd",
                       "active /v1/upstream/simple/price?ids=simcoin-9&vs_currencies=usd"}))
@@ -499,12 +499,6 @@ TEST(MissFetcherTest, ForwardsToTheFirstFetchRoleThatIsNotStandby) {
   EXPECT_FALSE(api::MissFetcher::forwardable("/key"));
   EXPECT_FALSE(api::MissFetcher::forwardable("/simple/../key"));
 }
-
-}  // namespace
-}  // namespace coinrelay::pipeline
-
-namespace coinrelay::pipeline {
-namespace {
 
 TEST(MissFetcherTest, ASlowUpstreamNeverHoldsTheServer) {
   // An upstream that takes 2 s to answer, and a server with a single thread: while the miss
