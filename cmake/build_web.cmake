@@ -7,6 +7,7 @@
 # the whole step holds a lock: one `npm ci` or `vite build` at a time. `npm ci` reruns only when
 # package-lock.json changed (its hash is kept in node_modules/.coinrelay-stamp).
 cmake_minimum_required(VERSION 3.25)
+include(${CMAKE_CURRENT_LIST_DIR}/write_if_changed.cmake)
 
 function(run_step what)
   execute_process(COMMAND ${ARGN} WORKING_DIRECTORY "${WEB_DIR}" RESULT_VARIABLE rc)
@@ -118,11 +119,4 @@ std::span<const WebAsset> webAssets() {
 }  // namespace coinrelay::api
 ")
 
-# Written only when it changed, so a rebuild with the same output recompiles nothing.
-set(current "")
-if(EXISTS "${OUTPUT}")
-  file(READ "${OUTPUT}" current)
-endif()
-if(NOT current STREQUAL source)
-  file(WRITE "${OUTPUT}" "${source}")
-endif()
+write_if_changed("${OUTPUT}" "${source}")

@@ -3,6 +3,7 @@
 #   cmake -DOUTPUT=<header> -DNAMESPACE=<ns> -DINPUTS=<file;file...> -P embed_files.cmake
 # Each entry is {<file name>, <contents>}; the build regenerates the header when a file changes.
 cmake_minimum_required(VERSION 3.25)
+include(${CMAKE_CURRENT_LIST_DIR}/write_if_changed.cmake)
 
 set(delimiter "coinrelay_embed")
 set(entries "")
@@ -34,11 +35,4 @@ ${entries}};
 }  // namespace ${NAMESPACE}
 ")
 
-# Written only when it changed, so an unrelated reconfigure does not recompile its users.
-set(current "")
-if(EXISTS "${OUTPUT}")
-  file(READ "${OUTPUT}" current)
-endif()
-if(NOT current STREQUAL header)
-  file(WRITE "${OUTPUT}" "${header}")
-endif()
+write_if_changed("${OUTPUT}" "${header}")
