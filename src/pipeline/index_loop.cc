@@ -221,7 +221,6 @@ IndexStatus IndexLoop::status() const {
 }
 
 Status IndexLoop::run() {
-  auto log = telemetry::logger("index");
   for (int i = 0; i < config_.elasticsearch.max_in_flight; ++i)
     workers_.emplace_back([this] { work(); });
   const auto flush_interval = std::chrono::milliseconds(config_.elasticsearch.flush_interval_ms);
@@ -233,40 +232,12 @@ Status IndexLoop::run() {
       full_since_.reset();
     else if (!full_since_)
       full_since_ = Clock::now();
-    if (full && !paused_ && health_.up() && Clock::now() - *full_since_ < kHoldBeforePause) {
+    const bool hold =
+        full && !paused_ && health_.up() && Clock::now() - *full_since_ < kHoldBeforePause;
+    if (hold) {
       stop_.waitFor(5ms);  // short back-pressure: read nothing until a batch is durable
-      drainCompletions();
-      dead_letters_->poll(0);
-      retryDeadLetters();
-      commit(false);
-      updateLagAndLog(false);
-      continue;
-    }
-    auto timeout = 100ms;
-    if (filling_ && !filling_->messages.empty()) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          flush_interval - (Clock::now() - filling_->opened));
-      timeout = std::clamp(left, 0ms, timeout);
-    }
-    if (!alive_.empty())
-      timeout = std::min(timeout, 20ms);  // notice finished batches soon
-    std::unique_ptr<RdKafka::Message> message(
-        consumer_->consume(static_cast<int>(timeout.count())));
-    const RdKafka::ErrorCode err = message->err();
-    if (err == RdKafka::ERR_NO_ERROR) {
-      add(std::move(message));
-    } else if (err == RdKafka::ERR__FATAL) {
-      return makeError(ErrorCode::FailedPrecondition, "fatal Kafka error: " + message->errstr());
-    } else if (err != RdKafka::ERR__TIMED_OUT && err != RdKafka::ERR__PARTITION_EOF &&
-               Clock::now() - last_warning >= 30s) {
-      last_warning = Clock::now();  // librdkafka reconnects by itself; say so now and then
-      log->warn("Kafka consumer: {}", message->errstr());
-    }
-    if (filling_ &&
-        (filling_->messages.size() >= static_cast<size_t>(config_.elasticsearch.bulk_max_docs) ||
-         filling_->bytes >= static_cast<size_t>(config_.elasticsearch.bulk_max_bytes) ||
-         Clock::now() - filling_->opened >= flush_interval)) {
-      dispatch();
+    } else {
+      CR_RETURN_IF_ERROR(readOne(flush_interval, last_warning));
     }
     drainCompletions();
     dead_letters_->poll(0);
@@ -276,6 +247,36 @@ Status IndexLoop::run() {
     updateLagAndLog(false);
   }
   shutdown();
+  return {};
+}
+
+Status IndexLoop::readOne(std::chrono::milliseconds flush_interval,
+                          Clock::time_point& last_warning) {
+  auto timeout = 100ms;
+  if (filling_ && !filling_->messages.empty()) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        flush_interval - (Clock::now() - filling_->opened));
+    timeout = std::clamp(left, 0ms, timeout);
+  }
+  if (!alive_.empty())
+    timeout = std::min(timeout, 20ms);  // notice finished batches soon
+  std::unique_ptr<RdKafka::Message> message(consumer_->consume(static_cast<int>(timeout.count())));
+  const RdKafka::ErrorCode err = message->err();
+  if (err == RdKafka::ERR_NO_ERROR) {
+    add(std::move(message));
+  } else if (err == RdKafka::ERR__FATAL) {
+    return makeError(ErrorCode::FailedPrecondition, "fatal Kafka error: " + message->errstr());
+  } else if (err != RdKafka::ERR__TIMED_OUT && err != RdKafka::ERR__PARTITION_EOF &&
+             Clock::now() - last_warning >= 30s) {
+    last_warning = Clock::now();  // librdkafka reconnects by itself; say so now and then
+    telemetry::logger("index")->warn("Kafka consumer: {}", message->errstr());
+  }
+  if (filling_ &&
+      (filling_->messages.size() >= static_cast<size_t>(config_.elasticsearch.bulk_max_docs) ||
+       filling_->bytes >= static_cast<size_t>(config_.elasticsearch.bulk_max_bytes) ||
+       Clock::now() - filling_->opened >= flush_interval)) {
+    dispatch();
+  }
   return {};
 }
 

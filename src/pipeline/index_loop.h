@@ -80,6 +80,10 @@ class IndexLoop {
 
   IndexLoop(const config::Config& config, const IndexStart& start, const StopSignal& stop);
 
+  /// Waits at most until the filling batch is due for one message, adds it, and dispatches the
+  /// batch when it is full or due. An error only for a fatal Kafka error.
+  Status readOne(std::chrono::milliseconds flush_interval,
+                 std::chrono::steady_clock::time_point& last_warning);
   void add(std::unique_ptr<RdKafka::Message> message);
   void dispatch();
   void work();
