@@ -39,56 +39,6 @@ const std::string kSharedBrokers =
     "127.0.0.1:" +
     std::string(getenv("TESTENV_KAFKA_PORT") ? getenv("TESTENV_KAFKA_PORT") : "9092");
 
-bool portFree(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
-  ::close(fd);
-  return free;
-}
-
-int freePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  socklen_t length = sizeof(address);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
-
-/// Two consecutive free ports (a Kafka listener and its controller).
-int freePortPair() {
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    const int port = freePort();
-    if (port < 65535 && portFree(port + 1))
-      return port;
-  }
-  return 0;
-}
-
-std::string uniqueSuffix() {
-  return std::to_string(::getpid()) + "-" +
-         std::to_string(toUnixMillis(std::chrono::system_clock::now()) % 100'000'000);
-}
-
-template <class Check>
-bool eventually(Check check, std::chrono::milliseconds timeout,
-                std::chrono::milliseconds step = 250ms) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (check())
-      return true;
-    std::this_thread::sleep_for(step);
-  }
-  return check();
-}
-
 size_t countOf(const std::string& text, const std::string& needle) {
   size_t count = 0;
   for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1))
@@ -470,7 +420,7 @@ TEST_F(FetchTest, AStandbyTakesOverWhenTheLeaderIsKilled) {
 /// at will; the shared one is never touched.
 class OwnKafka {
  public:
-  OwnKafka() : instance_("outage-" + std::to_string(::getpid())), port_(freePortPair()) {}
+  OwnKafka() : instance_("outage-" + std::to_string(::getpid())), port_(freePortWith(1)) {}
   ~OwnKafka() { (void)run("down", 120s); }
   int up() { return run("up", 300s, "kafka"); }
   int stop() { return run("stop-kafka", 120s); }

@@ -44,6 +44,9 @@ CommandResult runCommand(const std::vector<std::string>& argv,
 
 /// A loopback TCP port that was free a moment ago.
 int freePort();
+/// A free loopback port whose neighbour `port + offset` is free too (Kafka binds +1 for its
+/// controller, OpenSearch and Elasticsearch +100 for transport); 0 if none was found.
+int freePortWith(int offset);
 /// A suffix that keeps topic and index names of one test run apart from every other run.
 std::string uniqueSuffix();
 

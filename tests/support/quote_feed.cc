@@ -1,11 +1,6 @@
 #include "support/quote_feed.h"
 
-#include <random>
 #include <thread>
-
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "config/config.h"
 #include "kafka/kafka_admin.h"
@@ -22,28 +17,7 @@ using namespace std::chrono_literals;
 constexpr int64_t kBaseMs = 1718150400000;  // 2024-06-12T00:00:00Z
 constexpr int kCoins = 500;
 
-bool portFree(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  ::close(fd);
-  return free;
-}
-
 }  // namespace
-
-int freePortWith(int offset) {
-  std::mt19937 rng(std::random_device{}());
-  for (int attempt = 0; attempt < 200; ++attempt) {
-    const int port = std::uniform_int_distribution<int>(20'000, 39'000)(rng);
-    if (portFree(port) && portFree(port + offset))
-      return port;
-  }
-  return 0;
-}
 
 model::Quote quoteNumber(int i) {
   model::Quote q;

@@ -14,10 +14,6 @@
 
 namespace coinrelay::testing {
 
-/// A free loopback port whose neighbour `port + offset` is free too (Kafka binds +1 for its
-/// controller, OpenSearch and Elasticsearch +100 for transport); 0 if none was found.
-int freePortWith(int offset);
-
 /// Quote number i: coin `coin-<i % 500>` at minute i / 500, so every quote is a distinct
 /// observation and N messages make exactly N documents.
 model::Quote quoteNumber(int i);
