@@ -111,6 +111,7 @@ int runCommand(const CommonOptions& options, const StopSignal& stop) {
       .healthy = [&] { return health.healthy(); },
       .status_fields =
           [&](JsonWriter& w) {
+            const auto spool = kafka ? kafka->stats() : sinks::SpooledKafkaSink::Stats{};
             w.field("role", "run")
                 .field("upstream_requests",
                        static_cast<int64_t>(upstream_requests.load() +
@@ -119,10 +120,10 @@ int runCommand(const CommonOptions& options, const StopSignal& stop) {
                 .raw(health.json(upstream_requests.load()))
                 .key("kafka")
                 .beginObject()
-                .field("state", !kafka                    ? "disabled"
-                                : kafka->stats().kafka_ok ? "ok"
-                                                          : "spooling")
-                .field("spooled", static_cast<int64_t>(kafka ? kafka->stats().pending : 0))
+                .field("state", !kafka           ? "disabled"
+                                : spool.kafka_ok ? "ok"
+                                                 : "spooling")
+                .field("spooled", static_cast<int64_t>(spool.pending))
                 .endObject()
                 .key("search")
                 .beginObject()

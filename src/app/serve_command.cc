@@ -3,6 +3,8 @@
 #include <chrono>
 #include <thread>
 
+#include <fmt/format.h>
+
 #include "api/coingecko_routes.h"
 #include "api/http_server.h"
 #include "api/miss_fetcher.h"
@@ -19,9 +21,18 @@
 namespace coinrelay::app {
 
 int serveCommand(const CommonOptions& options, const StopSignal& stop) {
-  auto config = loadConfig(options);
+  // serve calls CoinGecko only for the misses it fetches itself: only then does it need a key.
+  auto config = loadConfig(options, /*require_api_key=*/false);
   if (!config) {
     return kExitUsage;
+  }
+  if (config->serve.on_miss == "fetch" && config->serve.miss_via.empty() &&
+      config->upstream.plan != "public" && config->upstream.api_key.empty()) {
+    return requireSetting(
+        "serve", fmt::format("serve.on_miss is fetch and upstream.plan is '{}' but no API key is "
+                             "set; set COINRELAY_UPSTREAM_API_KEY or upstream.api_key_file, or "
+                             "let the fetch role fetch misses (serve.miss_via)",
+                             config->upstream.plan));
   }
   if (config->kafka.brokers.empty()) {
     return requireSetting("serve",

@@ -220,8 +220,16 @@ TEST_F(ServeTest, MissesAreFetchedByTheActiveFetcherWithinItsBudget) {
       },
       30s))
       << fetch->output();  // a cycle reached Kafka: the topic exists
-  auto serve = startServe({"--set", "serve.miss_via=http://" + address(metrics_port)},
-                          "http://127.0.0.1:1/api/v3");
+  // A demo-plan replica without a key: refused when it would call CoinGecko itself, accepted
+  // when the fetch role makes its calls.
+  auto keyless = runCommand({kBinary, "serve", "--brokers", kBrokers, "--set", "upstream.plan=demo",
+                             "--set", "serve.on_miss=fetch"},
+                            30s);
+  EXPECT_EQ(keyless.exit_code, 2) << keyless.output;
+  EXPECT_NE(keyless.output.find("serve.miss_via"), std::string::npos) << keyless.output;
+  auto serve = startServe(
+      {"--set", "serve.miss_via=http://" + address(metrics_port), "--set", "upstream.plan=demo"},
+      "http://127.0.0.1:1/api/v3");
   const uint64_t before = simulatorCalls("/api/v3/simple/price");
   for (int i = 0; i < 3; ++i) {
     auto answer = get(serve_port_, "/api/v3/simple/price?ids=simcoin-77&vs_currencies=usd");
