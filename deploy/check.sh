@@ -44,7 +44,9 @@ fi
 runtime=$(sed -n '/^FROM debian:bookworm-slim/,$p' deploy/Dockerfile | tr ' \\' '\n\n' | grep -E '^lib|^zlib' || true)
 missing=()
 for lib in $(readelf -d "$bin" | awk '/NEEDED/ {gsub(/[\[\]]/, "", $5); print $5}'); do
-  path=$(ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}')
+  # awk reads to the end: exiting at the first match would let ldconfig die of SIGPIPE, which
+  # pipefail turns into a failure of the whole script (exit 141) whenever the race goes that way.
+  path=$(ldconfig -p | awk -v l="$lib" '$1 == l && !found {print $NF; found = 1}')
   real=$(readlink -f "$path")
   # usrmerge: dpkg may know the file under /lib or /usr/lib.
   package=$({ dpkg -S "$real" || dpkg -S "${real#/usr}" || dpkg -S "/usr$real"; } 2>/dev/null |
