@@ -129,7 +129,9 @@ TEST_F(PipelineTest, TwoCyclesWithAdvancingPricesMakeOneHundredDocuments) {
   const std::string suffix = uniqueSuffix();
   const std::string topic = "crypto-data-it-" + suffix;
   const std::string index = "crypto-prices-it-" + suffix;
-  auto simulator = startSimulator("1");
+  // Cycles run on ticks aligned to the interval, so the first two can be as little as a quarter
+  // interval (0.5 s) apart: prices move every 0.25 s so that each cycle sees new ones.
+  auto simulator = startSimulator("0.25");
   const std::string fetch_output = fetchTwoCycles(topic);
   EXPECT_NE(fetch_output.find("sent 50 quotes to kafka"), std::string::npos) << fetch_output;
 
