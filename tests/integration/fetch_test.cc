@@ -55,10 +55,12 @@ class FetchTest : public ::testing::Test {
   }
 
   /// `coinrelay simulate` on a free port, with extra flags (faults, keys).
+  /// Prices move every 0.5 s: a cycle of a 1 s schedule always sees new ones, however its start
+  /// jitters around the simulator's steps, so counts of published quotes do not depend on timing.
   std::unique_ptr<Process> startSimulator(std::vector<std::string> extra = {}) {
     sim_port_ = freePort();
     std::vector<std::string> argv = {kBinary,   "simulate", "--listen",          address(sim_port_),
-                                     "--coins", "100",      "--update-interval", "1"};
+                                     "--coins", "100",      "--update-interval", "0.5"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     auto process =
         std::make_unique<Process>(argv, std::vector<std::string>{},
