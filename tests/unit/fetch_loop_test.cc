@@ -151,7 +151,8 @@ TEST_F(FetchLoopTest, NeverRetriesPastTheCycleDeadline) {
   FetchLoop loop(config_, {&sink}, stop_);
   const auto started = std::chrono::steady_clock::now();
   CycleReport report = loop.runCycle(inSeconds(2));
-  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(2500));
+  // 20 attempts with backoff would take far longer; the margin is for a loaded CI machine.
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(3000));
   EXPECT_FALSE(report.upstream_ok);
 }
 
