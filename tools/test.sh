@@ -24,7 +24,8 @@ step "unit tests"
 ctest --test-dir build -L unit --output-on-failure -j "$jobs"
 
 step "integration tests (real Kafka 3.9 and OpenSearch 2.19)"
-trap 'tools/testenv/testenv down >/dev/null 2>&1 || true' EXIT
+# --all: also the servers of a test that was killed before it could stop its own instance.
+trap 'tools/testenv/testenv down --all >/dev/null 2>&1 || true' EXIT
 tools/testenv/testenv up
 ctest --test-dir build -L integration --output-on-failure
 
@@ -33,7 +34,7 @@ tools/test-consumers.sh build
 
 step "deployment files: compose schema, image libraries, systemd units, compose wiring run natively"
 deploy/check.sh build/src/coinrelay
-tools/testenv/testenv down
+tools/testenv/testenv down --all
 trap - EXIT
 
 step "browser tests (the dashboard in headless Chromium, against coinrelay run + simulate)"
