@@ -9,7 +9,7 @@ packages=(
   librdkafka-dev libcurl4-openssl-dev libsimdjson-dev libboost1.81-dev
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
-  default-jdk-headless maven kcat curl jq python3
+  default-jdk-headless maven kcat curl jq python3 openssl unzip
   python3-venv python3-jsonschema
   chromium fonts-dejavu-core
 )

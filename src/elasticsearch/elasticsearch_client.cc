@@ -36,6 +36,25 @@ std::string topLevelErrorType(std::string_view body, simdjson::dom::parser& pars
   return {};
 }
 
+/// The engine's own words for a refused call: "type: reason" from its error body (with the
+/// credentials it tried and failed, for a 401), else an excerpt of whatever it sent.
+std::string engineReason(std::string_view body) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  simdjson::dom::object error;
+  if (parser.parse(body.data(), body.size()).get(doc) != simdjson::SUCCESS ||
+      doc["error"].get_object().get(error) != simdjson::SUCCESS) {
+    return excerpt(body, 300);
+  }
+  std::string ignored;
+  std::string reason =
+      fmt::format("{}: {}", json::optionalString(error, "type", &ignored).value_or("?"),
+                  json::optionalString(error, "reason", &ignored).value_or("?"));
+  if (auto tried = json::optionalString(error, "additional_unsuccessful_credentials", &ignored))
+    reason += fmt::format(" ({})", *tried);
+  return excerpt(reason, 300);
+}
+
 }  // namespace
 
 std::optional<EngineInfo> parseRootInfo(std::string_view body, simdjson::dom::parser& parser) {
@@ -69,6 +88,13 @@ Result<net::HttpResponse> ElasticsearchClient::send(const std::string& method,
   if (content_type != nullptr)
     request.headers.emplace_back("Content-Type", content_type);
   auto response = http_.send(request);
+  if (!response && response.error().message.find(net::kUntrustedCertificate) != std::string::npos) {
+    return makeError(ErrorCode::FailedPrecondition,
+                     fmt::format("search engine at {}: {}; set elasticsearch.ca_file "
+                                 "(COINRELAY_ELASTICSEARCH_CA_FILE) to the CA bundle that signed "
+                                 "its certificate",
+                                 net::redactUrl(config_.url), response.error().message));
+  }
   if (!response) {
     return makeError(ErrorCode::Unavailable,
                      fmt::format("search engine at {} is unreachable ({}); start it or set "
@@ -86,12 +112,12 @@ Error callError(const config::ElasticsearchConfig& config, const std::string& wh
                              "elasticsearch.username and the password, or elasticsearch.api_key, "
                              "and the privileges of that user or key",
                              net::redactUrl(config.url), what, response.status,
-                             excerpt(response.body, 300))};
+                             engineReason(response.body))};
   }
   return Error{
       ErrorCode::FailedPrecondition,
       fmt::format("search engine at {}: {} failed with HTTP {}: '{}'", net::redactUrl(config.url),
-                  what, response.status, excerpt(response.body, 300))};
+                  what, response.status, engineReason(response.body))};
 }
 
 Result<EngineInfo> ElasticsearchClient::probe() {

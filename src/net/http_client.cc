@@ -117,9 +117,15 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& request) {
   const CURLcode code = curl_easy_perform(curl);
   curl_slist_free_all(header_list);
   if (code != CURLE_OK) {
+    const char* what = error_buffer[0] != 0 ? error_buffer : curl_easy_strerror(code);
+    if (code == CURLE_PEER_FAILED_VERIFICATION || code == CURLE_SSL_CACERT_BADFILE) {
+      // Retrying cannot help: the fix is the CA bundle (or the host name in the URL).
+      return makeError(ErrorCode::FailedPrecondition,
+                       fmt::format("{} {}: {}: {}", request.method, redactUrl(request.url),
+                                   kUntrustedCertificate, what));
+    }
     return makeError(ErrorCode::Unavailable,
-                     fmt::format("{} {}: {}", request.method, redactUrl(request.url),
-                                 error_buffer[0] != 0 ? error_buffer : curl_easy_strerror(code)));
+                     fmt::format("{} {}: {}", request.method, redactUrl(request.url), what));
   }
   long status = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);

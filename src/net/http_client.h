@@ -37,9 +37,14 @@ struct HttpAuth {
   std::string authorization;  ///< a full Authorization header value, e.g. "ApiKey ..."
 };
 
+/// Opens the message of a FailedPrecondition error for a TLS certificate the client cannot
+/// trust (no CA file given, a wrong one, or a host name the certificate does not name).
+inline constexpr const char* kUntrustedCertificate = "TLS certificate not trusted";
+
 /// A blocking HTTP/1.1 client over one libcurl easy handle, reused so that connections stay
-/// alive between calls. Transport failures (refused, timeout, DNS) come back as Unavailable; any
-/// HTTP status is a successful exchange that the caller judges.
+/// alive between calls. Transport failures (refused, timeout, DNS) come back as Unavailable; a
+/// certificate that cannot be verified as FailedPrecondition (kUntrustedCertificate); any HTTP
+/// status is a successful exchange that the caller judges.
 /// Threading: one instance per thread.
 class HttpClient {
  public:

@@ -1,17 +1,22 @@
 // The core indexing path against a real Elasticsearch 8: the integ-test distribution Elastic
 // publishes on Maven Central, started by tools/testenv/elasticsearch as a named instance on a
-// free port. It has no GET / route, no ILM and no data streams, so this covers engine
-// detection, the index template, _bulk (with a refused document), _search and _count; the
-// lifecycle requests are covered by the request-shape tests of tests/unit/index_test.cc.
+// free port, with security on as Elasticsearch 8 ships it: https with a certificate signed by a
+// CA of the run, and a password user. It has no GET / route, no ILM and no data streams, so this
+// covers engine detection, the index template, _bulk (with a refused document), _search and
+// _count, TLS and auth; the lifecycle requests are covered by the request-shape tests of
+// tests/unit/index_test.cc. It cannot create API keys (their index needs an analyzer the stripped
+// build lacks), so an API key is shown to reach the node as one, and to be refused cleanly.
 // Kafka is the shared default testenv instance (only unique topics are written there).
 
 #include <chrono>
+#include <fstream>
 #include <thread>
 
 #include <gtest/gtest.h>
 #include <simdjson.h>
 #include <unistd.h>
 
+#include "kafka/dead_letter.h"
 #include "model/quote_codec.h"
 #include "net/http_client.h"
 #include "support/process.h"
@@ -39,6 +44,13 @@ class Elasticsearch8Test : public ::testing::Test {
     ASSERT_NE(port_, 0);
     auto up = elasticsearch("up", 600s);
     ASSERT_EQ(up.exit_code, 0) << "tools/testenv/elasticsearch up failed:\n" << up.output;
+    const std::string run =
+        kSource + "/build/testenv/instances/" + instance_ + "/run/elasticsearch";
+    ca_file_ = run + "/ca.pem";
+    password_file_ = run + "/password";
+    std::ifstream in(password_file_);
+    std::getline(in, password_);
+    ASSERT_FALSE(password_.empty()) << password_file_;
   }
   static void TearDownTestSuite() {
     auto down = elasticsearch("down", 120s);
@@ -46,12 +58,24 @@ class Elasticsearch8Test : public ::testing::Test {
   }
   static CommandResult elasticsearch(const std::string& command,
                                      std::chrono::milliseconds timeout) {
-    return runCommand({"/usr/bin/env", "TESTENV_INSTANCE=" + instance_,
-                       "TESTENV_ELASTICSEARCH_PORT=" + std::to_string(port_),
-                       kSource + "/tools/testenv/elasticsearch", command},
-                      timeout);
+    return runCommand(
+        {"/usr/bin/env", "TESTENV_INSTANCE=" + instance_,
+         "TESTENV_ELASTICSEARCH_PORT=" + std::to_string(port_), "TESTENV_ELASTICSEARCH_SECURE=1",
+         kSource + "/tools/testenv/elasticsearch", command},
+        timeout);
   }
-  static std::string url() { return "http://127.0.0.1:" + std::to_string(port_); }
+  static std::string url() { return "https://127.0.0.1:" + std::to_string(port_); }
+  /// `coinrelay setup elasticsearch` into a new index, with extra arguments and environment.
+  static CommandResult setup(std::vector<std::string> extra, std::vector<std::string> env = {}) {
+    std::vector<std::string> argv = {"/usr/bin/env"};
+    argv.insert(argv.end(), env.begin(), env.end());
+    for (const std::string& arg : {kBinary, std::string("setup"), std::string("elasticsearch"),
+                                   std::string("--elasticsearch"), url(), std::string("--index"),
+                                   "es8-setup-" + uniqueSuffix()})
+      argv.push_back(arg);
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return runCommand(argv, 60s);
+  }
 
   int64_t count(const std::string& index) {
     net::HttpRequest refresh;
@@ -71,12 +95,14 @@ class Elasticsearch8Test : public ::testing::Test {
 
   static inline std::string instance_;
   static inline int port_ = 0;
+  static inline std::string ca_file_, password_file_, password_;
   TempDir dir_;
-  net::HttpClient http_;
+  net::HttpClient http_{net::HttpAuth{"coinrelay", password_, ""}, ca_file_};
   simdjson::dom::parser parser_;
 };
 
-TEST_F(Elasticsearch8Test, IndexesFromKafkaDeadLettersARefusedDocumentAndSetsUpTemplates) {
+TEST_F(Elasticsearch8Test,
+       IndexesOverTlsWithAPasswordDeadLettersARefusedDocumentAndSetsUpTemplates) {
   constexpr int kQuotes = 5000;
   const std::string topic = "es8-" + uniqueSuffix();
   const std::string index = "es8-prices-" + uniqueSuffix();
@@ -91,10 +117,12 @@ TEST_F(Elasticsearch8Test, IndexesFromKafkaDeadLettersARefusedDocumentAndSetsUpT
   producer.send(topic, too_big.id, model::encodeQuote(too_big));
   producer.flush();
 
-  Process indexer(
-      {kBinary, "index", "--brokers", kBrokers, "--topic", topic, "--elasticsearch", url(),
-       "--index", index, "--set", "kafka.group_id=es8-" + topic, "--set", "index.metrics_listen="},
-      {}, dir_.path("index.log"));
+  // The password from the environment, the CA from the configuration.
+  Process indexer({kBinary, "index", "--brokers", kBrokers, "--topic", topic, "--elasticsearch",
+                   url(), "--index", index, "--set", "kafka.group_id=es8-" + topic, "--set",
+                   "index.metrics_listen=", "--set", "elasticsearch.username=coinrelay", "--set",
+                   "elasticsearch.ca_file=" + ca_file_},
+                  {"COINRELAY_ELASTICSEARCH_PASSWORD=" + password_}, dir_.path("index.log"));
   ASSERT_TRUE(eventually([&] { return count(index) == kQuotes; }, 120s)) << count(index) << "\n"
                                                                          << indexer.output();
   std::this_thread::sleep_for(2s);
@@ -127,22 +155,60 @@ TEST_F(Elasticsearch8Test, IndexesFromKafkaDeadLettersARefusedDocumentAndSetsUpT
   EXPECT_EQ(int64_t(letter["status"]), 400);
   EXPECT_EQ(letters[0].key, too_big.id);
   EXPECT_EQ(indexer.terminate(), 0) << indexer.output();
+  EXPECT_EQ(indexer.output().find(password_), std::string::npos) << "the password is never shown";
 
-  // One test, not two: each test runs in its own process, and each would boot a node.
-  // setup elasticsearch: the template, and a clear refusal of rollover where ILM is missing.
-  const std::string setup_index = "es8-setup-" + uniqueSuffix();
-  auto plain = runCommand(
-      {kBinary, "setup", "elasticsearch", "--elasticsearch", url(), "--index", setup_index}, 60s);
+  // setup elasticsearch here rather than in a test of its own (each test runs in its own process
+  // and boots a node): the template, and a clear refusal of rollover where ILM is missing. The
+  // password comes from a file this time.
+  const std::vector<std::string> auth = {"--set", "elasticsearch.username=coinrelay",
+                                         "--set", "elasticsearch.password_file=" + password_file_,
+                                         "--set", "elasticsearch.ca_file=" + ca_file_};
+  auto plain = setup(auth);
   EXPECT_EQ(plain.exit_code, 0) << plain.output;
   EXPECT_NE(plain.output.find("elasticsearch 8."), std::string::npos) << plain.output;
-  EXPECT_NE(plain.output.find("index template " + setup_index + " installed"), std::string::npos);
-  auto rollover =
-      runCommand({kBinary, "setup", "elasticsearch", "--elasticsearch", url(), "--index",
-                  "es8-rolled-" + uniqueSuffix(), "--set", "elasticsearch.lifecycle=rollover"},
-                 60s);
+  EXPECT_NE(plain.output.find("index template es8-setup-"), std::string::npos) << plain.output;
+  std::vector<std::string> rolled = auth;
+  rolled.insert(rolled.end(), {"--set", "elasticsearch.lifecycle=rollover"});
+  auto rollover = setup(rolled);
   EXPECT_EQ(rollover.exit_code, 1) << rollover.output;
   EXPECT_NE(rollover.output.find("has no index lifecycle management (ILM)"), std::string::npos)
       << rollover.output;
+}
+
+TEST_F(Elasticsearch8Test, AnUntrustedCertificateOrBadCredentialsGetOneClearMessage) {
+  const std::vector<std::string> ca = {"--set", "elasticsearch.ca_file=" + ca_file_};
+  // No CA given: the node's certificate cannot be verified, and the message names the setting.
+  auto untrusted = setup({"--set", "elasticsearch.username=coinrelay"},
+                         {"COINRELAY_ELASTICSEARCH_PASSWORD=" + password_});
+  EXPECT_NE(untrusted.exit_code, 0) << untrusted.output;
+  EXPECT_NE(untrusted.output.find("TLS certificate not trusted"), std::string::npos)
+      << untrusted.output;
+  EXPECT_NE(untrusted.output.find("set elasticsearch.ca_file"), std::string::npos)
+      << untrusted.output;
+
+  // A wrong password: the node's 401, the settings to check, and no password in the output.
+  const std::string wrong = "not-the-password-" + uniqueSuffix();
+  std::vector<std::string> with_user = ca;
+  with_user.insert(with_user.end(), {"--set", "elasticsearch.username=coinrelay"});
+  auto refused = setup(with_user, {"COINRELAY_ELASTICSEARCH_PASSWORD=" + wrong});
+  EXPECT_NE(refused.exit_code, 0) << refused.output;
+  EXPECT_NE(refused.output.find("HTTP 401"), std::string::npos) << refused.output;
+  EXPECT_NE(refused.output.find("check elasticsearch.username and the password"), std::string::npos)
+      << refused.output;
+  EXPECT_EQ(refused.output.find(wrong), std::string::npos) << refused.output;
+
+  // An API key reaches the node as one (it names the key's id), and its secret is never shown.
+  const std::string secret = "secret-" + uniqueSuffix();
+  const std::string id_and_secret = "coinrelay-test-key:" + secret;
+  const std::string encoded =
+      kafka::base64Encode(id_and_secret);  // as Elasticsearch hands out keys
+  auto key = setup(ca, {"COINRELAY_ELASTICSEARCH_API_KEY=" + encoded});
+  EXPECT_NE(key.exit_code, 0) << key.output;
+  EXPECT_NE(key.output.find("HTTP 401"), std::string::npos) << key.output;
+  EXPECT_NE(key.output.find("for id coinrelay-test-key"), std::string::npos) << key.output;
+  EXPECT_NE(key.output.find("elasticsearch.api_key"), std::string::npos) << key.output;
+  EXPECT_EQ(key.output.find(secret), std::string::npos) << key.output;
+  EXPECT_EQ(key.output.find(encoded), std::string::npos) << key.output;
 }
 
 }  // namespace
