@@ -227,6 +227,13 @@ Result<SetupReport> setupKibana(const SetupOptions& options) {
     request.body = std::move(body);
     request.timeout = options.timeout;
     auto response = http.send(request);
+    if (!response &&
+        response.error().message.find(net::kUntrustedCertificate) != std::string::npos) {
+      return makeError(ErrorCode::FailedPrecondition,
+                       fmt::format("Kibana at {}: {}; set kibana.ca_file to the CA bundle that "
+                                   "signed its certificate",
+                                   net::redactUrl(options.url), response.error().message));
+    }
     if (!response) {
       return makeError(ErrorCode::Unavailable,
                        fmt::format("cannot reach Kibana at {}: {}; check kibana.url and that "
