@@ -270,6 +270,11 @@ std::string monthOf(SystemTime t) {
   return fmt::format("{:04}-{:02}", utc.tm_year + 1900, utc.tm_mon + 1);
 }
 
+SystemTime nextMonthStart(SystemTime t) {
+  const std::chrono::year_month_day day{std::chrono::floor<std::chrono::days>(t)};
+  return std::chrono::sys_days{day.year() / day.month() / 1 + std::chrono::months{1}};
+}
+
 CreditLedger::CreditLedger(int64_t monthly_credits) : monthly_credits_(monthly_credits) {
   std::lock_guard lock(mutex_);
   month_ = monthOf(std::chrono::system_clock::now());

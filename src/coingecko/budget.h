@@ -87,6 +87,8 @@ std::string cacheWarning(const BudgetPlan& plan);
 
 /// "2025-07": credits are counted per UTC calendar month.
 std::string monthOf(SystemTime t);
+/// The first instant of the UTC calendar month after the one `t` is in: when credits reset.
+SystemTime nextMonthStart(SystemTime t);
 
 /// What CoinGecko's `/key` endpoint (paid plans) says about the key's usage.
 struct KeyUsage {

@@ -1,7 +1,6 @@
 #include "pipeline/fetch_loop.h"
 
 #include <algorithm>
-#include <ctime>
 
 #include <fmt/format.h>
 
@@ -194,16 +193,10 @@ Status FetchLoop::OnDemandGate::admit(SystemTime) {
   const int per_cycle = loop.options_.calls_per_cycle;
   if (auto left = loop.ledger_.left()) {
     // Credits for every cycle still to come this month stay with the schedule.
-    const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
-    std::tm utc{};
-    gmtime_r(&seconds, &utc);
-    utc.tm_mday = 1;
-    utc.tm_hour = utc.tm_min = utc.tm_sec = 0;
-    utc.tm_mon += 1;  // timegm normalises month 12 into January of the next year
-    const auto month_end = std::chrono::system_clock::from_time_t(timegm(&utc));
     const int64_t interval_s = std::max(1, loop.config_.interval_s);
+    const auto month_left = coingecko::nextMonthStart(now) - now;
     const int64_t cycles_left =
-        std::chrono::duration_cast<std::chrono::seconds>(month_end - now).count() / interval_s + 1;
+        std::chrono::duration_cast<std::chrono::seconds>(month_left).count() / interval_s + 1;
     const int64_t reserved = cycles_left * per_cycle;
     if (*left <= reserved) {
       return makeError(ErrorCode::ResourceExhausted,

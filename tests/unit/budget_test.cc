@@ -159,6 +159,14 @@ TEST(MonthTest, IsTheUtcCalendarMonth) {
   EXPECT_EQ(monthOf(fromUnixMillis(1'754'006'400'000)), "2025-08");
 }
 
+TEST(MonthTest, CreditsResetAtTheStartOfTheNextUtcMonth) {
+  // 2025-07-31T23:59:59.999Z -> 2025-08-01T00:00:00Z; the month's first instant counts as in it.
+  EXPECT_EQ(nextMonthStart(fromUnixMillis(1'754'006'399'999)), fromUnixMillis(1'754'006'400'000));
+  EXPECT_EQ(nextMonthStart(fromUnixMillis(1'754'006'400'000)), fromUnixMillis(1'756'684'800'000));
+  // December rolls into January of the next year: 2025-12-15 -> 2026-01-01.
+  EXPECT_EQ(nextMonthStart(fromUnixMillis(1'765'756'800'000)), fromUnixMillis(1'767'225'600'000));
+}
+
 TEST(RateLimiterTest, AllowsTheLimitInAnyWindowAndNoMore) {
   RateLimiter limiter(3, std::chrono::milliseconds(60'000));
   const auto t0 = fromUnixMillis(1'700'000'000'000);
