@@ -18,6 +18,12 @@ namespace {
 constexpr std::chrono::seconds kRefusalTtl{5};
 constexpr size_t kMaxEntries = 10'000;
 
+/// An answer CoinGecko gave about the query itself (a result, or an error in the request), to
+/// relay as it is and keep for the TTL; 429 and 5xx say something about the moment instead.
+bool coinGeckoVerdict(int status) {
+  return status == 200 || (status >= 400 && status < 500 && status != 429);
+}
+
 Reply replyOf(int status, const std::string& body,
               const std::vector<std::pair<std::string, std::string>>& headers) {
   Reply reply{status, "application/json", body};
@@ -32,6 +38,14 @@ MissFetcher::MissFetcher(const config::UpstreamConfig& upstream, std::chrono::se
     : upstream_(upstream), ttl_(ttl), max_calls_per_minute_(max_calls_per_minute) {
   for (int i = 0; i < kWorkers; ++i)
     workers_.emplace_back([this] { work(); });
+}
+
+std::unique_ptr<MissFetcher> MissFetcher::fromConfig(const config::Config& config) {
+  if (config.serve.on_miss != "fetch")
+    return nullptr;
+  return std::make_unique<MissFetcher>(config.upstream,
+                                       std::chrono::seconds(config.serve.miss_ttl_s),
+                                       config.serve.miss_calls_per_minute);
 }
 
 MissFetcher::~MissFetcher() {
@@ -132,8 +146,7 @@ void MissFetcher::work() {
       if (sent)
         ++calls_;
       Entry& entry = *job.second;
-      const bool lasting = result.status == 200 ||
-                           (result.status >= 400 && result.status < 500 && result.status != 429);
+      const bool lasting = coinGeckoVerdict(result.status);
       entry.status = result.status;
       entry.body = std::move(result.body);
       entry.headers = std::move(result.headers);
@@ -181,8 +194,7 @@ bool MissFetcher::callCoinGecko(const std::string& path_and_query, Entry& entry)
           coingecko::CoinGeckoClient::rateLimitPause(*response, std::chrono::system_clock::now());
     gate_->settle(response ? response->status : 0, pause);
   }
-  if (response && (response->status == 200 || (response->status >= 400 && response->status < 500 &&
-                                               response->status != 429))) {
+  if (response && coinGeckoVerdict(response->status)) {
     entry.status = response->status;  // CoinGecko's own answer, errors included
     entry.body = std::move(response->body);
     return true;

@@ -36,6 +36,9 @@ class MissFetcher {
  public:
   MissFetcher(const config::UpstreamConfig& upstream, std::chrono::seconds ttl,
               int max_calls_per_minute);
+  /// The miss fetcher `config` asks for (serve.on_miss = fetch, with its TTL and per-minute
+  /// cap), or nullptr when misses are refused.
+  static std::unique_ptr<MissFetcher> fromConfig(const config::Config& config);
   ~MissFetcher();
   MissFetcher(const MissFetcher&) = delete;
   MissFetcher& operator=(const MissFetcher&) = delete;

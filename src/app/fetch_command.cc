@@ -115,13 +115,9 @@ int runFetchRole(const config::Config& config, int cycles, const StopSignal& sto
   pipeline::FetchLoop loop(config.upstream, {sink->get()}, stop, options);
   // Serve replicas with serve.miss_via send their misses here: the active fetcher makes the
   // call within its own budget (a standby answers 503 with MissFetcher::kStandbyHeader).
-  std::unique_ptr<api::MissFetcher> misses;
-  if (config.serve.on_miss == "fetch") {
-    misses = std::make_unique<api::MissFetcher>(config.upstream,
-                                                std::chrono::seconds(config.serve.miss_ttl_s),
-                                                config.serve.miss_calls_per_minute);
+  auto misses = api::MissFetcher::fromConfig(config);
+  if (misses)
     misses->setGate(&loop.onDemandGate());
-  }
 
   std::unique_ptr<api::HttpServer> server;
   if (!config.fetch.metrics_listen.empty()) {

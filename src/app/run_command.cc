@@ -84,13 +84,9 @@ int runCommand(const CommonOptions& options, const StopSignal& stop) {
   pipeline::FetchLoop loop(config->upstream, sinks, stop, fetch_options);
   api::HealthState health;
   loop.onCycle([&health](const pipeline::CycleReport& report) { health.record(report); });
-  std::unique_ptr<api::MissFetcher> misses;
-  if (config->serve.on_miss == "fetch") {
-    misses = std::make_unique<api::MissFetcher>(config->upstream,
-                                                std::chrono::seconds(config->serve.miss_ttl_s),
-                                                config->serve.miss_calls_per_minute);
+  auto misses = api::MissFetcher::fromConfig(*config);
+  if (misses)
     misses->setGate(&loop.onDemandGate());  // within the schedule's rate limit and credits
-  }
   api::CoinGeckoRoutes coingecko(snapshot, misses.get());
   const auto& upstream_requests = loop.upstreamStats().requests;
   api::RelayRoutes routes(api::RelayRoutes::Parts{

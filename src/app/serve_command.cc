@@ -56,14 +56,9 @@ int serveCommand(const CommonOptions& options, const StopSignal& stop) {
   if (!config->elasticsearch.url.empty()) {
     history = std::make_unique<storage::ElasticsearchHistory>(config->elasticsearch);
   }
-  std::unique_ptr<api::MissFetcher> misses;
-  if (config->serve.on_miss == "fetch") {
-    misses = std::make_unique<api::MissFetcher>(config->upstream,
-                                                std::chrono::seconds(config->serve.miss_ttl_s),
-                                                config->serve.miss_calls_per_minute);
-    if (!config->serve.miss_via.empty())
-      misses->forwardTo(config->serve.miss_via);  // the active fetcher's budget
-  }
+  auto misses = api::MissFetcher::fromConfig(*config);
+  if (misses && !config->serve.miss_via.empty())
+    misses->forwardTo(config->serve.miss_via);  // the active fetcher's budget
   api::CoinGeckoRoutes coingecko(snapshot, misses.get());
   pipeline::KafkaFeed& source = **feed;
   auto healthJson = [&] {
