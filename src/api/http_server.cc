@@ -69,7 +69,8 @@ std::string percentDecode(std::string_view text) {
 /// Timeouts use one lazily re-armed watchdog per connection instead of beast::tcp_stream's
 /// expiry: tcp_stream arms and cancels a timer around every read and write, which cost a third
 /// of the throughput on small answers in bench/serve. Here a request only moves `deadline_`;
-/// the watchdog wakes once per timeout period and closes the connection if it has passed.
+/// the watchdog wakes once per timeout period and closes the connection if it has passed (it is
+/// re-armed only when a deadline comes earlier than its wake-up).
 class Session : public EventSink, public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, const Handler& handler, const ServerLimits& limits)
@@ -107,6 +108,15 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
  private:
   using Clock = std::chrono::steady_clock;
 
+  /// Moves the deadline. A later one (each request moves it forward) leaves the watchdog as it
+  /// is, to wake and look at it later; an earlier one (a write timeout shorter than the idle
+  /// timeout) re-arms it, so that the shorter limit holds.
+  void setDeadline(Clock::time_point deadline) {
+    deadline_ = deadline;
+    if (deadline < watchdog_.expiry())
+      armWatchdog();
+  }
+
   void armWatchdog() {
     watchdog_.expires_at(deadline_);
     watchdog_.async_wait([weak = weak_from_this()](beast::error_code ec) {
@@ -125,7 +135,7 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
     parser_->body_limit(limits_.max_body_bytes);
     // Waiting for the next request and receiving it share one deadline, as in nginx
     // (keepalive_timeout, client_header_timeout): a client trickling bytes is cut at the end.
-    deadline_ = Clock::now() + limits_.idle_timeout;
+    setDeadline(Clock::now() + limits_.idle_timeout);
     http::async_read(socket_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, size_t) {
                        if (ec)
@@ -238,7 +248,7 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
   }
 
   void write() {
-    deadline_ = Clock::now() + kWriteTimeout;
+    setDeadline(Clock::now() + limits_.write_timeout);
     http::async_write(socket_, response_,
                       [self = shared_from_this()](beast::error_code ec, size_t) {
                         if (ec || !self->keep_alive_)
@@ -248,7 +258,7 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
   }
 
   void writeRaw() {
-    deadline_ = Clock::now() + kWriteTimeout;
+    setDeadline(Clock::now() + limits_.write_timeout);
     const std::string& body = shared_body_ ? *shared_body_ : owned_body_;
     const std::array<asio::const_buffer, 2> buffers{asio::buffer(*head_), asio::buffer(body)};
     asio::async_write(socket_, buffers, [self = shared_from_this()](beast::error_code ec, size_t) {
@@ -265,7 +275,7 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
     for (const auto& [name, value] : reply.headers)
       head += name + ": " + value + "\r\n";
     head += "\r\n";
-    deadline_ = Clock::time_point::max();  // slow readers are cut by the backlog limit instead
+    setDeadline(Clock::time_point::max());  // slow readers are cut by the backlog limit instead
     push(std::make_shared<const std::string>(std::move(head)));
     reply.stream(shared_from_this());
     heartbeat();
@@ -321,9 +331,6 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
     socket_.shutdown(tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);
   }
-
-  /// To hand an answer to the client's kernel buffer; a client that stops reading is cut then.
-  static constexpr std::chrono::seconds kWriteTimeout{60};
 
   tcp::socket socket_;
   asio::steady_timer timer_;     ///< delayed answers and stream heartbeats

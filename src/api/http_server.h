@@ -77,6 +77,8 @@ struct ServerLimits {
   size_t max_body_bytes = 64 * 1024;
   /// To receive the next whole request on a connection (idle keep-alive time included).
   std::chrono::seconds idle_timeout{60};
+  /// For a client to take a whole answer (one that stops reading is cut after it).
+  std::chrono::seconds write_timeout{60};
   size_t max_stream_backlog_bytes =
       1024 * 1024;  ///< queued event bytes before a slow stream is cut
 };

@@ -324,5 +324,34 @@ TEST(HttpServerTest, ClosesAConnectionThatNeverFinishesItsRequest) {
   EXPECT_LT(waited, std::chrono::seconds(10));
 }
 
+TEST(HttpServerTest, ClosesAConnectionThatDoesNotTakeItsAnswer) {
+  ServerLimits limits;
+  limits.write_timeout = std::chrono::seconds(1);
+  // Far more than loopback socket buffers hold, so the write cannot complete unread.
+  const auto body = std::make_shared<const std::string>(64 << 20, 'x');
+  auto server = HttpServer::start(
+      "127.0.0.1:0",
+      [&](const Request&) {
+        Reply reply{200, "text/plain", ""};
+        reply.shared_body = body;
+        return reply;
+      },
+      1, limits);
+  ASSERT_TRUE(server);
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket(io);
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), (*server)->port()});
+  boost::asio::write(socket, boost::asio::buffer(std::string("GET / HTTP/1.1\r\nHost: t\r\n\r\n")));
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // not reading: the server must give up
+  size_t received = 0;
+  boost::beast::error_code ec;
+  std::vector<char> chunk(1 << 20);
+  while (!ec)
+    received += socket.read_some(boost::asio::buffer(chunk), ec);
+  EXPECT_TRUE(ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset)
+      << ec.message();
+  EXPECT_LT(received, body->size()) << "the connection was cut before the whole answer";
+}
+
 }  // namespace
 }  // namespace coinrelay::api
