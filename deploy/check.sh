@@ -11,7 +11,6 @@
 # Usage: deploy/check.sh [path/to/coinrelay]  (tools/testenv must be up)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
 bin=$(readlink -f "${1:-build/src/coinrelay}")
 kafka=127.0.0.1:${TESTENV_KAFKA_PORT:-9092}
 opensearch=http://127.0.0.1:${TESTENV_OPENSEARCH_PORT:-9200}
@@ -43,10 +42,11 @@ fi
 # 2. Runtime packages of the image.
 runtime=$(sed -n '/^FROM debian:bookworm-slim/,$p' deploy/Dockerfile | tr ' \\' '\n\n' | grep -E '^lib|^zlib' || true)
 missing=()
+# The linker cache, read once; searched from a string, so no pipe can break (SIGPIPE under
+# pipefail failed the whole script when awk stopped reading a live `ldconfig -p`).
+ld_cache=$(ldconfig -p)
 for lib in $(readelf -d "$bin" | awk '/NEEDED/ {gsub(/[\[\]]/, "", $5); print $5}'); do
-  # awk reads to the end: exiting at the first match would let ldconfig die of SIGPIPE, which
-  # pipefail turns into a failure of the whole script (exit 141) whenever the race goes that way.
-  path=$(ldconfig -p | awk -v l="$lib" '$1 == l && !found {print $NF; found = 1}')
+  path=$(awk -v l="$lib" '$1 == l {print $NF; exit}' <<<"$ld_cache")
   real=$(readlink -f "$path")
   # usrmerge: dpkg may know the file under /lib or /usr/lib.
   package=$({ dpkg -S "$real" || dpkg -S "${real#/usr}" || dpkg -S "/usr$real"; } 2>/dev/null |
