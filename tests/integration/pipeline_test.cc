@@ -111,6 +111,29 @@ class PipelineTest : public ::testing::Test {
         std::vector<std::string>{}, dir_.path("index-" + group + ".log"));
   }
 
+  struct Relay {
+    std::unique_ptr<Process> process;
+    std::string base;  ///< its URL
+  };
+  /// `coinrelay run` against the simulator on a free port, with extra arguments, once it serves
+  /// the first cycle's 50 quotes.
+  Relay startRun(const std::string& name, std::vector<std::string> extra) {
+    const int port = freePort();
+    std::vector<std::string> argv = {kBinary,      "run",
+                                     "--upstream", upstream(),
+                                     "--listen",   "127.0.0.1:" + std::to_string(port),
+                                     "--sqlite",   dir_.path(name + ".db")};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    auto run =
+        std::make_unique<Process>(argv, std::vector<std::string>{}, dir_.path(name + ".log"));
+    std::string base = "http://127.0.0.1:" + std::to_string(port);
+    EXPECT_TRUE(eventually(
+        [&] { return httpGet(base + "/v1/quotes").body.find("\"count\":50") != std::string::npos; },
+        30s))
+        << run->output();
+    return {std::move(run), base};
+  }
+
   /// Counts stay at `expected` for a while: nothing late, nothing duplicated.
   void expectSettledCount(const std::string& index, int64_t expected) {
     EXPECT_TRUE(eventually([&] { return countDocuments(index) == expected; }, 60s))
@@ -234,15 +257,8 @@ TEST_F(PipelineTest, TheBrokerStoresIdempotentCompressedBatches) {
 
 TEST_F(PipelineTest, RunServesTheSimulatedQuotesWithoutKafkaOrElasticsearch) {
   auto simulator = startSimulator("0");
-  const int port = freePort();
-  Process run({kBinary, "run", "--upstream", upstream(), "--listen",
-               "127.0.0.1:" + std::to_string(port), "--sqlite", dir_.path("history.db")},
-              {}, dir_.path("run.log"));
-  const std::string base = "http://127.0.0.1:" + std::to_string(port);
-  ASSERT_TRUE(eventually(
-      [&] { return httpGet(base + "/v1/quotes").body.find("\"count\":50") != std::string::npos; },
-      20s))
-      << run.output();
+  auto [run, base] = startRun("history", {});
+  ASSERT_FALSE(HasFailure());
   simdjson::dom::element upstream_page =
       parser_.parse(httpGet(simUrl("/api/v3/coins/markets?vs_currency=usd&per_page=50")).body);
   // Each served quote carries the simulator's price for that coin (a frozen market).
@@ -262,26 +278,24 @@ TEST_F(PipelineTest, RunServesTheSimulatedQuotesWithoutKafkaOrElasticsearch) {
   auto health = httpGet(base + "/healthz");
   EXPECT_EQ(health.status, 200);
   EXPECT_NE(health.body.find(R"("status":"ok")"), std::string::npos) << health.body;
-  EXPECT_EQ(run.terminate(), 0) << run.output();
+  EXPECT_EQ(run->terminate(), 0) << run->output();
 }
 
 TEST_F(PipelineTest, RunWithKafkaPublishesEveryQuoteThroughTheSpool) {
   auto simulator = startSimulator("0");
-  const int port = freePort();
   const std::string topic = "crypto-data-run-" + uniqueSuffix();
-  Process run(
-      {kBinary, "run", "--upstream", upstream(), "--listen", "127.0.0.1:" + std::to_string(port),
-       "--sqlite", dir_.path("run-kafka.db"), "--brokers", kBrokers, "--topic", topic, "--set",
-       "fetch.spool_dir=" + dir_.path("spool")},
-      {}, dir_.path("run-kafka.log"));
-  const std::string base = "http://127.0.0.1:" + std::to_string(port);
-  ASSERT_TRUE(eventually(
-      [&] { return httpGet(base + "/v1/quotes").body.find("\"count\":50") != std::string::npos; },
-      30s))
-      << run.output();
+  auto [run, base] = startRun("run-kafka", {"--brokers", kBrokers, "--topic", topic, "--set",
+                                            "fetch.spool_dir=" + dir_.path("spool")});
+  ASSERT_FALSE(HasFailure());
   // The cycle's quotes reach Kafka from the spool, and the status says the spool is empty.
-  ASSERT_TRUE(eventually([&] { return readTopic(kBrokers, topic, 10s).size() == 50; }, 30s))
-      << run.output();
+  std::vector<KafkaRecord> records;
+  ASSERT_TRUE(eventually(
+      [&] {
+        records = readTopic(kBrokers, topic, 10s);
+        return records.size() == 50;
+      },
+      30s))
+      << run->output();
   ASSERT_TRUE(eventually(
       [&] {
         const auto status = httpGet(base + "/v1/status").body;
@@ -290,13 +304,13 @@ TEST_F(PipelineTest, RunWithKafkaPublishesEveryQuoteThroughTheSpool) {
       10s))
       << httpGet(base + "/v1/status").body;
   std::set<std::string> keys;
-  for (const auto& record : readTopic(kBrokers, topic, 10s))
+  for (const auto& record : records)
     keys.insert(record.key);
   EXPECT_EQ(keys.size(), 50u) << "key = coin id, one quote per coin";
   // The topic `run` created is the one `setup kafka` would have: 7 days of retention.
   auto configs = runCommand({kTestenv, "kafka-topic-configs", topic}, 120s);
   EXPECT_NE(configs.output.find("retention.ms=604800000"), std::string::npos) << configs.output;
-  EXPECT_EQ(run.terminate(), 0) << run.output();
+  EXPECT_EQ(run->terminate(), 0) << run->output();
 }
 
 TEST_F(PipelineTest, UnreachableServicesGiveOneClearLineAndANonZeroExit) {
