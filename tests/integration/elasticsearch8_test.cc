@@ -69,10 +69,8 @@ class Elasticsearch8Test : public ::testing::Test {
   static CommandResult setup(std::vector<std::string> extra, std::vector<std::string> env = {}) {
     std::vector<std::string> argv = {"/usr/bin/env"};
     argv.insert(argv.end(), env.begin(), env.end());
-    for (const std::string& arg : {kBinary, std::string("setup"), std::string("elasticsearch"),
-                                   std::string("--elasticsearch"), url(), std::string("--index"),
-                                   "es8-setup-" + uniqueSuffix()})
-      argv.push_back(arg);
+    argv.insert(argv.end(), {kBinary, "setup", "elasticsearch", "--elasticsearch", url(), "--index",
+                             "es8-setup-" + uniqueSuffix()});
     argv.insert(argv.end(), extra.begin(), extra.end());
     return runCommand(argv, 60s);
   }
