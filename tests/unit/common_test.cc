@@ -1,5 +1,9 @@
+#include <atomic>
+#include <thread>
+
 #include <gtest/gtest.h>
 
+#include "common/clock.h"
 #include "common/json_writer.h"
 #include "common/strings.h"
 #include "common/time_util.h"
@@ -112,3 +116,58 @@ TEST(MetricsTest, EscapesLabelValues) {
 
 }  // namespace
 }  // namespace coinrelay::telemetry
+
+namespace coinrelay {
+namespace {
+
+TEST(ManualClockTest, SleepersWakeOnlyWhenTimeIsAdvancedPastTheirDeadline) {
+  ManualClock clock;
+  StopSignal stop;
+  const auto start = clock.now();
+  const auto steady_start = clock.steadyNow();
+  std::atomic<bool> woke{false};
+  std::thread sleeper([&] {
+    clock.sleepFor(std::chrono::seconds(60), stop);
+    woke = true;
+  });
+  while (clock.sleepers() == 0)
+    std::this_thread::yield();
+  clock.advance(std::chrono::seconds(59));
+  std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_FALSE(woke.load());
+  clock.advance(std::chrono::seconds(1));
+  sleeper.join();
+  EXPECT_TRUE(woke.load());
+  EXPECT_EQ(clock.now() - start, std::chrono::seconds(60));
+  EXPECT_EQ(clock.steadyNow() - steady_start, std::chrono::seconds(60));
+}
+
+TEST(ManualClockTest, AStopWakesASleeperAndIsReported) {
+  ManualClock clock;
+  StopSignal stop;
+  std::thread sleeper([&] { EXPECT_TRUE(clock.sleepFor(std::chrono::hours(1), stop)); });
+  while (clock.sleepers() == 0)
+    std::this_thread::yield();
+  stop.request();
+  sleeper.join();
+}
+
+TEST(ManualClockTest, AutoAdvanceRunsWaitsInVirtualTime) {
+  ManualClock clock(fromUnixMillis(0), /*auto_advance=*/true);
+  StopSignal stop;
+  for (int i = 0; i < 1000; ++i)
+    EXPECT_FALSE(clock.sleepFor(std::chrono::hours(1), stop));
+  EXPECT_EQ(toUnixMillis(clock.now()), 1000LL * 3600 * 1000);
+}
+
+TEST(SystemClockTest, SleepsOnTheWallClockAndStopsAtOnce) {
+  StopSignal stop;
+  const auto before = std::chrono::steady_clock::now();
+  EXPECT_FALSE(systemClock().sleepFor(std::chrono::milliseconds(5), stop));
+  EXPECT_GE(std::chrono::steady_clock::now() - before, std::chrono::milliseconds(5));
+  stop.request();
+  EXPECT_TRUE(systemClock().sleepFor(std::chrono::hours(1), stop));
+}
+
+}  // namespace
+}  // namespace coinrelay
