@@ -8,13 +8,35 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 jobs=$(nproc)
-step() { printf '\n== %s (%ss)\n' "$1" "$SECONDS"; }
+# ccache (installed by install-deps) keyed on paths relative to the checkout, so a fresh clone of
+# an unchanged tree compiles from the cache of an earlier one.
+export CCACHE_BASEDIR=$root CCACHE_NOHASHDIR=true
+stages=()
+step() {
+  stages+=("$SECONDS $1")
+  printf '\n== %s (%ss)\n' "$1" "$SECONDS"
+}
+summary() {  # each stage's duration, for the closing line and the logs
+  local i start name next
+  for i in "${!stages[@]}"; do
+    start=${stages[$i]%% *} name=${stages[$i]#* }
+    next=${stages[$((i + 1))]:-$SECONDS}
+    printf '  %5ss  %s\n' "$((${next%% *} - start))" "$name"
+  done
+}
 
 step "dependencies"
 tools/install-deps.sh
 
 step "format check"
 tools/check-format.sh
+
+# Kafka and OpenSearch start while coinrelay compiles: their start-up is mostly waiting.
+# --all on exit: also the servers of a test that was killed before it could stop its own instance.
+trap 'tools/testenv/testenv down --all >/dev/null 2>&1 || true' EXIT
+mkdir -p build
+tools/testenv/testenv up >build/testenv-up.log 2>&1 &
+testenv_up=$!
 
 step "build (RelWithDebInfo)"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -24,9 +46,8 @@ step "unit tests"
 ctest --test-dir build -L unit --output-on-failure -j "$jobs"
 
 step "integration tests (real Kafka 3.9 and OpenSearch 2.19)"
-# --all: also the servers of a test that was killed before it could stop its own instance.
-trap 'tools/testenv/testenv down --all >/dev/null 2>&1 || true' EXIT
-tools/testenv/testenv up
+wait "$testenv_up" || { cat build/testenv-up.log; exit 1; }
+cat build/testenv-up.log
 ctest --test-dir build -L integration --output-on-failure
 
 step "message contract and consumer examples against real Kafka"
@@ -48,4 +69,5 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
   ctest --test-dir build-asan -L unit --output-on-failure -j "$jobs"
 
 step "all tests passed in ${SECONDS}s"
+summary
 echo "root: $root"
