@@ -194,6 +194,39 @@ const SecretKey kSecretKeys[] = {
      [](const Config& c) { return c.kibana.api_key; }},
 };
 
+TEST(ConfigTest, ASecretInTheConfigFileIsRefusedWithoutShowingIt) {
+  testing::TempDir dir;
+  for (const auto& key : kSecretKeys) {
+    const std::string_view name(key.name);
+    const size_t dot = name.find('.');
+    const std::string file = dir.write(
+        "c.toml",
+        fmt::format("[{}]\n{} = \"S3CRET-VALUE\"\n", name.substr(0, dot), name.substr(dot + 1)));
+    auto loaded = loadWith(file, {});
+    ASSERT_FALSE(loaded) << key.name;
+    const std::string& message = loaded.error().message;
+    EXPECT_EQ(std::count(message.begin(), message.end(), '\n'), 0) << message;
+    EXPECT_NE(message.find(
+                  fmt::format("{} is a secret and is not accepted in the config file", key.name)),
+              std::string::npos)
+        << message;
+    EXPECT_NE(message.find(key.variable), std::string::npos) << message;
+    EXPECT_NE(message.find(std::string(key.name) + "_file"), std::string::npos) << message;
+    EXPECT_EQ(message.find("S3CRET-VALUE"), std::string::npos) << message;
+  }
+}
+
+TEST(ConfigTest, TheRenderedConfigurationLoadsBack) {
+  // `coinrelay config` prints every secret; an unset one (`api_key = ""`) is accepted back.
+  auto loaded = loadWith("", {{"COINRELAY_KAFKA_TOPIC", "quotes"}}, {"upstream.top_n=7"});
+  ASSERT_TRUE(loaded) << loaded.error().message;
+  testing::TempDir dir;
+  auto again = loadWith(dir.write("c.toml", render(loaded->first)), {});
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->second.upstream.top_n, 7);
+  EXPECT_EQ(again->second.kafka.topic, "quotes");
+}
+
 TEST(ConfigTest, EverySecretIsReadFromTheFirstLineOfItsFileTrimmed) {
   testing::TempDir dir;
   const std::string file = dir.write("secret", "  s3cret-value \t\nsecond line\n");
