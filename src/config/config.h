@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "common/result.h"
@@ -131,19 +132,37 @@ struct Config {
   LogConfig log;
 };
 
+/// The order of the alternatives of `Target`.
 enum class OptionType { String, Int, Bool, List };
 
-/// One configuration key, declared once: its name, type, default, range and documentation drive
-/// parsing, validation, `coinrelay config` and the docs.
+/// Where a key's value lands in `Config`: a function returning the field, of the key's type.
+using Target = std::variant<std::string& (*)(Config&), int& (*)(Config&), bool& (*)(Config&),
+                            std::vector<std::string>& (*)(Config&)>;
+
+/// A secret comes from its environment variable or from its `_file` key, never from the config
+/// file or a flag.
+enum class Role { Plain, Secret, SecretFile };
+
+/// How text (each item of a list) is tidied before it is checked and lands: trimmed, as given
+/// (passwords), trimmed without trailing slashes (URLs), trimmed and lower-cased.
+enum class Shape { Trimmed, Verbatim, Url, Lower };
+
+/// One configuration key, declared once: its name, where it lands, default, range, allowed
+/// values, format and documentation drive parsing, typing, `coinrelay config` and the docs.
 struct OptionSpec {
   const char* name;  ///< "section.key"
-  OptionType type;
-  const char* default_value;
-  const char* doc;
+  Target into;       ///< for a SecretFile key: the secret it fills
+  const char* default_value = "";
+  const char* doc = "";
+  Role role = Role::Plain;
   long long min = 0;
   long long max = 0;              ///< min == max == 0: no range check
   const char* allowed = nullptr;  ///< comma-separated allowed values for strings
-  bool secret = false;            ///< masked when printed; never accepted from a flag
+  Shape shape = Shape::Trimmed;
+  bool (*valid)(std::string_view value) = nullptr;  ///< the format of a tidied value (list item)
+  const char* what = nullptr;                       ///< what a valid value is: "'x' is not <what>"
+
+  OptionType type() const { return static_cast<OptionType>(into.index()); }
 };
 
 const std::vector<OptionSpec>& optionSpecs();
@@ -179,7 +198,8 @@ class RawConfig {
   std::string file_path_;
 };
 
-/// Checks types, ranges and cross-field rules; reports every problem, one line each.
+/// Fills a Config from the table (types, ranges, allowed values, formats, secret files), then
+/// applies the cross-field rules of each section; reports every problem, one line each.
 /// `require_api_key` false skips the "a keyed plan needs a key" rule, for commands that only
 /// plan (`coinrelay budget`) and never call the upstream.
 Result<Config> validate(const RawConfig& raw, bool require_api_key = true);

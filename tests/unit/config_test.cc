@@ -1,9 +1,14 @@
 #include "config/config.h"
 
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "support/temp_dir.h"
 
@@ -167,6 +172,165 @@ TEST(ConfigTest, SecretsComeFromEnvOrFileNeverFlagsAndAreNeverPrinted) {
   EXPECT_EQ(from_file->second.upstream.api_key, key);
 }
 
+/// Every secret, its variable, its `_file` key's variable and the field it fills.
+struct SecretKey {
+  const char* name;
+  const char* variable;
+  const char* file_variable;
+  std::string (*field)(const Config&);
+};
+const SecretKey kSecretKeys[] = {
+    {"upstream.api_key", "COINRELAY_UPSTREAM_API_KEY", "COINRELAY_UPSTREAM_API_KEY_FILE",
+     [](const Config& c) { return c.upstream.api_key; }},
+    {"elasticsearch.password", "COINRELAY_ELASTICSEARCH_PASSWORD",
+     "COINRELAY_ELASTICSEARCH_PASSWORD_FILE",
+     [](const Config& c) { return c.elasticsearch.password; }},
+    {"elasticsearch.api_key", "COINRELAY_ELASTICSEARCH_API_KEY",
+     "COINRELAY_ELASTICSEARCH_API_KEY_FILE",
+     [](const Config& c) { return c.elasticsearch.api_key; }},
+    {"kibana.password", "COINRELAY_KIBANA_PASSWORD", "COINRELAY_KIBANA_PASSWORD_FILE",
+     [](const Config& c) { return c.kibana.password; }},
+    {"kibana.api_key", "COINRELAY_KIBANA_API_KEY", "COINRELAY_KIBANA_API_KEY_FILE",
+     [](const Config& c) { return c.kibana.api_key; }},
+};
+
+TEST(ConfigTest, ASecretInTheConfigFileIsRefusedWithoutShowingIt) {
+  testing::TempDir dir;
+  for (const auto& key : kSecretKeys) {
+    const std::string_view name(key.name);
+    const size_t dot = name.find('.');
+    const std::string file = dir.write(
+        "c.toml",
+        fmt::format("[{}]\n{} = \"S3CRET-VALUE\"\n", name.substr(0, dot), name.substr(dot + 1)));
+    auto loaded = loadWith(file, {});
+    ASSERT_FALSE(loaded) << key.name;
+    const std::string& message = loaded.error().message;
+    EXPECT_EQ(std::count(message.begin(), message.end(), '\n'), 0) << message;
+    EXPECT_NE(message.find(
+                  fmt::format("{} is a secret and is not accepted in the config file", key.name)),
+              std::string::npos)
+        << message;
+    EXPECT_NE(message.find(key.variable), std::string::npos) << message;
+    EXPECT_NE(message.find(std::string(key.name) + "_file"), std::string::npos) << message;
+    EXPECT_EQ(message.find("S3CRET-VALUE"), std::string::npos) << message;
+  }
+}
+
+TEST(ConfigTest, TheRenderedConfigurationLoadsBack) {
+  // `coinrelay config` prints every secret; an unset one (`api_key = ""`) is accepted back.
+  auto loaded = loadWith("", {{"COINRELAY_KAFKA_TOPIC", "quotes"}}, {"upstream.top_n=7"});
+  ASSERT_TRUE(loaded) << loaded.error().message;
+  testing::TempDir dir;
+  auto again = loadWith(dir.write("c.toml", render(loaded->first)), {});
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->second.upstream.top_n, 7);
+  EXPECT_EQ(again->second.kafka.topic, "quotes");
+}
+
+TEST(ConfigTest, EverySecretIsReadFromTheFirstLineOfItsFileTrimmed) {
+  testing::TempDir dir;
+  const std::string file = dir.write("secret", "  s3cret-value \t\nsecond line\n");
+  for (const auto& key : kSecretKeys) {
+    auto loaded = loadWith("", {{key.file_variable, file}});
+    ASSERT_TRUE(loaded) << key.name << ": " << loaded.error().message;
+    EXPECT_EQ(key.field(loaded->second), "s3cret-value") << key.name;
+  }
+}
+
+TEST(ConfigTest, TheEnvironmentsSecretWinsOverItsFile) {
+  for (const auto& key : kSecretKeys) {
+    auto loaded =
+        loadWith("", {{key.variable, "from-env"}, {key.file_variable, "/nonexistent/secret"}});
+    ASSERT_TRUE(loaded) << key.name << ": " << loaded.error().message;
+    EXPECT_EQ(key.field(loaded->second), "from-env") << key.name;
+  }
+}
+
+/// The one-line message a secret file gives, for every secret key.
+void expectSecretFileProblem(const std::string& path, const std::string& expected_problem) {
+  for (const auto& key : kSecretKeys) {
+    auto loaded = loadWith("", {{key.file_variable, path}});
+    ASSERT_FALSE(loaded) << key.name;
+    EXPECT_EQ(loaded.error().message,
+              fmt::format("{}_file (from {}): {}", key.name, key.file_variable, expected_problem));
+  }
+}
+
+TEST(ConfigTest, AMissingSecretFileIsNamedWithItsKey) {
+  testing::TempDir dir;
+  const std::string path = dir.path("absent");
+  expectSecretFileProblem(path, fmt::format("'{}' does not exist; check the path", path));
+}
+
+TEST(ConfigTest, AnUnreadableSecretFileIsNamedWithItsKey) {
+  testing::TempDir dir;
+  expectSecretFileProblem(
+      dir.path(""),
+      fmt::format("'{}' is a directory; name the file that holds the secret", dir.path("")));
+  // open(2) fails on a socket even for root, unlike on a file without read permission.
+  const std::string socket_path = dir.path("socket");
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  ASSERT_LT(socket_path.size(), sizeof(address.sun_path));
+  std::strcpy(address.sun_path, socket_path.c_str());
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  expectSecretFileProblem(
+      socket_path,
+      fmt::format("cannot read '{}'; check that coinrelay's user may read it", socket_path));
+  ::close(fd);
+}
+
+TEST(ConfigTest, AnEmptyOrBlankSecretFileIsNamedWithItsKeyAndNeverShown) {
+  testing::TempDir dir;
+  const std::string empty = dir.write("empty", "");
+  expectSecretFileProblem(empty,
+                          fmt::format("'{}' is empty; put the secret on its first line", empty));
+  const std::string blank = dir.write("blank", " \t \n\n");
+  expectSecretFileProblem(
+      blank,
+      fmt::format("the first line of '{}' is blank; put the secret on its first line", blank));
+  // A secret below a blank first line is not taken, and not shown either.
+  const std::string below = dir.write("below", "\nS3CRET-BELOW\n");
+  auto loaded = loadWith("", {{"COINRELAY_KIBANA_API_KEY_FILE", below}});
+  ASSERT_FALSE(loaded);
+  EXPECT_EQ(loaded.error().message.find("S3CRET-BELOW"), std::string::npos);
+}
+
+TEST(ConfigTest, AnUnreadableKeyFileIsOneProblemNotTwo) {
+  testing::TempDir dir;
+  const std::string empty = dir.write("empty", "");
+  auto upstream = loadWith(
+      "", {{"COINRELAY_UPSTREAM_PLAN", "demo"}, {"COINRELAY_UPSTREAM_API_KEY_FILE", empty}});
+  ASSERT_FALSE(upstream);
+  EXPECT_EQ(upstream.error().message,
+            fmt::format("upstream.api_key_file (from COINRELAY_UPSTREAM_API_KEY_FILE): '{}' is "
+                        "empty; put the secret on its first line",
+                        empty));
+  auto es = loadWith("", {{"COINRELAY_ELASTICSEARCH_USERNAME", "coinrelay"},
+                          {"COINRELAY_ELASTICSEARCH_PASSWORD_FILE", empty}});
+  ASSERT_FALSE(es);
+  EXPECT_EQ(std::count(es.error().message.begin(), es.error().message.end(), '\n'), 0)
+      << es.error().message;
+}
+
+TEST(ConfigTest, EveryCrossFieldProblemIsReportedNotOnlyTheFirst) {
+  auto loaded = loadWith("", {{"COINRELAY_ELASTICSEARCH_USERNAME", "u"}},
+                         {"serve.miss_via=fetch-1:9464,http://ok:1,nope", "upstream.top_n=0",
+                          "index.dlq_topic=crypto-data", "kafka.topic=crypto-data"});
+  ASSERT_FALSE(loaded);
+  const std::string& message = loaded.error().message;
+  for (const char* expected :
+       {"serve.miss_via (from a flag): 'fetch-1:9464' is not an http(s) URL",
+        "serve.miss_via (from a flag): 'nope' is not an http(s) URL",
+        "upstream.top_n is 0 and upstream.ids is empty", "index.dlq_topic is 'crypto-data'",
+        "elasticsearch.username is set but no password"}) {
+    EXPECT_NE(message.find(expected), std::string::npos) << expected << "\n" << message;
+  }
+  EXPECT_EQ(std::count(message.begin(), message.end(), '\n'), 4) << message;
+}
+
 TEST(ConfigTest, APaidPlanNeedsAKey) {
   auto loaded = loadWith("", {{"COINRELAY_UPSTREAM_PLAN", "demo"}});
   ASSERT_FALSE(loaded);
@@ -181,6 +345,21 @@ TEST(ConfigTest, RenderShowsWhereEachValueCameFrom) {
   EXPECT_NE(printed.find("top_n = 7  # flag\n"), std::string::npos) << printed;
   EXPECT_NE(printed.find("brokers = \"k:9092\"  # COINRELAY_KAFKA_BROKERS\n"), std::string::npos);
   EXPECT_NE(printed.find("vs_currencies = [\"usd\"]  # default\n"), std::string::npos);
+}
+
+TEST(ConfigTest, TheStructsNumbersDefaultToTheTables) {
+  // Code that builds a section struct by hand (tests, tools) starts from the same numbers.
+  auto loaded = validate(RawConfig());
+  ASSERT_TRUE(loaded) << loaded.error().message;
+  Config by_hand;
+  for (const auto& spec : optionSpecs()) {
+    if (auto into = std::get_if<int& (*)(Config&)>(&spec.into)) {
+      EXPECT_EQ((*into)(by_hand), (*into)(*loaded)) << spec.name;
+    }
+    if (auto into = std::get_if<bool& (*)(Config&)>(&spec.into)) {
+      EXPECT_EQ((*into)(by_hand), (*into)(*loaded)) << spec.name;
+    }
+  }
 }
 
 TEST(ConfigTest, ReferenceListsEveryOption) {
