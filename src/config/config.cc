@@ -183,8 +183,10 @@ const std::vector<OptionSpec> kOptions = {
     {"serve.miss_ttl_s", OptionType::Int, "60", "How long an on-demand answer is reused.", 1,
      86'400},
     {"serve.miss_calls_per_minute", OptionType::Int, "10",
-     "Upstream calls per minute allowed for on-demand answers, within the fetcher's budget.", 1,
-     10'000},
+     "Upstream calls for on-demand answers allowed in any rate window (a minute and a second), "
+     "counted in the process's one upstream budget with the schedule's calls, which keep their "
+     "share.",
+     1, 10'000},
     {"serve.miss_via", OptionType::List, "",
      "`coinrelay serve` with on_miss = fetch: the /metrics addresses of the fetch role(s) "
      "(http://fetch-1:9464,http://fetch-2:9464); misses are then fetched by the active fetcher "
