@@ -106,6 +106,14 @@ class FetchLoopTest : public ::testing::Test {
   std::vector<int64_t> times_;
 };
 
+/// A miss fetcher whose calls are on-demand admissions of `budget`, as in `coinrelay run`.
+std::unique_ptr<api::MissFetcher> missesThrough(UpstreamBudget& budget,
+                                                const config::UpstreamConfig& upstream) {
+  auto misses = std::make_unique<api::MissFetcher>(upstream, seconds(60), budget.clock());
+  misses->setBudget(&budget);
+  return misses;
+}
+
 BudgetLimits limits(int per_minute, int monthly, int per_cycle) {
   BudgetLimits out;
   out.calls_per_minute = per_minute;
@@ -354,6 +362,29 @@ TEST_F(FetchLoopTest, RetryAfterHoldsEveryRequest) {
   EXPECT_EQ(loop.status().state, UpstreamState::BackingOff);
 }
 
+TEST_F(FetchLoopTest, ARetryAfterOfTheScheduleHoldsOnDemandCallsToo) {
+  simulate::FaultOptions faults;
+  faults.rate_limited = 1.0;
+  faults.retry_after_s = 40;
+  startUpstream(faults);
+  config_.top_n = 5;
+  config_.max_attempts = 1;
+  RecordingSink sink;
+  UpstreamBudget& shared = budget();
+  FetchLoop loop(config_, {&sink}, stop_, shared);
+  auto misses = missesThrough(shared, config_);
+  loop.runCycle(in(seconds(60)));
+  ASSERT_EQ(requestTimes().size(), 1u);
+  clock_.advance(seconds(39));
+  auto held = misses->ask("/simple/price?ids=simcoin-280&vs_currencies=usd");
+  EXPECT_EQ(held.status, 429);
+  EXPECT_NE(held.body.find("pause"), std::string::npos) << held.body;
+  EXPECT_EQ(requestTimes().size(), 1u) << "nothing is sent during the pause";
+  clock_.advance(seconds(1));
+  misses->ask("/simple/price?ids=simcoin-281&vs_currencies=usd");
+  EXPECT_EQ(requestTimes().size(), 2u) << "the pause is over after 40 s";
+}
+
 TEST_F(FetchLoopTest, ExhaustedCreditsStopEveryRequest) {
   simulate::FaultOptions faults;
   faults.server_error = 1.0;
@@ -452,14 +483,6 @@ TEST_F(FetchLoopTest, AStandbyNeverCallsAndANewLeaderContinuesTheScheduleAndTheC
   EXPECT_EQ(coordinator.saved.back().credits_used, 43);
   EXPECT_EQ(coordinator.saved.back().last_cycle_ms, reports[0].slot_ms);
   EXPECT_EQ(coordinator.saved.back().updated_ms, toUnixMillis(clock_.now()));
-}
-
-/// A miss fetcher whose calls are on-demand admissions of `budget`, as in `coinrelay run`.
-std::unique_ptr<api::MissFetcher> missesThrough(UpstreamBudget& budget,
-                                                const config::UpstreamConfig& upstream) {
-  auto misses = std::make_unique<api::MissFetcher>(upstream, seconds(60), budget.clock());
-  misses->setBudget(&budget);
-  return misses;
 }
 
 TEST_F(FetchLoopTest, OnDemandCallsShareTheBudgetAndLeaveTheScheduleItsShare) {
@@ -663,6 +686,7 @@ TEST(MissFetcherTest, ASlowUpstreamNeverHoldsTheServer) {
     std::lock_guard lock(held_mutex);
     for (auto& answer : held)
       answer(api::Reply{200, "application/json", R"({"simcoin-9":{"usd":2}})"});
+    held.clear();  // each holds its connection: let go of them while the upstream server runs
   }
   for (auto& client : clients)
     client.join();
