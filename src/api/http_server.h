@@ -76,9 +76,9 @@ struct ServerLimits {
   size_t max_header_bytes = 16 * 1024;  ///< request line + headers
   size_t max_body_bytes = 64 * 1024;
   /// To receive the next whole request on a connection (idle keep-alive time included).
-  std::chrono::seconds idle_timeout{60};
+  std::chrono::milliseconds idle_timeout{60'000};
   /// For a client to take a whole answer (one that stops reading is cut after it).
-  std::chrono::seconds write_timeout{60};
+  std::chrono::milliseconds write_timeout{60'000};
   size_t max_stream_backlog_bytes =
       1024 * 1024;  ///< queued event bytes before a slow stream is cut
 };

@@ -34,18 +34,18 @@ Reply replyOf(int status, const std::string& body,
 }  // namespace
 
 MissFetcher::MissFetcher(const config::UpstreamConfig& upstream, std::chrono::seconds ttl,
-                         int max_calls_per_minute)
-    : upstream_(upstream), ttl_(ttl), max_calls_per_minute_(max_calls_per_minute) {
+                         const Clock& clock)
+    : upstream_(upstream), ttl_(ttl), clock_(clock) {
   for (int i = 0; i < kWorkers; ++i)
     workers_.emplace_back([this] { work(); });
 }
 
-std::unique_ptr<MissFetcher> MissFetcher::fromConfig(const config::Config& config) {
+std::unique_ptr<MissFetcher> MissFetcher::fromConfig(const config::Config& config,
+                                                     const Clock& clock) {
   if (config.serve.on_miss != "fetch")
     return nullptr;
   return std::make_unique<MissFetcher>(config.upstream,
-                                       std::chrono::seconds(config.serve.miss_ttl_s),
-                                       config.serve.miss_calls_per_minute);
+                                       std::chrono::seconds(config.serve.miss_ttl_s), clock);
 }
 
 MissFetcher::~MissFetcher() {
@@ -85,7 +85,7 @@ Reply MissFetcher::deferred(std::string path_and_query) {
 }
 
 void MissFetcher::askAsync(const std::string& path_and_query, std::function<void(Reply)> done) {
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = clock_.steadyNow();
   std::unique_lock lock(mutex_);
   auto it = entries_.find(path_and_query);
   if (it != entries_.end() && !it->second->ready) {
@@ -97,18 +97,6 @@ void MissFetcher::askAsync(const std::string& path_and_query, std::function<void
     lock.unlock();
     return done(std::move(reply));
   }
-  while (!recent_calls_.empty() && now - recent_calls_.front() > std::chrono::minutes(1))
-    recent_calls_.pop_front();
-  if (static_cast<int>(recent_calls_.size()) >= max_calls_per_minute_) {
-    lock.unlock();
-    auto error = coingecko::statusApiError(
-        429, 429,
-        "coinrelay's budget for untracked coins is spent for this minute "
-        "(serve.miss_calls_per_minute); retry later or ask the operator to track this coin "
-        "(upstream.top_n / upstream.ids)");
-    return done(replyOf(429, error.body, {{"retry-after", "60"}}));
-  }
-  recent_calls_.push_back(now);
   if (entries_.size() >= kMaxEntries) {  // forget expired answers rather than grow forever
     std::erase_if(entries_, [&](const auto& item) {
       return item.second->ready && item.second->expires <= now;
@@ -150,7 +138,7 @@ void MissFetcher::work() {
       entry.status = result.status;
       entry.body = std::move(result.body);
       entry.headers = std::move(result.headers);
-      entry.expires = std::chrono::steady_clock::now() + (lasting ? ttl_ : kRefusalTtl);
+      entry.expires = clock_.steadyNow() + (lasting ? ttl_ : kRefusalTtl);
       entry.ready = true;
       waiters.swap(entry.waiters);
     }
@@ -161,8 +149,8 @@ void MissFetcher::work() {
 
 bool MissFetcher::callCoinGecko(const std::string& path_and_query, Entry& entry) {
   const auto timeout = std::chrono::milliseconds(upstream_.timeout_ms);
-  if (gate_ != nullptr) {
-    auto admitted = gate_->admit(std::chrono::system_clock::now() + timeout);
+  if (budget_ != nullptr) {
+    auto admitted = budget_->admitOnDemand();
     if (!admitted) {
       const bool standby = admitted.error().code == ErrorCode::FailedPrecondition;
       entry.status = standby ? 503 : 429;
@@ -187,13 +175,10 @@ bool MissFetcher::callCoinGecko(const std::string& path_and_query, Entry& entry)
       .counter("coinrelay_serve_miss_upstream_calls_total",
                "Upstream calls made to answer queries outside the tracked set.")
       .inc();
-  if (gate_ != nullptr) {
-    std::optional<std::chrono::milliseconds> pause;
-    if (response && response->status == 429)
-      pause =
-          coingecko::CoinGeckoClient::rateLimitPause(*response, std::chrono::system_clock::now());
-    gate_->settle(response ? response->status : 0, pause);
-  }
+  // A pause the upstream asks for holds every request, scheduled ones included; an error
+  // answer to one on-demand query says nothing about the upstream's health.
+  if (budget_ != nullptr && response && response->status == 429)
+    budget_->holdFor(coingecko::CoinGeckoClient::rateLimitPause(*response, clock_.now()));
   if (response && coinGeckoVerdict(response->status)) {
     entry.status = response->status;  // CoinGecko's own answer, errors included
     entry.body = std::move(response->body);

@@ -14,37 +14,42 @@
 
 #include "api/http_server.h"
 #include "coingecko/coingecko_client.h"
+#include "coingecko/upstream_budget.h"
+#include "common/clock.h"
 #include "config/config.h"
 
 namespace coinrelay::api {
 
 /// Answers queries the snapshot cannot (a coin or currency outside the tracked set) by asking
-/// the upstream once: concurrent identical queries wait for the same call (single flight), the
-/// answer is kept for a TTL, and calls are capped per minute. So the number of upstream calls
-/// depends on the distinct misses, never on the number of clients.
+/// the upstream once: concurrent identical queries wait for the same call (single flight) and
+/// the answer is kept for a TTL. So the number of upstream calls depends on the distinct misses,
+/// never on the number of clients.
 ///
 /// Where the call goes:
-/// - with a gate (`coinrelay run`, and the fetch role answering serve replicas), to CoinGecko,
-///   each call admitted by the fetch loop's on-demand gate: same rate limiter and monthly
-///   credits as the schedule, which keeps what it needs;
+/// - with a budget (`coinrelay run`, the fetch role answering serve replicas, and `coinrelay
+///   serve` calling CoinGecko itself), to CoinGecko, each call an on-demand admission of the
+///   process's UpstreamBudget: same rate window and monthly credits as the schedule, which keeps
+///   what it needs, and at most serve.miss_calls_per_minute such calls in the window;
 /// - forwarded (`coinrelay serve` with serve.miss_via), to the active fetch role's
 ///   /v1/upstream/..., which does the above; standbys answer 503 and the next address is tried;
-/// - otherwise to CoinGecko with the per-minute cap only.
+/// - with neither (tests), to CoinGecko without limits.
+/// TTLs are on `clock`.
 /// Threading: askAsync() from any thread; the calls run on the fetcher's own workers, so a
 /// slow upstream never holds a server thread. ask() waits for the answer (tests, tools).
 class MissFetcher {
  public:
   MissFetcher(const config::UpstreamConfig& upstream, std::chrono::seconds ttl,
-              int max_calls_per_minute);
-  /// The miss fetcher `config` asks for (serve.on_miss = fetch, with its TTL and per-minute
-  /// cap), or nullptr when misses are refused.
-  static std::unique_ptr<MissFetcher> fromConfig(const config::Config& config);
+              const Clock& clock = systemClock());
+  /// The miss fetcher `config` asks for (serve.on_miss = fetch, with its TTL), or nullptr when
+  /// misses are refused.
+  static std::unique_ptr<MissFetcher> fromConfig(const config::Config& config,
+                                                 const Clock& clock = systemClock());
   ~MissFetcher();
   MissFetcher(const MissFetcher&) = delete;
   MissFetcher& operator=(const MissFetcher&) = delete;
 
-  /// Every upstream call asks `gate` first; it must outlive this object.
-  void setGate(coingecko::RequestGate* gate) { gate_ = gate; }
+  /// Every upstream call is an on-demand admission of `budget`; it must outlive this object.
+  void setBudget(coingecko::UpstreamBudget* budget) { budget_ = budget; }
   /// Sends misses to these fetch roles (base URLs of their /metrics listener) instead.
   void forwardTo(std::vector<std::string> fetchers) { fetchers_ = std::move(fetchers); }
 
@@ -69,27 +74,26 @@ class MissFetcher {
     int status = 0;
     std::string body;
     std::vector<std::pair<std::string, std::string>> headers;
-    std::chrono::steady_clock::time_point expires;
+    SteadyTime expires;
     std::vector<std::function<void(Reply)>> waiters;  ///< until ready
   };
   void work();
 
   /// Gets the answer into status, body and headers of `entry`: from CoinGecko (true when a
-  /// request was sent, false when the gate refused it) or relayed by a fetch role.
+  /// request was sent, false when the budget refused it) or relayed by a fetch role.
   bool callCoinGecko(const std::string& path_and_query, Entry& entry);
   void callFetchRoles(const std::string& path_and_query, Entry& entry);
 
   config::UpstreamConfig upstream_;
   std::chrono::seconds ttl_;
-  int max_calls_per_minute_;
-  coingecko::RequestGate* gate_ = nullptr;
+  const Clock& clock_;
+  coingecko::UpstreamBudget* budget_ = nullptr;
   std::vector<std::string> fetchers_;
   mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<Entry>> entries_;
-  std::deque<std::chrono::steady_clock::time_point> recent_calls_;  // sliding minute window
   uint64_t calls_ = 0;
-  // Upstream calls run here: at most kWorkers at once, the rest queued (the per-minute cap
-  // bounds the queue).
+  // Upstream calls run here: at most kWorkers at once, the rest queued (one entry per distinct
+  // query; refusals are answered at once by the budget).
   static constexpr int kWorkers = 4;
   std::deque<std::pair<std::string, std::shared_ptr<Entry>>> jobs_;
   std::condition_variable work_;

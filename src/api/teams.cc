@@ -65,8 +65,8 @@ Result<std::map<std::string, Teams::Team>> Teams::parse(const std::string& path)
   return by_key;
 }
 
-Result<std::unique_ptr<Teams>> Teams::load(const std::string& path) {
-  auto teams = std::make_unique<Teams>();
+Result<std::unique_ptr<Teams>> Teams::load(const std::string& path, const Clock& clock) {
+  auto teams = std::make_unique<Teams>(clock);
   teams->path_ = path;
   if (!path.empty()) {
     CR_TRY(teams->by_key_, parse(path));
@@ -77,7 +77,7 @@ Result<std::unique_ptr<Teams>> Teams::load(const std::string& path) {
 }
 
 Status Teams::reloadIfChanged() {
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = clock_.steadyNow();
   if (now - last_check_ < std::chrono::seconds(2))
     return {};
   last_check_ = now;
@@ -121,9 +121,9 @@ Teams::Admission Teams::admit(const Request& request) {
     return Admission{"unknown", Reply{401, "application/json", std::move(error.body)}};
   }
   Team& team = it->second;
-  const int64_t minute = std::chrono::duration_cast<std::chrono::minutes>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
+  const auto now = clock_.now();
+  const int64_t minute =
+      std::chrono::duration_cast<std::chrono::minutes>(now.time_since_epoch()).count();
   if (team.window_minute != minute) {
     team.window_minute = minute;
     team.used = 0;
@@ -134,10 +134,8 @@ Teams::Admission Teams::admit(const Request& request) {
         fmt::format("You've exceeded your team's rate limit of {} requests per minute.",
                     team.requests_per_minute));
     Reply reply{429, "application/json", std::move(error.body)};
-    const auto seconds_left = 60 - std::chrono::duration_cast<std::chrono::seconds>(
-                                       std::chrono::system_clock::now().time_since_epoch())
-                                           .count() %
-                                       60;
+    const auto seconds_left =
+        60 - std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count() % 60;
     reply.headers.emplace_back("retry-after", std::to_string(seconds_left));
     return Admission{team.name, std::move(reply)};
   }

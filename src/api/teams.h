@@ -8,6 +8,7 @@
 #include <string>
 
 #include "api/http_server.h"
+#include "common/clock.h"
 #include "common/result.h"
 
 namespace coinrelay::api {
@@ -16,11 +17,14 @@ namespace coinrelay::api {
 /// TOML file (`[teams.<name>]` with `key` and `requests_per_minute`) that is re-read when it
 /// changes. Teams send their key where CoinGecko clients already send one (x-cg-pro-api-key,
 /// x-cg-demo-api-key or the x_cg_*_api_key query parameters), or as x-coinrelay-key.
+/// Quotas count per calendar minute of `clock`.
 /// Threading: admit() from any server thread.
 class Teams {
  public:
   /// Empty path: no teams, every request is admitted as team "anonymous".
-  static Result<std::unique_ptr<Teams>> load(const std::string& path);
+  static Result<std::unique_ptr<Teams>> load(const std::string& path,
+                                             const Clock& clock = systemClock());
+  explicit Teams(const Clock& clock = systemClock()) : clock_(clock) {}
 
   struct Admission {
     std::string team;              ///< for metrics; never the key
@@ -39,11 +43,12 @@ class Teams {
   Status reloadIfChanged();
   static Result<std::map<std::string, Team>> parse(const std::string& path);
 
+  const Clock& clock_;
   std::string path_;
   std::mutex mutex_;
   std::map<std::string, Team> by_key_;
   std::filesystem::file_time_type loaded_mtime_{};
-  std::chrono::steady_clock::time_point last_check_{};
+  SteadyTime last_check_{};
 };
 
 }  // namespace coinrelay::api

@@ -8,6 +8,7 @@
 #include "api/http_server.h"
 #include "api/miss_fetcher.h"
 #include "coingecko/budget.h"
+#include "coingecko/upstream_budget.h"
 #include "common/json_writer.h"
 #include "common/time_util.h"
 #include "net/http_client.h"
@@ -110,14 +111,17 @@ int runFetchRole(const config::Config& config, int cycles, const StopSignal& sto
   if (!election)
     return fail(election.error());
 
-  pipeline::FetchOptions options = pipeline::fetchOptionsFor(config, plan);
+  // One budget for every upstream call of this process: the schedule's and the misses'.
+  coingecko::UpstreamBudget budget(coingecko::budgetLimitsFor(config, plan), stop,
+                                   pipeline::leadershipOf(**election));
+  pipeline::FetchOptions options = pipeline::fetchOptionsFor(config);
   options.coordinator = election->get();
-  pipeline::FetchLoop loop(config.upstream, {sink->get()}, stop, options);
+  pipeline::FetchLoop loop(config.upstream, {sink->get()}, stop, budget, options);
   // Serve replicas with serve.miss_via send their misses here: the active fetcher makes the
   // call within its own budget (a standby answers 503 with MissFetcher::kStandbyHeader).
   auto misses = api::MissFetcher::fromConfig(config);
   if (misses)
-    misses->setGate(&loop.onDemandGate());
+    misses->setBudget(&budget);
 
   std::unique_ptr<api::HttpServer> server;
   if (!config.fetch.metrics_listen.empty()) {

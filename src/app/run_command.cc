@@ -13,6 +13,7 @@
 #include "api/teams.h"
 #include "app/command_support.h"
 #include "coingecko/budget.h"
+#include "coingecko/upstream_budget.h"
 #include "net/http_client.h"
 #include "pipeline/fetch_loop.h"
 #include "pipeline/snapshot.h"
@@ -79,14 +80,17 @@ int runCommand(const CommonOptions& options, const StopSignal& stop) {
     log->warn("{}", warning);
   // Alone by construction: the credits used and the schedule survive restarts in a file.
   pipeline::FileCoordinator coordinator(config->budget.state_file);
-  pipeline::FetchOptions fetch_options = pipeline::fetchOptionsFor(*config, plan);
+  // One budget for every upstream call of this process: the schedule's and the misses'.
+  coingecko::UpstreamBudget budget(coingecko::budgetLimitsFor(*config, plan), stop,
+                                   pipeline::leadershipOf(coordinator));
+  pipeline::FetchOptions fetch_options = pipeline::fetchOptionsFor(*config);
   fetch_options.coordinator = &coordinator;
-  pipeline::FetchLoop loop(config->upstream, sinks, stop, fetch_options);
+  pipeline::FetchLoop loop(config->upstream, sinks, stop, budget, fetch_options);
   api::HealthState health;
   loop.onCycle([&health](const pipeline::CycleReport& report) { health.record(report); });
   auto misses = api::MissFetcher::fromConfig(*config);
   if (misses)
-    misses->setGate(&loop.onDemandGate());  // within the schedule's rate limit and credits
+    misses->setBudget(&budget);  // within the schedule's rate window and credits
   api::CoinGeckoRoutes coingecko(snapshot, misses.get());
   const auto& upstream_requests = loop.upstreamStats().requests;
   api::RelayRoutes routes(api::RelayRoutes::Parts{
@@ -126,7 +130,7 @@ int runCommand(const CommonOptions& options, const StopSignal& stop) {
                 .field("state", search ? "ok" : "disabled")
                 .endObject();
             // The dashboard's "credits left in the plan": this process fetches, so it counts.
-            const auto& ledger = loop.ledger();
+            const auto& ledger = budget.credits();
             w.key("credits")
                 .beginObject()
                 .field("month", ledger.month())

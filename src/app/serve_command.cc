@@ -12,6 +12,8 @@
 #include "api/stream_hub.h"
 #include "api/teams.h"
 #include "app/command_support.h"
+#include "coingecko/budget.h"
+#include "coingecko/upstream_budget.h"
 #include "common/json_writer.h"
 #include "pipeline/kafka_feed.h"
 #include "pipeline/snapshot.h"
@@ -56,9 +58,18 @@ int serveCommand(const CommonOptions& options, const StopSignal& stop) {
   if (!config->elasticsearch.url.empty()) {
     history = std::make_unique<storage::ElasticsearchHistory>(config->elasticsearch);
   }
+  // Without serve.miss_via this replica calls CoinGecko itself, within a budget of its own
+  // built from the same configuration (it cannot see the fetch role's count). Declared first:
+  // it outlives the miss fetcher's workers.
+  std::unique_ptr<coingecko::UpstreamBudget> budget;
   auto misses = api::MissFetcher::fromConfig(*config);
-  if (misses && !config->serve.miss_via.empty())
+  if (misses && !config->serve.miss_via.empty()) {
     misses->forwardTo(config->serve.miss_via);  // the active fetcher's budget
+  } else if (misses) {
+    budget = std::make_unique<coingecko::UpstreamBudget>(
+        coingecko::budgetLimitsFor(*config, coingecko::planBudget(*config)), stop);
+    misses->setBudget(budget.get());
+  }
   api::CoinGeckoRoutes coingecko(snapshot, misses.get());
   pipeline::KafkaFeed& source = **feed;
   auto healthJson = [&] {

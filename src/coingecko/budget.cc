@@ -275,14 +275,15 @@ SystemTime nextMonthStart(SystemTime t) {
   return std::chrono::sys_days{day.year() / day.month() / 1 + std::chrono::months{1}};
 }
 
-CreditLedger::CreditLedger(int64_t monthly_credits) : monthly_credits_(monthly_credits) {
+CreditLedger::CreditLedger(int64_t monthly_credits, const Clock& clock)
+    : clock_(clock), monthly_credits_(monthly_credits) {
   std::lock_guard lock(mutex_);
-  month_ = monthOf(std::chrono::system_clock::now());
+  month_ = monthOf(clock_.now());
   publish();
 }
 
-void CreditLedger::rollOver(SystemTime now) {
-  const std::string month = monthOf(now);
+void CreditLedger::rollOver() {
+  const std::string month = monthOf(clock_.now());
   if (month != month_) {
     month_ = month;
     used_ = 0;
@@ -304,24 +305,24 @@ void CreditLedger::publish() {
                : -1.0);
 }
 
-void CreditLedger::charge(SystemTime now) {
+void CreditLedger::charge() {
   std::lock_guard lock(mutex_);
-  rollOver(now);
+  rollOver();
   ++used_;
   publish();
 }
 
-void CreditLedger::restore(const std::string& month, int64_t used, SystemTime now) {
+void CreditLedger::restore(const std::string& month, int64_t used) {
   std::lock_guard lock(mutex_);
-  rollOver(now);
+  rollOver();
   if (month == month_)
     used_ = std::max(used_, used);
   publish();
 }
 
-void CreditLedger::applyKeyUsage(const KeyUsage& usage, SystemTime now) {
+void CreditLedger::applyKeyUsage(const KeyUsage& usage) {
   std::lock_guard lock(mutex_);
-  rollOver(now);
+  rollOver();
   // CoinGecko's own count is the truth for the key (other tools may share it), in both
   // directions.
   if (usage.monthly_credits > 0)
@@ -331,9 +332,9 @@ void CreditLedger::applyKeyUsage(const KeyUsage& usage, SystemTime now) {
   publish();
 }
 
-bool CreditLedger::exhausted(SystemTime now) {
+bool CreditLedger::exhausted() {
   std::lock_guard lock(mutex_);
-  rollOver(now);
+  rollOver();
   return monthly_credits_ > 0 && used_ >= monthly_credits_;
 }
 

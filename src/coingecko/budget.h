@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/result.h"
 #include "common/time_util.h"
 #include "config/config.h"
@@ -101,20 +102,21 @@ struct KeyUsage {
 
 /// Counts every upstream request against the month's credits, retries included, and keeps the
 /// count across restarts and leaders through the state the fetch loop persists. The month
-/// rolls over on the UTC calendar; a paid plan's `/key` figures, when read, replace the count.
+/// rolls over on the UTC calendar of `clock`; a paid plan's `/key` figures, when read, replace
+/// the count.
 /// Threading: thread-safe (the fetch thread charges; /healthz and metrics read).
 class CreditLedger {
  public:
-  explicit CreditLedger(int64_t monthly_credits);
+  explicit CreditLedger(int64_t monthly_credits, const Clock& clock = systemClock());
 
-  /// Counts one request sent at `now`.
-  void charge(SystemTime now);
+  /// Counts one request sent now.
+  void charge();
   /// Takes over a persisted count: within the same month the larger count wins, so a count
   /// never goes backwards when two sources disagree.
-  void restore(const std::string& month, int64_t used, SystemTime now);
-  void applyKeyUsage(const KeyUsage& usage, SystemTime now);
+  void restore(const std::string& month, int64_t used);
+  void applyKeyUsage(const KeyUsage& usage);
 
-  bool exhausted(SystemTime now);
+  bool exhausted();
   std::string month() const;
   int64_t used() const;
   int64_t monthlyCredits() const;
@@ -122,9 +124,10 @@ class CreditLedger {
   std::optional<int64_t> left() const;
 
  private:
-  void rollOver(SystemTime now);  // mutex_ held
-  void publish();                 // mutex_ held: metrics
+  void rollOver();  // mutex_ held
+  void publish();   // mutex_ held: metrics
 
+  const Clock& clock_;
   mutable std::mutex mutex_;
   int64_t monthly_credits_;
   std::string month_;

@@ -65,8 +65,12 @@ telemetry::Counter& requestCounter(const char* endpoint, int status) {
 
 }  // namespace
 
-CoinGeckoClient::CoinGeckoClient(const config::UpstreamConfig& config, const StopSignal& stop)
-    : config_(config), stop_(stop), headers_(authHeaders(config.plan, config.api_key)) {
+CoinGeckoClient::CoinGeckoClient(const config::UpstreamConfig& config, const StopSignal& stop,
+                                 const Clock& clock)
+    : config_(config),
+      stop_(stop),
+      clock_(clock),
+      headers_(authHeaders(config.plan, config.api_key)) {
   headers_.emplace_back("Accept", "application/json");
 }
 
@@ -142,7 +146,7 @@ Result<KeyUsage> CoinGeckoClient::parseKeyUsage(std::string_view body,
 
 Result<net::HttpResponse> CoinGeckoClient::send(const std::string& url, const char* endpoint,
                                                 SystemTime deadline) {
-  const auto now = std::chrono::system_clock::now();
+  const auto now = clock_.now();
   net::HttpRequest request;
   request.url = url;
   request.headers = headers_;
@@ -156,7 +160,7 @@ Result<net::HttpResponse> CoinGeckoClient::send(const std::string& url, const ch
   if (gate_ != nullptr) {
     std::optional<std::chrono::milliseconds> pause;
     if (status == 429)
-      pause = rateLimitPause(*response, std::chrono::system_clock::now());
+      pause = rateLimitPause(*response, clock_.now());
     gate_->settle(status, pause);
   }
   return response;
@@ -272,7 +276,7 @@ Result<MarketsPage> CoinGeckoClient::fetchPage(const std::string& url,
   for (int attempt = 1; attempt <= config_.max_attempts; ++attempt) {
     if (stop_.stopped())
       return makeError(ErrorCode::Unavailable, "stopping");
-    if (deadline - std::chrono::system_clock::now() < kMinRequestTime)
+    if (deadline - clock_.now() < kMinRequestTime)
       break;
     if (gate_ != nullptr) {
       // Not admitted (no rate slot in time, budget, leadership): nothing is sent, and waiting
@@ -287,8 +291,8 @@ Result<MarketsPage> CoinGeckoClient::fetchPage(const std::string& url,
     if (!response) {
       last = response.error();
     } else if (response->status == 200) {
-      auto page = parseCoinsMarkets(response->body, vs_currency,
-                                    toUnixMillis(std::chrono::system_clock::now()), parser_);
+      auto page =
+          parseCoinsMarkets(response->body, vs_currency, toUnixMillis(clock_.now()), parser_);
       if (page) {
         stats_.invalid_items += page->invalid_items;
         return page;
@@ -297,20 +301,20 @@ Result<MarketsPage> CoinGeckoClient::fetchPage(const std::string& url,
     } else {
       last = classify(response->status, describeErrorBody(response->body, parser_));
       if (response->status == 429)
-        wait = rateLimitPause(*response, std::chrono::system_clock::now());
+        wait = rateLimitPause(*response, clock_.now());
     }
     ++stats_.failures;
     if (!last.retryable() || attempt == config_.max_attempts)
       break;
     const auto pause = std::max(wait.value_or(std::chrono::milliseconds(0)), backoff.next());
-    if (std::chrono::system_clock::now() + pause + kMinRequestTime >= deadline) {
+    if (clock_.now() + pause + kMinRequestTime >= deadline) {
       log->warn("upstream failed and the next wait ({} ms) would pass the cycle deadline: {}",
                 pause.count(), last.message);
       break;
     }
     log->warn("upstream attempt {}/{} failed, retrying in {} ms: {}", attempt, config_.max_attempts,
               pause.count(), last.message);
-    if (stop_.waitFor(pause))
+    if (clock_.sleepFor(pause, stop_))
       break;
   }
   return last;

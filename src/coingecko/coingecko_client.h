@@ -10,6 +10,7 @@
 
 #include "coingecko/budget.h"
 #include "coingecko/markets_parser.h"
+#include "common/clock.h"
 #include "common/result.h"
 #include "common/stop_signal.h"
 #include "common/time_util.h"
@@ -25,8 +26,8 @@ struct ClientStats {
   std::atomic<uint64_t> invalid_items{0};
 };
 
-/// What the client asks before, and reports after, every request it sends: the fetch loop's
-/// rate limiter, credit ledger and leadership. A request that is not admitted is not sent.
+/// What the client asks before, and reports after, every request it sends (the fetch loop's
+/// scheduled admissions from its UpstreamBudget). A request that is not admitted is not sent.
 class RequestGate {
  public:
   virtual ~RequestGate() = default;
@@ -51,10 +52,12 @@ struct TrackedPages {
 /// Fetches market data from CoinGecko (or `coinrelay simulate`) with the plan's key header,
 /// retrying transient failures with jittered backoff that honours retry-after and
 /// x-ratelimit-reset, never past the caller's deadline, and never without the gate's consent.
+/// Deadlines, waits and the fetch time written into quotes are on `clock`.
 /// Threading: one instance per thread (owns one HTTP connection and one parser).
 class CoinGeckoClient {
  public:
-  CoinGeckoClient(const config::UpstreamConfig& config, const StopSignal& stop);
+  CoinGeckoClient(const config::UpstreamConfig& config, const StopSignal& stop,
+                  const Clock& clock = systemClock());
 
   /// Every request asks `gate` first (nullptr: no limits). The gate must outlive the client.
   void setGate(RequestGate* gate) { gate_ = gate; }
@@ -97,6 +100,7 @@ class CoinGeckoClient {
 
   config::UpstreamConfig config_;
   const StopSignal& stop_;
+  const Clock& clock_;
   RequestGate* gate_ = nullptr;
   net::HttpClient http_;
   net::Headers headers_;

@@ -4,16 +4,20 @@
 
 namespace coinrelay::coingecko {
 
-RateLimiter::RateLimiter(int limit_per_window, std::chrono::milliseconds window)
-    : limit_(limit_per_window), window_(window) {}
+RateLimiter::RateLimiter(int limit_per_window, std::chrono::milliseconds window, const Clock& clock)
+    : clock_(clock), limit_(limit_per_window), window_(window) {}
+
+void RateLimiter::dropExpired(SystemTime now) const {
+  while (!sent_.empty() && sent_.front().at + window_ <= now)
+    sent_.pop_front();
+}
 
 SystemTime RateLimiter::nextSlotLocked(SystemTime now) const {
-  while (!sent_.empty() && sent_.front() + window_ <= now)
-    sent_.pop_front();
+  dropExpired(now);
   SystemTime slot = std::max(now, hold_until_);
   if (limit_ > 0 && static_cast<int>(sent_.size()) >= limit_) {
     // The request `limit_` places back must have left the window.
-    slot = std::max(slot, sent_[sent_.size() - static_cast<size_t>(limit_)] + window_);
+    slot = std::max(slot, sent_[sent_.size() - static_cast<size_t>(limit_)].at + window_);
   }
   return slot;
 }
@@ -25,9 +29,9 @@ SystemTime RateLimiter::nextSlot(SystemTime now) const {
 
 void RateLimiter::record(SystemTime at) {
   std::lock_guard lock(mutex_);
-  sent_.push_back(at);
+  sent_.push_back(Sent{at});
   // Out-of-order records (several threads) stay correct as long as the log is sorted.
-  for (size_t i = sent_.size() - 1; i > 0 && sent_[i] < sent_[i - 1]; --i)
+  for (size_t i = sent_.size() - 1; i > 0 && sent_[i].at < sent_[i - 1].at; --i)
     std::swap(sent_[i], sent_[i - 1]);
 }
 
@@ -41,33 +45,53 @@ bool RateLimiter::acquire(SystemTime deadline, const StopSignal& stop) {
     SystemTime slot;
     {
       std::lock_guard lock(mutex_);
-      const SystemTime now = std::chrono::system_clock::now();
+      const SystemTime now = clock_.now();
       slot = nextSlotLocked(now);
       if (slot > deadline)
         return false;
       if (slot <= now) {
-        sent_.push_back(now);
+        sent_.push_back(Sent{now});
         return true;
       }
     }
-    if (stop.waitUntil(slot))
+    if (clock_.sleepUntil(slot, stop))
       return false;
   }
 }
 
-bool RateLimiter::tryAcquire(SystemTime now, int keep_free) {
+RateLimiter::OnDemand RateLimiter::tryAcquireOnDemand(int keep_free, int on_demand_cap) {
   std::lock_guard lock(mutex_);
-  if (nextSlotLocked(now) > now)
-    return false;
+  const SystemTime now = clock_.now();
+  dropExpired(now);
+  if (hold_until_ > now)
+    return OnDemand::Paused;
+  if (on_demand_cap > 0 && std::count_if(sent_.begin(), sent_.end(), [](const Sent& s) {
+                             return s.on_demand;
+                           }) >= on_demand_cap) {
+    return OnDemand::CapReached;
+  }
   if (limit_ > 0 && static_cast<int>(sent_.size()) + 1 + std::max(0, keep_free) > limit_)
-    return false;
-  sent_.push_back(now);
-  return true;
+    return OnDemand::WindowFull;
+  sent_.push_back(Sent{now, true});
+  return OnDemand::Taken;
 }
 
 int RateLimiter::limit() const {
   std::lock_guard lock(mutex_);
   return limit_;
+}
+
+int RateLimiter::inWindow() const {
+  std::lock_guard lock(mutex_);
+  dropExpired(clock_.now());
+  return static_cast<int>(sent_.size());
+}
+
+int RateLimiter::onDemandInWindow() const {
+  std::lock_guard lock(mutex_);
+  dropExpired(clock_.now());
+  return static_cast<int>(
+      std::count_if(sent_.begin(), sent_.end(), [](const Sent& s) { return s.on_demand; }));
 }
 
 void RateLimiter::setLimit(int limit_per_window) {

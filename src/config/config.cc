@@ -278,7 +278,9 @@ const std::vector<OptionSpec> kOptions = {
      .max = 86'400},
     {CR_KEY(
          serve, miss_calls_per_minute, "10",
-         "Upstream calls per minute allowed for on-demand answers, within the fetcher's budget."),
+         "Upstream calls for on-demand answers allowed in any rate window (a minute and a "
+         "second), counted in the process's one upstream budget with the schedule's calls, which "
+         "keep their share."),
      .min = 1, .max = 10'000},
     {CR_KEY(serve, miss_via, "",
             "`coinrelay serve` with on_miss = fetch: the /metrics addresses of the fetch role(s) "

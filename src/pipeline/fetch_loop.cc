@@ -92,26 +92,28 @@ const char* toString(UpstreamState state) {
   return "?";
 }
 
-FetchOptions fetchOptionsFor(const config::Config& config, const coingecko::BudgetPlan& plan) {
+FetchOptions fetchOptionsFor(const config::Config& config) {
   FetchOptions options;
   options.publish_unchanged = config.fetch.publish_unchanged;
-  options.calls_per_minute = plan.calls_per_minute;
-  options.monthly_credits = plan.monthly_credits;
-  options.calls_per_cycle = plan.calls.total();
   const auto* facts = coingecko::findPlan(config.upstream.plan);
   options.read_key_usage = facts != nullptr && facts->paid;
   return options;
 }
 
+coingecko::UpstreamBudget::Leadership leadershipOf(const Coordinator& coordinator) {
+  return [&coordinator] { return coordinator.leading(); };
+}
+
 FetchLoop::FetchLoop(const config::UpstreamConfig& config, std::vector<sinks::Sink*> sinks,
-                     const StopSignal& stop, FetchOptions options)
+                     const StopSignal& stop, coingecko::UpstreamBudget& budget,
+                     FetchOptions options)
     : config_(config),
       sinks_(std::move(sinks)),
       stop_(stop),
+      budget_(budget),
+      clock_(budget.clock()),
       options_(options),
-      client_(config, stop),
-      limiter_(options.calls_per_minute, options.rate_window),
-      ledger_(options.monthly_credits) {
+      client_(config, stop, budget.clock()) {
   client_.setGate(this);
   publishState(state_);
   loopMetrics().leading.set(options_.coordinator == nullptr ? 1 : 0);
@@ -129,9 +131,10 @@ FetchStatus FetchLoop::status() const {
   }
   out.role = options_.coordinator ? options_.coordinator->role() : "active";
   out.upstream_requests = client_.stats().requests.load();
-  out.month = ledger_.month();
-  out.credits_used = ledger_.used();
-  out.monthly_credits = ledger_.monthlyCredits();
+  const coingecko::CreditLedger& credits = budget_.credits();
+  out.month = credits.month();
+  out.credits_used = credits.used();
+  out.monthly_credits = credits.monthlyCredits();
   return out;
 }
 
@@ -154,78 +157,21 @@ void FetchLoop::setState(UpstreamState state, const std::string& why) {
     log->warn("{}", text);
 }
 
-Status FetchLoop::mayCall() const {
-  if (stop_.stopped())
-    return makeError(ErrorCode::Unavailable, "stopping");
-  if (options_.coordinator != nullptr && !options_.coordinator->leading())
-    return makeError(ErrorCode::FailedPrecondition, "this process is not the active fetcher");
-  return {};
-}
-
 Status FetchLoop::admit(SystemTime deadline) {
-  CR_RETURN_IF_ERROR(mayCall());
-  const auto now = std::chrono::system_clock::now();
-  if (ledger_.exhausted(now)) {
-    const std::string why =
-        fmt::format("the {} credits of {} are used up", ledger_.monthlyCredits(), ledger_.month());
-    setState(UpstreamState::BudgetExhausted, why);
-    return makeError(ErrorCode::FailedPrecondition,
-                     why +
-                         "; no upstream request until the month turns (raise "
-                         "budget.monthly_credits if the plan allows more)");
+  auto admitted = budget_.admitScheduled(deadline);
+  if (!admitted && admitted.error().code == ErrorCode::FailedPrecondition &&
+      budget_.creditsExhausted()) {
+    const auto& credits = budget_.credits();
+    setState(
+        UpstreamState::BudgetExhausted,
+        fmt::format("the {} credits of {} are used up", credits.monthlyCredits(), credits.month()));
   }
-  if (!limiter_.acquire(deadline, stop_)) {
-    if (stop_.stopped())
-      return makeError(ErrorCode::Unavailable, "stopping");
-    return makeError(ErrorCode::ResourceExhausted,
-                     fmt::format("no upstream request slot before the cycle deadline ({} calls "
-                                 "per minute, budget.calls_per_minute, or a retry-after pause)",
-                                 limiter_.limit()));
-  }
-  ledger_.charge(std::chrono::system_clock::now());
-  return {};
-}
-
-Status FetchLoop::OnDemandGate::admit(SystemTime) {
-  FetchLoop& loop = loop_;
-  CR_RETURN_IF_ERROR(loop.mayCall());
-  const auto now = std::chrono::system_clock::now();
-  const int per_cycle = loop.options_.calls_per_cycle;
-  if (auto left = loop.ledger_.left()) {
-    // Credits for every cycle still to come this month stay with the schedule.
-    const int64_t interval_s = std::max(1, loop.config_.interval_s);
-    const auto month_left = coingecko::nextMonthStart(now) - now;
-    const int64_t cycles_left =
-        std::chrono::duration_cast<std::chrono::seconds>(month_left).count() / interval_s + 1;
-    const int64_t reserved = cycles_left * per_cycle;
-    if (*left <= reserved) {
-      return makeError(ErrorCode::ResourceExhausted,
-                       fmt::format("the {} credits left in {} are kept for the schedule ({} "
-                                   "cycles x {} calls until the month ends)",
-                                   *left, loop.ledger_.month(), cycles_left, per_cycle));
-    }
-  }
-  if (!loop.limiter_.tryAcquire(now, per_cycle)) {
-    return makeError(ErrorCode::ResourceExhausted,
-                     fmt::format("no upstream call free this minute: the schedule keeps {} of the "
-                                 "{} calls per minute (budget.calls_per_minute), or the upstream "
-                                 "asked for a pause",
-                                 per_cycle, loop.limiter_.limit()));
-  }
-  loop.ledger_.charge(now);
-  return {};
-}
-
-void FetchLoop::OnDemandGate::settle(int, std::optional<std::chrono::milliseconds> pause) {
-  // A pause the upstream asks for holds every request, scheduled ones included; an error
-  // answer to one on-demand query says nothing about the upstream's health.
-  if (pause)
-    loop_.limiter_.holdUntil(std::chrono::system_clock::now() + *pause);
+  return admitted;
 }
 
 void FetchLoop::settle(int status, std::optional<std::chrono::milliseconds> pause) {
   if (pause)
-    limiter_.holdUntil(std::chrono::system_clock::now() + *pause);
+    budget_.holdFor(*pause);
   if (status != 200) {
     setState(UpstreamState::BackingOff,
              status == 0 ? std::string("no response") : fmt::format("HTTP {}", status));
@@ -236,10 +182,10 @@ void FetchLoop::saveState() {
   if (options_.coordinator == nullptr)
     return;
   FetchState state;
-  state.month = ledger_.month();
-  state.credits_used = ledger_.used();
+  state.month = budget_.credits().month();
+  state.credits_used = budget_.credits().used();
   state.last_cycle_ms = last_slot_ms_;
-  state.updated_ms = toUnixMillis(std::chrono::system_clock::now());
+  state.updated_ms = toUnixMillis(clock_.now());
   state.owner = processIdentity();
   options_.coordinator->saveState(state);
 }
@@ -251,14 +197,14 @@ void FetchLoop::takeOver() {
   key_usage_unavailable_ = false;
   key_read_at_ = {};
   if (auto state = options_.coordinator->loadState()) {
-    ledger_.restore(state->month, state->credits_used, std::chrono::system_clock::now());
+    budget_.restoreCredits(state->month, state->credits_used);
     last_slot_ms_ = std::max(last_slot_ms_, state->last_cycle_ms);
     log->info(
         "{} the fetch (term {}): the last cycle covered the slot of {}; {} credits used in {} "
         "(state left by {})",
         options_.coordinator->role() == "active" ? "resuming" : "leading", term_,
-        formatIso8601Millis(state->last_cycle_ms), ledger_.used(), ledger_.month(),
-        state->owner.empty() ? "?" : state->owner);
+        formatIso8601Millis(state->last_cycle_ms), budget_.credits().used(),
+        budget_.credits().month(), state->owner.empty() ? "?" : state->owner);
   } else {
     log->info("{} the fetch (term {}), no earlier state",
               options_.coordinator->role() == "active" ? "starting" : "leading", term_);
@@ -269,7 +215,7 @@ void FetchLoop::takeOver() {
 void FetchLoop::readKeyUsage() {
   if (!options_.read_key_usage || key_usage_unavailable_)
     return;
-  const auto now = std::chrono::system_clock::now();
+  const auto now = clock_.now();
   if (key_read_at_ != SystemTime{} && now - key_read_at_ < std::chrono::hours(1))
     return;
   key_read_at_ = now;
@@ -281,11 +227,7 @@ void FetchLoop::readKeyUsage() {
               usage.error().message);
     return;
   }
-  ledger_.applyKeyUsage(*usage, now);
-  if (usage->rate_limit_per_minute > 0 &&
-      (limiter_.limit() == 0 || usage->rate_limit_per_minute < limiter_.limit())) {
-    limiter_.setLimit(static_cast<int>(usage->rate_limit_per_minute));
-  }
+  budget_.applyKeyUsage(*usage);
   log->info("CoinGecko /key: plan {}, {} calls/min, {} of {} monthly credits used, {} left",
             usage->plan, usage->rate_limit_per_minute, usage->used, usage->monthly_credits,
             usage->remaining);
@@ -295,8 +237,8 @@ CycleReport FetchLoop::runCycle(SystemTime deadline) {
   auto log = telemetry::logger("fetch");
   auto& metrics = loopMetrics();
   CycleReport report;
-  const auto started = std::chrono::steady_clock::now();
-  report.started_ms = toUnixMillis(std::chrono::system_clock::now());
+  const auto started = clock_.steadyNow();
+  report.started_ms = toUnixMillis(clock_.now());
   report.slot_ms = toUnixMillis(deadline) - int64_t{config_.interval_s} * 1000;
   const uint64_t requests_before = client_.stats().requests.load();
   std::vector<model::Quote> quotes;
@@ -362,8 +304,8 @@ CycleReport FetchLoop::runCycle(SystemTime deadline) {
       metrics.published.inc(report.delivered);
     }
   }
-  report.duration = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now() - started);
+  report.duration =
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steadyNow() - started);
   metrics.duration.observe(static_cast<double>(report.duration.count()) / 1000.0);
   if (report.upstream_ok)
     setState(UpstreamState::Healthy, "");
@@ -409,11 +351,11 @@ void FetchLoop::finish(const CycleReport& report) {
 
 bool FetchLoop::sleepUntil(SystemTime until) {
   for (;;) {
-    const auto now = std::chrono::system_clock::now();
+    const auto now = clock_.now();
     if (now >= until)
       return true;
     // Wake at least every second to notice a lost lead.
-    if (stop_.waitUntil(std::min(until, now + std::chrono::seconds(1))))
+    if (clock_.sleepUntil(std::min(until, now + std::chrono::seconds(1)), stop_))
       return false;
     if (options_.coordinator != nullptr && !options_.coordinator->leading())
       return false;
@@ -438,7 +380,7 @@ int FetchLoop::run(int max_cycles) {
       if (options_.coordinator->term() != term_)
         takeOver();
     }
-    const auto now = std::chrono::system_clock::now();
+    const auto now = clock_.now();
     const auto slot_end = nextAlignedTick(now, interval);
     const int64_t slot_ms = toUnixMillis(slot_end) - interval_ms;
     if (last_slot_ms_ >= slot_ms) {
@@ -452,10 +394,10 @@ int FetchLoop::run(int max_cycles) {
       deadline += interval;
     readKeyUsage();
     CycleReport report;
-    if (ledger_.exhausted(now)) {
+    if (budget_.creditsExhausted()) {
       setState(UpstreamState::BudgetExhausted,
                fmt::format("the {} credits of {} are used up; waiting for the next month",
-                           ledger_.monthlyCredits(), ledger_.month()));
+                           budget_.credits().monthlyCredits(), budget_.credits().month()));
       report.skipped = true;
       report.upstream_ok = false;
       report.started_ms = toUnixMillis(now);

@@ -11,7 +11,8 @@
 
 #include "coingecko/budget.h"
 #include "coingecko/coingecko_client.h"
-#include "coingecko/rate_limiter.h"
+#include "coingecko/upstream_budget.h"
+#include "common/clock.h"
 #include "common/stop_signal.h"
 #include "config/config.h"
 #include "pipeline/fetch_state.h"
@@ -44,22 +45,21 @@ struct CycleReport {
   std::chrono::milliseconds duration{0};
 };
 
-/// How the loop spends the upstream budget and what it publishes.
+/// What the loop publishes and how it hands the schedule over (the limits it fetches within are
+/// its UpstreamBudget's).
 struct FetchOptions {
   bool publish_unchanged = false;  ///< false: change detection on last_updated
-  int calls_per_minute = 0;        ///< 0: no rate limit
-  /// The window calls_per_minute applies to (a minute and a margin; shorter in tests).
-  std::chrono::milliseconds rate_window = coingecko::RateLimiter::kDefaultWindow;
-  int monthly_credits = 0;  ///< 0: no monthly cap
-  /// The most calls one cycle makes (the budget plan's figure): what on-demand requests leave
-  /// free, in the rate window and in the month's credits per cycle still to come.
-  int calls_per_cycle = 0;
-  bool read_key_usage = false;         ///< paid plans: read the usage from CoinGecko's /key
-  Coordinator* coordinator = nullptr;  ///< nullptr: always active, nothing persisted
+  bool read_key_usage = false;     ///< paid plans: read the usage from CoinGecko's /key
+  /// nullptr: always active, nothing persisted. Give the budget the same coordinator's
+  /// leadership (leadershipOf), so that a lead lost within a cycle stops its requests.
+  Coordinator* coordinator = nullptr;
 };
 
-/// The options a configuration and its budget plan give.
-FetchOptions fetchOptionsFor(const config::Config& config, const coingecko::BudgetPlan& plan);
+/// The budget's leadership check for a process whose fetcher `coordinator` elects.
+coingecko::UpstreamBudget::Leadership leadershipOf(const Coordinator& coordinator);
+
+/// The options a configuration gives (the coordinator is the caller's).
+FetchOptions fetchOptionsFor(const config::Config& config);
 
 /// A consistent copy of the loop's state for /healthz (any thread).
 struct FetchStatus {
@@ -77,16 +77,19 @@ struct FetchStatus {
 
 /// Runs fetch cycles on clock-aligned slots of the interval: the first at once (unless the
 /// state says this slot already ran), the next ones on multiples of the interval. A cycle never
-/// overlaps the next: its requests and retries stop at the next tick. Each request passes the
-/// rate limiter and is charged to the month's credits; each cycle's changed quotes go to every
-/// sink, and the cycle counts as sent only when all acknowledged. With a coordinator, only the
-/// leading process fetches, and a new leader continues the schedule and the credit count.
+/// overlaps the next: its requests and retries stop at the next tick. Each request is a
+/// scheduled admission of the UpstreamBudget (rate window, month's credits, leadership); each
+/// cycle's changed quotes go to every sink, and the cycle counts as sent only when all
+/// acknowledged. With a coordinator, only the leading process fetches, and a new leader
+/// continues the schedule and the credit count. Slots, deadlines and waits are on the budget's
+/// clock.
 /// Threading: run() blocks the calling thread until `stop` or `max_cycles`; status() from any
 /// thread.
 class FetchLoop : private coingecko::RequestGate {
  public:
+  /// `budget` must outlive the loop; other callers (the miss path) may share it.
   FetchLoop(const config::UpstreamConfig& config, std::vector<sinks::Sink*> sinks,
-            const StopSignal& stop, FetchOptions options = {});
+            const StopSignal& stop, coingecko::UpstreamBudget& budget, FetchOptions options = {});
 
   /// max_cycles == 0: until stopped. Returns the number of cycles that got every page and
   /// whose new quotes every sink acknowledged.
@@ -94,32 +97,15 @@ class FetchLoop : private coingecko::RequestGate {
   CycleReport runCycle(SystemTime deadline);
 
   const coingecko::ClientStats& upstreamStats() const { return client_.stats(); }
-  const coingecko::CreditLedger& ledger() const { return ledger_; }
-  /// The gate for on-demand upstream requests of the serving layer (queries outside the
-  /// tracked set): they share this loop's rate limiter and monthly credits, and are admitted
-  /// only while the schedule keeps what it needs — calls_per_cycle free slots in the rate
-  /// window, and the credits of every cycle left in the month. They never wait for a slot.
-  coingecko::RequestGate& onDemandGate() { return on_demand_; }
+  const coingecko::UpstreamBudget& budget() const { return budget_; }
   FetchStatus status() const;
   void onCycle(std::function<void(const CycleReport&)> callback) {
     on_cycle_ = std::move(callback);
   }
 
  private:
-  // coingecko::RequestGate
+  // coingecko::RequestGate: the budget's scheduled admissions, and the upstream state.
   Status admit(SystemTime deadline) override;
-  /// Whether this process may call upstream at all: not stopping, and the active fetcher.
-  Status mayCall() const;
-
-  class OnDemandGate : public coingecko::RequestGate {
-   public:
-    explicit OnDemandGate(FetchLoop& loop) : loop_(loop) {}
-    Status admit(SystemTime deadline) override;
-    void settle(int status, std::optional<std::chrono::milliseconds> pause) override;
-
-   private:
-    FetchLoop& loop_;
-  };
   void settle(int status, std::optional<std::chrono::milliseconds> pause) override;
 
   void setState(UpstreamState state, const std::string& why);
@@ -133,11 +119,10 @@ class FetchLoop : private coingecko::RequestGate {
   config::UpstreamConfig config_;
   std::vector<sinks::Sink*> sinks_;
   const StopSignal& stop_;
+  coingecko::UpstreamBudget& budget_;
+  const Clock& clock_;
   FetchOptions options_;
   coingecko::CoinGeckoClient client_;
-  coingecko::RateLimiter limiter_;
-  coingecko::CreditLedger ledger_;
-  OnDemandGate on_demand_{*this};
   std::function<void(const CycleReport&)> on_cycle_;
 
   /// (id, vs_currency) -> last_updated_ms of its last publication.

@@ -49,7 +49,7 @@ void render(SnapshotVersion& v) {
 
 }  // namespace
 
-Snapshot::Snapshot() {
+Snapshot::Snapshot(const Clock& clock) : clock_(clock) {
   auto empty = std::make_shared<SnapshotVersion>();
   render(*empty);
   current_ = std::move(empty);
@@ -74,7 +74,7 @@ Status Snapshot::deliver(std::span<const model::Quote> batch) {
   auto base = current();
   auto next = std::make_shared<SnapshotVersion>(*base);
   next->version = base->version + 1;
-  next->updated_ms = toUnixMillis(std::chrono::system_clock::now());
+  next->updated_ms = toUnixMillis(clock_.now());
   for (const auto& quote : batch) {
     auto& slot = next->quotes[{quote.id, quote.vs_currency}];
     if (slot.id.empty() || slot.last_updated_ms <= quote.last_updated_ms)

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/clock.h"
 #include "sinks/sink.h"
 
 namespace coinrelay::pipeline {
@@ -28,11 +29,12 @@ struct SnapshotVersion {
 };
 
 /// The latest quotes held in memory. Writers build a new version and swap a pointer; readers
-/// take the current pointer and never wait for a writer to finish rendering.
+/// take the current pointer and never wait for a writer to finish rendering. Versions are
+/// stamped with `clock`'s time.
 /// Threading: deliver() from the fetch loop; current() from any thread.
 class Snapshot final : public sinks::Sink {
  public:
-  Snapshot();
+  explicit Snapshot(const Clock& clock = systemClock());
 
   std::shared_ptr<const SnapshotVersion> current() const;
 
@@ -46,6 +48,7 @@ class Snapshot final : public sinks::Sink {
   Status deliver(std::span<const model::Quote> batch) override;
 
  private:
+  const Clock& clock_;
   mutable std::mutex mutex_;  // guards the pointer swap only
   std::shared_ptr<const SnapshotVersion> current_;
   std::vector<Listener> listeners_;

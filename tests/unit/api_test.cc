@@ -1,3 +1,4 @@
+#include <atomic>
 #include <thread>
 
 #include <boost/asio.hpp>
@@ -10,6 +11,7 @@
 #include "api/response_cache.h"
 #include "api/stream_hub.h"
 #include "api/teams.h"
+#include "common/clock.h"
 #include "net/http_client.h"
 #include "support/temp_dir.h"
 
@@ -193,6 +195,32 @@ requests_per_minute = 2
   EXPECT_EQ(third.refusal->body.find("analytics-key"), std::string::npos) << "never echo a key";
 }
 
+TEST(TeamsTest, AQuotaComesBackWithTheNextMinuteOfTheClock) {
+  testing::TempDir dir;
+  const std::string path = dir.write("teams.toml", R"(
+[teams.analytics]
+key = "analytics-key-0123456789"
+requests_per_minute = 1
+)");
+  ManualClock clock(fromUnixMillis(1'753'455'015'000));  // 14:50:15 UTC
+  auto teams = Teams::load(path, clock);
+  ASSERT_TRUE(teams) << teams.error().message;
+  const auto with_key = get("/api/v3/ping", {}, {{"x-cg-pro-api-key", "analytics-key-0123456789"}});
+  EXPECT_FALSE((*teams)->admit(with_key).refusal);
+  clock.advance(std::chrono::seconds(44));  // 14:50:59
+  auto refused = (*teams)->admit(with_key);
+  ASSERT_TRUE(refused.refusal);
+  EXPECT_EQ(refused.refusal->status, 429);
+  std::string retry_after;
+  for (const auto& [name, value] : refused.refusal->headers) {
+    if (name == "retry-after")
+      retry_after = value;
+  }
+  EXPECT_EQ(retry_after, "1") << "one second to the next minute";
+  clock.advance(std::chrono::seconds(1));  // 14:51:00
+  EXPECT_FALSE((*teams)->admit(with_key).refusal) << "a new minute, a new quota";
+}
+
 TEST(TeamsTest, RefusesABadFileWithTheFix) {
   testing::TempDir dir;
   auto teams = Teams::load(dir.write("teams.toml", "[teams.x]\nkey = \"short\"\n"));
@@ -293,7 +321,7 @@ TEST(HttpServerTest, PreSerialisedAnswersSayWhatBuiltOnesSay) {
 
 TEST(HttpServerTest, ClosesAConnectionThatNeverFinishesItsRequest) {
   ServerLimits limits;
-  limits.idle_timeout = std::chrono::seconds(1);
+  limits.idle_timeout = std::chrono::milliseconds(200);
   auto server = HttpServer::start(
       "127.0.0.1:0",
       [](const Request&) {
@@ -320,20 +348,22 @@ TEST(HttpServerTest, ClosesAConnectionThatNeverFinishesItsRequest) {
   const auto waited = std::chrono::steady_clock::now() - started;
   EXPECT_TRUE(ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset)
       << ec.message();
-  EXPECT_GE(waited, std::chrono::milliseconds(900));
+  EXPECT_GE(waited, std::chrono::milliseconds(150));
   EXPECT_LT(waited, std::chrono::seconds(10));
 }
 
 TEST(HttpServerTest, ClosesAConnectionThatDoesNotTakeItsAnswer) {
   ServerLimits limits;
-  limits.write_timeout = std::chrono::seconds(1);
+  limits.write_timeout = std::chrono::milliseconds(50);
   // Far more than loopback socket buffers hold, so the write cannot complete unread.
   const auto body = std::make_shared<const std::string>(64 << 20, 'x');
+  std::atomic<bool> answered{false};
   auto server = HttpServer::start(
       "127.0.0.1:0",
       [&](const Request&) {
         Reply reply{200, "text/plain", ""};
         reply.shared_body = body;
+        answered = true;
         return reply;
       },
       1, limits);
@@ -342,7 +372,18 @@ TEST(HttpServerTest, ClosesAConnectionThatDoesNotTakeItsAnswer) {
   boost::asio::ip::tcp::socket socket(io);
   socket.connect({boost::asio::ip::make_address("127.0.0.1"), (*server)->port()});
   boost::asio::write(socket, boost::asio::buffer(std::string("GET / HTTP/1.1\r\nHost: t\r\n\r\n")));
-  std::this_thread::sleep_for(std::chrono::seconds(3));  // not reading: the server must give up
+  // Not reading: the server must give up. Its connection holds the answer until it does, so
+  // the answer's last other owner going away is the moment the connection was dropped.
+  const auto gave_up = [&] {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!(answered && body.use_count() == 1)) {
+      if (std::chrono::steady_clock::now() >= deadline)
+        return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return true;
+  };
+  EXPECT_TRUE(gave_up()) << "the server still holds the connection after 10 s";
   size_t received = 0;
   boost::beast::error_code ec;
   std::vector<char> chunk(1 << 20);

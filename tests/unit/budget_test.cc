@@ -1,8 +1,13 @@
 #include "coingecko/budget.h"
 
+#include <atomic>
+#include <thread>
+
 #include <gtest/gtest.h>
 
 #include "coingecko/rate_limiter.h"
+#include "coingecko/upstream_budget.h"
+#include "common/clock.h"
 
 namespace coinrelay::coingecko {
 namespace {
@@ -133,22 +138,25 @@ TEST(BudgetTest, AnotherUpstreamHasOnlyTheConfiguredLimits) {
 }
 
 TEST(CreditLedgerTest, CountsRollOverAndNeverGoBackwards) {
-  CreditLedger ledger(3);
-  const auto july = fromUnixMillis(1'753'455'000'000);    // 2025-07-25
+  ManualClock clock(fromUnixMillis(1'753'455'000'000));   // 2025-07-25
   const auto august = fromUnixMillis(1'754'006'400'000);  // 2025-08-01 00:00 UTC
-  ledger.restore("2025-07", 2, july);
+  CreditLedger ledger(3, clock);
+  ledger.restore("2025-07", 2);
   EXPECT_EQ(ledger.used(), 2);
-  ledger.restore("2025-07", 1, july);
+  ledger.restore("2025-07", 1);
   EXPECT_EQ(ledger.used(), 2) << "an older count does not lower it";
-  ledger.restore("2025-06", 9, july);
+  ledger.restore("2025-06", 9);
   EXPECT_EQ(ledger.used(), 2) << "another month's count does not apply";
-  ledger.charge(july);
-  EXPECT_TRUE(ledger.exhausted(july));
+  ledger.charge();
+  EXPECT_TRUE(ledger.exhausted());
   EXPECT_EQ(ledger.left(), 0);
-  EXPECT_FALSE(ledger.exhausted(august)) << "credits come back with the month";
+  clock.advanceTo(august - std::chrono::milliseconds(1));
+  EXPECT_TRUE(ledger.exhausted()) << "the last millisecond of July is still July";
+  clock.advanceTo(august);
+  EXPECT_FALSE(ledger.exhausted()) << "credits come back with the month";
   EXPECT_EQ(ledger.month(), "2025-08");
   EXPECT_EQ(ledger.used(), 0);
-  ledger.applyKeyUsage(KeyUsage{"Other", 500, 1000, 120, 880}, august);
+  ledger.applyKeyUsage(KeyUsage{"Other", 500, 1000, 120, 880});
   EXPECT_EQ(ledger.used(), 120) << "CoinGecko's own count wins";
   EXPECT_EQ(ledger.left(), 880);
   EXPECT_FALSE(CreditLedger(0).left()) << "no cap, nothing left to count";
@@ -194,14 +202,223 @@ TEST(RateLimiterTest, AHoldDelaysEverything) {
 }
 
 TEST(RateLimiterTest, AcquireGivesUpAtOnceWhenNoSlotOpensBeforeTheDeadline) {
-  RateLimiter limiter(1, std::chrono::milliseconds(60'000));
+  // In virtual time: any wait would move the clock.
+  ManualClock clock(fromUnixMillis(1'700'000'000'000), /*auto_advance=*/true);
+  RateLimiter limiter(1, std::chrono::milliseconds(60'000), clock);
   StopSignal stop;
-  const auto now = std::chrono::system_clock::now();
-  EXPECT_TRUE(limiter.acquire(now + std::chrono::seconds(1), stop));
-  const auto started = std::chrono::steady_clock::now();
-  EXPECT_FALSE(limiter.acquire(now + std::chrono::seconds(1), stop));
-  // Waiting would take the whole second to the deadline; 500 ms leaves room for a loaded CI.
-  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(500));
+  const auto t0 = clock.now();
+  EXPECT_TRUE(limiter.acquire(t0 + std::chrono::seconds(1), stop));
+  EXPECT_FALSE(limiter.acquire(t0 + std::chrono::seconds(59), stop));
+  EXPECT_EQ(clock.now(), t0) << "no slot before the deadline: nothing was waited for";
+}
+
+TEST(RateLimiterTest, AcquireWaitsOnTheClockForTheNextSlot) {
+  ManualClock clock(fromUnixMillis(1'700'000'000'000), /*auto_advance=*/true);
+  RateLimiter limiter(2, std::chrono::milliseconds(60'000), clock);
+  StopSignal stop;
+  const auto t0 = clock.now();
+  const auto deadline = t0 + std::chrono::minutes(5);
+  for (int i = 0; i < 5; ++i)
+    ASSERT_TRUE(limiter.acquire(deadline, stop));
+  // 2 at t0, 2 at t0 + 60 s, the fifth at t0 + 120 s.
+  EXPECT_EQ(clock.now(), t0 + std::chrono::seconds(120));
+  EXPECT_EQ(limiter.inWindow(), 1);
+}
+
+TEST(RateLimiterTest, AStopEndsTheWaitForASlot) {
+  ManualClock clock(fromUnixMillis(1'700'000'000'000));  // moves only when told
+  RateLimiter limiter(1, std::chrono::milliseconds(60'000), clock);
+  StopSignal stop;
+  const auto deadline = clock.now() + std::chrono::minutes(5);
+  ASSERT_TRUE(limiter.acquire(deadline, stop));
+  std::atomic<int> second{-1};
+  std::thread waiter([&] { second = limiter.acquire(deadline, stop) ? 1 : 0; });
+  for (int i = 0; i < 5000 && clock.sleepers() == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  EXPECT_EQ(clock.sleepers(), 1) << "the second acquire waits for its slot";
+  stop.request();
+  waiter.join();
+  EXPECT_EQ(second, 0) << "a stop ends the wait";
+  EXPECT_EQ(limiter.inWindow(), 1) << "and takes no slot";
+}
+
+// The upstream budget, in virtual time.
+
+constexpr auto kJuly25 = 1'753'455'000'000;  // 2025-07-25T14:50:00Z
+
+BudgetLimits limits(int per_minute, int monthly, int per_cycle, int on_demand_cap,
+                    int interval_s = 60) {
+  BudgetLimits out;
+  out.calls_per_minute = per_minute;
+  out.monthly_credits = monthly;
+  out.calls_per_cycle = per_cycle;
+  out.interval_s = interval_s;
+  out.on_demand_per_window = on_demand_cap;
+  return out;
+}
+
+TEST(UpstreamBudgetTest, ScheduledCallsWaitForTheWindowAndNeverPassTheDeadline) {
+  ManualClock clock(fromUnixMillis(kJuly25), /*auto_advance=*/true);
+  StopSignal stop;
+  UpstreamBudget budget(limits(3, 0, 3, 0), stop, {}, clock);
+  const auto t0 = clock.now();
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(budget.admitScheduled(t0 + std::chrono::seconds(30)));
+  EXPECT_EQ(clock.now(), t0) << "three calls fit the window at once";
+  auto refused = budget.admitScheduled(t0 + std::chrono::seconds(30));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::ResourceExhausted);
+  EXPECT_NE(refused.error().message.find("3 calls per minute"), std::string::npos)
+      << refused.error().message;
+  EXPECT_EQ(clock.now(), t0) << "a slot after the deadline is not waited for";
+  ASSERT_TRUE(budget.admitScheduled(t0 + std::chrono::minutes(2)));
+  EXPECT_EQ(clock.now(), t0 + RateLimiter::kDefaultWindow) << "the first call left the window";
+  EXPECT_EQ(budget.credits().used(), 4) << "every admitted call is charged";
+}
+
+TEST(UpstreamBudgetTest, APauseTheUpstreamAskedForHoldsBothKinds) {
+  ManualClock clock(fromUnixMillis(kJuly25), /*auto_advance=*/true);
+  StopSignal stop;
+  UpstreamBudget budget(limits(0, 0, 1, 0), stop, {}, clock);
+  const auto t0 = clock.now();
+  budget.holdFor(std::chrono::seconds(30));
+  auto on_demand = budget.admitOnDemand();
+  ASSERT_FALSE(on_demand);
+  EXPECT_NE(on_demand.error().message.find("pause"), std::string::npos);
+  ASSERT_TRUE(budget.admitScheduled(t0 + std::chrono::minutes(1)));
+  EXPECT_EQ(clock.now(), t0 + std::chrono::seconds(30)) << "the scheduled call waited";
+  EXPECT_TRUE(budget.admitOnDemand()) << "and the pause is over for everyone";
+}
+
+TEST(UpstreamBudgetTest, OnDemandCallsLeaveTheScheduleItsShareOfTheWindow) {
+  ManualClock clock(fromUnixMillis(kJuly25));
+  StopSignal stop;
+  UpstreamBudget budget(limits(5, 0, 2, 0), stop, {}, clock);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_TRUE(budget.admitOnDemand()) << i;
+  auto refused = budget.admitOnDemand();
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::ResourceExhausted);
+  EXPECT_NE(refused.error().message.find("the schedule keeps 2 of the 5 calls per minute"),
+            std::string::npos)
+      << refused.error().message;
+  // The schedule's two calls are there without waiting.
+  EXPECT_TRUE(budget.admitScheduled(clock.now()));
+  EXPECT_TRUE(budget.admitScheduled(clock.now()));
+  EXPECT_EQ(budget.callsInWindow(), 5);
+  EXPECT_EQ(budget.onDemandInWindow(), 3);
+  clock.advance(RateLimiter::kDefaultWindow);
+  EXPECT_TRUE(budget.admitOnDemand()) << "the window moved on";
+}
+
+TEST(UpstreamBudgetTest, TheOnDemandCapCountsInTheSameWindowAsTheSchedule) {
+  ManualClock clock(fromUnixMillis(kJuly25));
+  StopSignal stop;
+  UpstreamBudget budget(limits(10, 0, 1, 2), stop, {}, clock);
+  EXPECT_TRUE(budget.admitOnDemand());
+  clock.advance(std::chrono::seconds(30));
+  EXPECT_TRUE(budget.admitOnDemand());
+  auto capped = budget.admitOnDemand();
+  ASSERT_FALSE(capped);
+  EXPECT_NE(capped.error().message.find("the 2 on-demand calls of this minute are spent "
+                                        "(serve.miss_calls_per_minute)"),
+            std::string::npos)
+      << capped.error().message;
+  // The cap is the on-demand share only: scheduled calls still fit the window.
+  for (int i = 0; i < 8; ++i)
+    EXPECT_TRUE(budget.admitScheduled(clock.now())) << i;
+  EXPECT_FALSE(budget.admitScheduled(clock.now())) << "10 calls are the window's limit";
+  // 31 s later the first on-demand call has left the window (61 s): one more on-demand call,
+  // if the window has room for it and the schedule's one call.
+  clock.advance(std::chrono::seconds(31));
+  EXPECT_EQ(budget.onDemandInWindow(), 1);
+  EXPECT_FALSE(budget.admitOnDemand()) << "9 calls in the window, 1 kept for the schedule";
+  clock.advance(std::chrono::seconds(30));
+  EXPECT_TRUE(budget.admitOnDemand());
+}
+
+TEST(UpstreamBudgetTest, OnDemandCallsNeverTakeTheCreditsOfTheCyclesLeftInTheMonth) {
+  // 2025-07-31T23:00:00Z: one hour, so 60 cycles of 2 calls (and the current one), are left.
+  ManualClock clock(fromUnixMillis(1'754'002'800'000));
+  StopSignal stop;
+  UpstreamBudget budget(limits(0, 100'000, 2, 0), stop, {}, clock);
+  budget.restoreCredits("2025-07", 100'000 - 123);  // 123 left: 61 cycles x 2 = 122 kept
+  EXPECT_TRUE(budget.admitOnDemand());
+  auto refused = budget.admitOnDemand();
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("the 122 credits left in 2025-07 are kept for the "
+                                         "schedule (61 cycles x 2 calls"),
+            std::string::npos)
+      << refused.error().message;
+  EXPECT_TRUE(budget.admitScheduled(clock.now())) << "the schedule may spend them";
+  EXPECT_EQ(budget.credits().used(), 100'000 - 121);
+  // The month turns: the count starts again, and August's 44641 cycles x 2 calls leave room.
+  clock.advance(std::chrono::hours(1));
+  EXPECT_TRUE(budget.admitOnDemand());
+  EXPECT_EQ(budget.credits().month(), "2025-08");
+  EXPECT_EQ(budget.credits().used(), 1);
+}
+
+TEST(UpstreamBudgetTest, ExhaustedCreditsRefuseScheduledCallsUntilTheMonthTurns) {
+  ManualClock clock(fromUnixMillis(1'754'002'800'000));  // 2025-07-31T23:00:00Z
+  StopSignal stop;
+  UpstreamBudget budget(limits(0, 2, 1, 0), stop, {}, clock);
+  EXPECT_TRUE(budget.admitScheduled(clock.now()));
+  EXPECT_TRUE(budget.admitScheduled(clock.now()));
+  auto refused = budget.admitScheduled(clock.now() + std::chrono::minutes(1));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::FailedPrecondition);
+  EXPECT_NE(refused.error().message.find("the 2 credits of 2025-07 are used up"), std::string::npos)
+      << refused.error().message;
+  EXPECT_TRUE(budget.creditsExhausted());
+  clock.advance(std::chrono::hours(1));
+  EXPECT_FALSE(budget.creditsExhausted());
+  EXPECT_TRUE(budget.admitScheduled(clock.now()));
+}
+
+TEST(UpstreamBudgetTest, OnlyTheLeaderAndNeverAStoppingProcessCalls) {
+  ManualClock clock(fromUnixMillis(kJuly25));
+  StopSignal stop;
+  std::atomic<bool> leading{false};
+  UpstreamBudget budget(
+      limits(0, 0, 1, 0), stop, [&] { return leading.load(); }, clock);
+  for (auto admitted : {budget.admitScheduled(clock.now()), budget.admitOnDemand()}) {
+    ASSERT_FALSE(admitted);
+    EXPECT_EQ(admitted.error().code, ErrorCode::FailedPrecondition);
+    EXPECT_NE(admitted.error().message.find("not the active fetcher"), std::string::npos);
+  }
+  leading = true;
+  EXPECT_TRUE(budget.admitScheduled(clock.now()));
+  EXPECT_TRUE(budget.admitOnDemand());
+  stop.request();
+  for (auto admitted : {budget.admitScheduled(clock.now()), budget.admitOnDemand()}) {
+    ASSERT_FALSE(admitted);
+    EXPECT_EQ(admitted.error().code, ErrorCode::Unavailable);
+  }
+  EXPECT_EQ(budget.credits().used(), 2) << "refused calls cost nothing";
+}
+
+TEST(UpstreamBudgetTest, TheKeysFiguresReplaceTheCountAndLowerTheRate) {
+  ManualClock clock(fromUnixMillis(kJuly25));
+  StopSignal stop;
+  UpstreamBudget budget(limits(500, 10'000, 1, 0), stop, {}, clock);
+  budget.applyKeyUsage(KeyUsage{"Analyst", 250, 500'000, 1234, 498'766});
+  EXPECT_EQ(budget.callsPerMinute(), 250);
+  EXPECT_EQ(budget.credits().used(), 1234);
+  EXPECT_EQ(budget.credits().monthlyCredits(), 500'000);
+  budget.applyKeyUsage(KeyUsage{"Analyst", 1000, 500'000, 1300, 498'700});
+  EXPECT_EQ(budget.callsPerMinute(), 250) << "a higher figure never raises the limit";
+}
+
+TEST(UpstreamBudgetTest, TheConfigurationGivesTheLimits) {
+  auto c = withPlan("demo", 300, 300, {"usd", "eur"});
+  c.serve.miss_calls_per_minute = 7;
+  const BudgetLimits l = budgetLimitsFor(c, planBudget(c));
+  EXPECT_EQ(l.calls_per_minute, 30);
+  EXPECT_EQ(l.monthly_credits, 10'000);
+  EXPECT_EQ(l.calls_per_cycle, 4) << "2 pages x 2 currencies";
+  EXPECT_EQ(l.interval_s, 300);
+  EXPECT_EQ(l.on_demand_per_window, 7);
 }
 
 }  // namespace
