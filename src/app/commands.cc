@@ -17,7 +17,6 @@
 #include "pipeline/index_loop.h"
 #include "pipeline/snapshot.h"
 #include "sinks/elasticsearch_sink.h"
-#include "sinks/kafka_sink.h"
 #include "sinks/sqlite_sink.h"
 #include "storage/sqlite_quote_store.h"
 #include "telemetry/logging.h"
