@@ -12,8 +12,8 @@ namespace coinrelay::api {
 
 namespace {
 
-Reply errorReply(const coingecko::ApiError& error) {
-  return Reply{error.status, "application/json", error.body};
+net::Reply errorReply(const coingecko::ApiError& error) {
+  return net::Reply{error.status, "application/json", error.body};
 }
 
 std::string trackedCurrencies(const pipeline::SnapshotVersion& version) {
@@ -32,7 +32,7 @@ std::string csv(const std::vector<std::string>& items) {
 
 }  // namespace
 
-std::optional<Reply> CoinGeckoRoutes::handle(const Request& request) {
+std::optional<net::Reply> CoinGeckoRoutes::handle(const net::Request& request) {
   if (!request.path.starts_with("/api/v3/"))
     return std::nullopt;
   auto version = snapshot_.current();
@@ -43,7 +43,7 @@ std::optional<Reply> CoinGeckoRoutes::handle(const Request& request) {
   }
   const std::string_view path = std::string_view(request.path).substr(7);
   if (path == "/ping")
-    return Reply{200, "application/json", R"({"gecko_says":"(V3) To the Moon!"})"};
+    return net::Reply{200, "application/json", R"({"gecko_says":"(V3) To the Moon!"})"};
   if (path == "/coins/markets")
     return coinsMarkets(request, *version);
   if (path == "/simple/price")
@@ -79,8 +79,9 @@ std::optional<Reply> CoinGeckoRoutes::handle(const Request& request) {
                               "/simple/supported_vs_currencies, /coins/markets and /coins/list"));
 }
 
-Reply CoinGeckoRoutes::cached(const Request& request, const pipeline::SnapshotVersion& version,
-                              const std::string& key, const std::function<std::string()>& render) {
+net::Reply CoinGeckoRoutes::cached(const net::Request& request,
+                                   const pipeline::SnapshotVersion& version, const std::string& key,
+                                   const std::function<std::string()>& render) {
   auto hit = cache_.find(version.version, key);
   if (!hit)
     hit = cache_.insert(version.version, key, makeCachedResponse(200, render()));
@@ -89,7 +90,7 @@ Reply CoinGeckoRoutes::cached(const Request& request, const pipeline::SnapshotVe
   return answered(*hit, request);
 }
 
-Reply CoinGeckoRoutes::answered(const CachedResponse& response, const Request& request) {
+net::Reply CoinGeckoRoutes::answered(const CachedResponse& response, const net::Request& request) {
   static telemetry::Counter& from_snapshot = telemetry::metrics().counter(
       "coinrelay_serve_answered_from_snapshot_total",
       "Client requests answered from the snapshot, without any upstream call.");
@@ -97,14 +98,14 @@ Reply CoinGeckoRoutes::answered(const CachedResponse& response, const Request& r
   return replyFrom(response, request);
 }
 
-Reply CoinGeckoRoutes::miss(const std::string& upstream_path, const std::string& refusal) {
+net::Reply CoinGeckoRoutes::miss(const std::string& upstream_path, const std::string& refusal) {
   if (misses_ == nullptr)
     return errorReply(coingecko::flatApiError(404, refusal));
   return misses_->deferred(upstream_path);
 }
 
-Reply CoinGeckoRoutes::coinsMarkets(const Request& request,
-                                    const pipeline::SnapshotVersion& version) {
+net::Reply CoinGeckoRoutes::coinsMarkets(const net::Request& request,
+                                         const pipeline::SnapshotVersion& version) {
   coingecko::ApiError error;
   auto query = coingecko::parseMarketsQuery(request.query, &error);
   if (!query)
@@ -149,8 +150,8 @@ Reply CoinGeckoRoutes::coinsMarkets(const Request& request,
   });
 }
 
-Reply CoinGeckoRoutes::simplePrice(const Request& request,
-                                   const pipeline::SnapshotVersion& version) {
+net::Reply CoinGeckoRoutes::simplePrice(const net::Request& request,
+                                        const pipeline::SnapshotVersion& version) {
   coingecko::ApiError error;
   auto query = coingecko::parseSimplePriceQuery(request.query, &error);
   if (!query)

@@ -24,9 +24,9 @@ bool coinGeckoVerdict(int status) {
   return status == 200 || (status >= 400 && status < 500 && status != 429);
 }
 
-Reply replyOf(int status, const std::string& body,
-              const std::vector<std::pair<std::string, std::string>>& headers) {
-  Reply reply{status, "application/json", body};
+net::Reply replyOf(int status, const std::string& body,
+                   const std::vector<std::pair<std::string, std::string>>& headers) {
+  net::Reply reply{status, "application/json", body};
   reply.headers = headers;
   return reply;
 }
@@ -69,22 +69,23 @@ bool MissFetcher::forwardable(std::string_view path_and_query) {
          path == "/simple/supported_vs_currencies" || path == "/coins/list";
 }
 
-Reply MissFetcher::ask(const std::string& path_and_query) {
-  std::promise<Reply> answer;
+net::Reply MissFetcher::ask(const std::string& path_and_query) {
+  std::promise<net::Reply> answer;
   auto future = answer.get_future();
-  askAsync(path_and_query, [&answer](Reply reply) { answer.set_value(std::move(reply)); });
+  askAsync(path_and_query, [&answer](net::Reply reply) { answer.set_value(std::move(reply)); });
   return future.get();
 }
 
-Reply MissFetcher::deferred(std::string path_and_query) {
-  Reply reply;
-  reply.deferred = [this, path = std::move(path_and_query)](std::function<void(Reply)> done) {
+net::Reply MissFetcher::deferred(std::string path_and_query) {
+  net::Reply reply;
+  reply.deferred = [this, path = std::move(path_and_query)](std::function<void(net::Reply)> done) {
     askAsync(path, std::move(done));
   };
   return reply;
 }
 
-void MissFetcher::askAsync(const std::string& path_and_query, std::function<void(Reply)> done) {
+void MissFetcher::askAsync(const std::string& path_and_query,
+                           std::function<void(net::Reply)> done) {
   const auto now = std::chrono::steady_clock::now();
   std::unique_lock lock(mutex_);
   auto it = entries_.find(path_and_query);
@@ -93,7 +94,7 @@ void MissFetcher::askAsync(const std::string& path_and_query, std::function<void
     return;
   }
   if (it != entries_.end() && it->second->expires > now) {
-    Reply reply = replyOf(it->second->status, it->second->body, it->second->headers);
+    net::Reply reply = replyOf(it->second->status, it->second->body, it->second->headers);
     lock.unlock();
     return done(std::move(reply));
   }
@@ -139,8 +140,8 @@ void MissFetcher::work() {
       sent = callCoinGecko(job.first, result);
     else
       callFetchRoles(job.first, result);
-    std::vector<std::function<void(Reply)>> waiters;
-    Reply reply = replyOf(result.status, result.body, result.headers);
+    std::vector<std::function<void(net::Reply)>> waiters;
+    net::Reply reply = replyOf(result.status, result.body, result.headers);
     {
       std::lock_guard lock(mutex_);
       if (sent)

@@ -10,7 +10,7 @@ namespace coinrelay::api {
 
 namespace {
 
-std::string presentedKey(const Request& request) {
+std::string presentedKey(const net::Request& request) {
   for (const char* header : {"x-coinrelay-key", "x-cg-pro-api-key", "x-cg-demo-api-key"}) {
     const std::string_view value = request.header(header);
     if (!value.empty())
@@ -103,7 +103,7 @@ Status Teams::reloadIfChanged() {
   return {};
 }
 
-Teams::Admission Teams::admit(const Request& request) {
+Teams::Admission Teams::admit(const net::Request& request) {
   if (path_.empty())
     return Admission{"anonymous", std::nullopt};
   std::lock_guard lock(mutex_);
@@ -118,7 +118,7 @@ Teams::Admission Teams::admit(const Request& request) {
         401, 10002,
         key.empty() ? "API Key Missing: send your team's coinrelay key in x-cg-pro-api-key"
                     : "Invalid API Key: this key belongs to no team");
-    return Admission{"unknown", Reply{401, "application/json", std::move(error.body)}};
+    return Admission{"unknown", net::Reply{401, "application/json", std::move(error.body)}};
   }
   Team& team = it->second;
   const int64_t minute = std::chrono::duration_cast<std::chrono::minutes>(
@@ -133,7 +133,7 @@ Teams::Admission Teams::admit(const Request& request) {
         429, 429,
         fmt::format("You've exceeded your team's rate limit of {} requests per minute.",
                     team.requests_per_minute));
-    Reply reply{429, "application/json", std::move(error.body)};
+    net::Reply reply{429, "application/json", std::move(error.body)};
     const auto seconds_left = 60 - std::chrono::duration_cast<std::chrono::seconds>(
                                        std::chrono::system_clock::now().time_since_epoch())
                                            .count() %

@@ -7,8 +7,8 @@
 #include <optional>
 #include <string>
 
-#include "api/http_server.h"
 #include "common/result.h"
+#include "net/http_server.h"
 
 namespace coinrelay::api {
 
@@ -23,10 +23,10 @@ class Teams {
   static Result<std::unique_ptr<Teams>> load(const std::string& path);
 
   struct Admission {
-    std::string team;              ///< for metrics; never the key
-    std::optional<Reply> refusal;  ///< 401 or 429, CoinGecko-shaped
+    std::string team;                   ///< for metrics; never the key
+    std::optional<net::Reply> refusal;  ///< 401 or 429, CoinGecko-shaped
   };
-  Admission admit(const Request& request);
+  Admission admit(const net::Request& request);
   bool enabled() const { return !path_.empty(); }
 
  private:

@@ -35,14 +35,14 @@ double roundSignificant(double value, int digits) {
   return std::round(value * scale) / scale;
 }
 
-api::Reply jsonReply(int status, std::string body) {
-  api::Reply reply;
+net::Reply jsonReply(int status, std::string body) {
+  net::Reply reply;
   reply.status = status;
   reply.body = std::move(body);
   return reply;
 }
 
-api::Reply flatError(int status, std::string_view message) {
+net::Reply flatError(int status, std::string_view message) {
   std::string body;
   JsonWriter(body).beginObject().field("error", message).endObject();
   return jsonReply(status, std::move(body));
@@ -58,11 +58,11 @@ void Simulator::count(const std::string& path, int status) {
   ++by_path_[path][status];
 }
 
-std::optional<api::Reply> Simulator::injectFault(const std::string& body) {
+std::optional<net::Reply> Simulator::injectFault(const std::string& body) {
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   double roll = unit(fault_rng_);
   if ((roll -= faults_.rate_limited) < 0) {
-    api::Reply reply = jsonReply(429, kRateLimitBody);
+    net::Reply reply = jsonReply(429, kRateLimitBody);
     reply.headers.emplace_back("retry-after", std::to_string(faults_.retry_after_s));
     return reply;
   }
@@ -70,7 +70,7 @@ std::optional<api::Reply> Simulator::injectFault(const std::string& body) {
     return jsonReply(503, R"({"error":"Service Unavailable"})");
   }
   if ((roll -= faults_.html) < 0) {
-    api::Reply reply;
+    net::Reply reply;
     reply.status = 403;
     reply.content_type = "text/html; charset=UTF-8";
     reply.body = kCloudflareHtml;
@@ -81,12 +81,12 @@ std::optional<api::Reply> Simulator::injectFault(const std::string& body) {
   return std::nullopt;
 }
 
-api::Reply Simulator::handle(const api::Request& request) {
+net::Reply Simulator::handle(const net::Request& request) {
   std::lock_guard lock(mutex_);
   if (request.path.starts_with("/_sim/"))
     return control(request);
   market_.advanceTo(nowMs());
-  api::Reply reply;
+  net::Reply reply;
   auto refused = request.path.starts_with("/api/v3/") ? ledger_.checkKey(request) : std::nullopt;
   if (refused) {
     reply = std::move(*refused);
@@ -171,7 +171,7 @@ std::vector<model::Quote> Simulator::quotesIn(const std::string& vs, double rate
   return quotes;
 }
 
-api::Reply Simulator::coinsMarkets(const api::Request& request) {
+net::Reply Simulator::coinsMarkets(const net::Request& request) {
   coingecko::ApiError error;
   auto query = coingecko::parseMarketsQuery(request.query, &error);
   if (!query)
@@ -188,7 +188,7 @@ api::Reply Simulator::coinsMarkets(const api::Request& request) {
                                                  query->precision));
 }
 
-api::Reply Simulator::simplePrice(const api::Request& request) {
+net::Reply Simulator::simplePrice(const net::Request& request) {
   coingecko::ApiError error;
   auto query = coingecko::parseSimplePriceQuery(request.query, &error);
   if (!query)
@@ -232,7 +232,7 @@ api::Reply Simulator::simplePrice(const api::Request& request) {
   return jsonReply(200, coingecko::renderSimplePrice(rows, *query));
 }
 
-api::Reply Simulator::coinsList() {
+net::Reply Simulator::coinsList() {
   const std::vector<model::Quote> quotes = quotesIn("usd", 1.0);
   std::vector<const model::Quote*> all;
   for (const auto& q : quotes)
@@ -240,7 +240,7 @@ api::Reply Simulator::coinsList() {
   return jsonReply(200, coingecko::renderCoinsList(std::move(all)));
 }
 
-api::Reply Simulator::control(const api::Request& request) {
+net::Reply Simulator::control(const net::Request& request) {
   if (auto reply = ledger_.control(request, faults_))
     return std::move(*reply);
   if (request.path == "/_sim/stats")

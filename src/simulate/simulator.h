@@ -7,8 +7,8 @@
 #include <string>
 #include <utility>
 
-#include "api/http_server.h"
 #include "model/quote.h"
+#include "net/http_server.h"
 #include "simulate/market.h"
 #include "simulate/sim_ledger.h"
 
@@ -34,17 +34,17 @@ class Simulator {
  public:
   Simulator(const MarketOptions& market, const FaultOptions& faults, KeyPolicy keys = {});
 
-  api::Reply handle(const api::Request& request);
+  net::Reply handle(const net::Request& request);
   std::string statsJson();
 
  private:
-  api::Reply coinsMarkets(const api::Request& request);
-  api::Reply simplePrice(const api::Request& request);
-  api::Reply coinsList();
-  api::Reply control(const api::Request& request);
+  net::Reply coinsMarkets(const net::Request& request);
+  net::Reply simplePrice(const net::Request& request);
+  net::Reply coinsList();
+  net::Reply control(const net::Request& request);
   model::Quote quoteOf(const SimCoin& coin, const std::string& vs, double rate) const;
   std::vector<model::Quote> quotesIn(const std::string& vs, double rate) const;
-  std::optional<api::Reply> injectFault(const std::string& body);
+  std::optional<net::Reply> injectFault(const std::string& body);
   void count(const std::string& path, int status);
 
   std::mutex mutex_;

@@ -151,11 +151,11 @@ TEST(QuoteContractTest, EveryQuoteOfTheSimulatedMarketIsValid) {
   simdjson::dom::parser parser;
   std::vector<std::string> documents;
   for (const std::string currency : {"usd", "eur"}) {
-    api::Request request;
+    net::Request request;
     request.method = "GET";
     request.path = "/api/v3/coins/markets";
     request.query = {{"vs_currency", currency}, {"per_page", "250"}, {"page", "1"}};
-    const api::Reply reply = simulator.handle(request);
+    const net::Reply reply = simulator.handle(request);
     ASSERT_EQ(reply.status, 200) << reply.body;
     auto page = coingecko::parseCoinsMarkets(reply.body, currency, 1'700'000'012'345, parser);
     ASSERT_TRUE(page) << page.error().message;

@@ -6,11 +6,11 @@
 #include <zlib.h>
 
 #include "api/coingecko_routes.h"
-#include "api/http_server.h"
 #include "api/response_cache.h"
 #include "api/stream_hub.h"
 #include "api/teams.h"
 #include "net/http_client.h"
+#include "net/http_server.h"
 #include "support/temp_dir.h"
 
 namespace coinrelay::api {
@@ -30,9 +30,9 @@ std::string gunzip(const std::string& data) {
   return out;
 }
 
-Request get(const std::string& path, std::map<std::string, std::string> query = {},
-            std::vector<std::pair<std::string, std::string>> headers = {}) {
-  Request request;
+net::Request get(const std::string& path, std::map<std::string, std::string> query = {},
+                 std::vector<std::pair<std::string, std::string>> headers = {}) {
+  net::Request request;
   request.method = "GET";
   request.path = path;
   request.query = std::move(query);
@@ -40,7 +40,7 @@ Request get(const std::string& path, std::map<std::string, std::string> query = 
   return request;
 }
 
-std::string bodyOf(const Reply& reply) {
+std::string bodyOf(const net::Reply& reply) {
   return reply.shared_body ? *reply.shared_body : reply.body;
 }
 
@@ -64,11 +64,11 @@ TEST(ResponseCacheTest, ServesOneRenderingWithEtagAndGzip) {
   EXPECT_LT(cached->gzip->size(), body.size());
   EXPECT_TRUE(gunzip(*cached->gzip) == body);
 
-  Reply plain = replyFrom(*cached, get("/x"));
+  net::Reply plain = replyFrom(*cached, get("/x"));
   EXPECT_EQ(bodyOf(plain), body);
-  Reply compressed = replyFrom(*cached, get("/x", {}, {{"accept-encoding", "gzip, br"}}));
+  net::Reply compressed = replyFrom(*cached, get("/x", {}, {{"accept-encoding", "gzip, br"}}));
   EXPECT_EQ(bodyOf(compressed), *cached->gzip);
-  Reply not_modified = replyFrom(*cached, get("/x", {}, {{"if-none-match", cached->etag}}));
+  net::Reply not_modified = replyFrom(*cached, get("/x", {}, {{"if-none-match", cached->etag}}));
   EXPECT_EQ(not_modified.status, 304);
   EXPECT_EQ(bodyOf(not_modified), "");
 
@@ -131,7 +131,7 @@ TEST(CoinGeckoRoutesTest, RendersOncePerSnapshotVersion) {
 }
 
 /// A sink that accepts a fixed number of events, then reports the client gone.
-class CountingSink final : public EventSink {
+class CountingSink final : public net::EventSink {
  public:
   explicit CountingSink(int capacity) : capacity_(capacity) {}
   bool push(std::shared_ptr<const std::string> bytes) override {
@@ -202,8 +202,8 @@ TEST(TeamsTest, RefusesABadFileWithTheFix) {
 }
 
 TEST(HttpServerTest, RefusesOversizedAndMalformedRequests) {
-  auto server = HttpServer::start("127.0.0.1:0", [](const Request&) {
-    return Reply{200, "text/plain", "ok"};
+  auto server = net::HttpServer::start("127.0.0.1:0", [](const net::Request&) {
+    return net::Reply{200, "text/plain", "ok"};
   });
   ASSERT_TRUE(server);
   const std::string base = "http://127.0.0.1:" + std::to_string((*server)->port());
@@ -255,8 +255,8 @@ TEST(HttpServerTest, PreSerialisedAnswersSayWhatBuiltOnesSay) {
   const std::string body = std::string(3000, 'x') + std::string(3000, 'y');
   auto cached = makeCachedResponse(200, body);
   ASSERT_TRUE(cached->gzip);
-  auto server = HttpServer::start(
-      "127.0.0.1:0", [&](const Request& request) { return replyFrom(*cached, request); });
+  auto server = net::HttpServer::start(
+      "127.0.0.1:0", [&](const net::Request& request) { return replyFrom(*cached, request); });
   ASSERT_TRUE(server);
   const uint16_t port = (*server)->port();
   for (const std::string accept : {"", "Accept-Encoding: gzip\r\n"}) {
@@ -292,12 +292,12 @@ TEST(HttpServerTest, PreSerialisedAnswersSayWhatBuiltOnesSay) {
 }
 
 TEST(HttpServerTest, ClosesAConnectionThatNeverFinishesItsRequest) {
-  ServerLimits limits;
+  net::ServerLimits limits;
   limits.idle_timeout = std::chrono::seconds(1);
-  auto server = HttpServer::start(
+  auto server = net::HttpServer::start(
       "127.0.0.1:0",
-      [](const Request&) {
-        return Reply{200, "text/plain", "ok"};
+      [](const net::Request&) {
+        return net::Reply{200, "text/plain", "ok"};
       },
       1, limits);
   ASSERT_TRUE(server);
@@ -325,14 +325,14 @@ TEST(HttpServerTest, ClosesAConnectionThatNeverFinishesItsRequest) {
 }
 
 TEST(HttpServerTest, ClosesAConnectionThatDoesNotTakeItsAnswer) {
-  ServerLimits limits;
+  net::ServerLimits limits;
   limits.write_timeout = std::chrono::seconds(1);
   // Far more than loopback socket buffers hold, so the write cannot complete unread.
   const auto body = std::make_shared<const std::string>(64 << 20, 'x');
-  auto server = HttpServer::start(
+  auto server = net::HttpServer::start(
       "127.0.0.1:0",
-      [&](const Request&) {
-        Reply reply{200, "text/plain", ""};
+      [&](const net::Request&) {
+        net::Reply reply{200, "text/plain", ""};
         reply.shared_body = body;
         return reply;
       },

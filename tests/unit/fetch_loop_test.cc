@@ -7,10 +7,10 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
-#include "api/http_server.h"
 #include "api/miss_fetcher.h"
 #include "common/time_util.h"
 #include "net/http_client.h"
+#include "net/http_server.h"
 #include "simulate/simulator.h"
 
 namespace coinrelay::pipeline {
@@ -38,7 +38,7 @@ class FetchLoopTest : public ::testing::Test {
     market.coins = coins;
     market.update_interval_ms = 0;
     simulator_ = std::make_unique<simulate::Simulator>(market, faults);
-    server_ = std::move(api::HttpServer::start("127.0.0.1:0", [this](const api::Request& r) {
+    server_ = std::move(net::HttpServer::start("127.0.0.1:0", [this](const net::Request& r) {
                           return simulator_->handle(r);
                         }).value());
     config_.base_url = "http://127.0.0.1:" + std::to_string(server_->port()) + "/api/v3";
@@ -50,7 +50,7 @@ class FetchLoopTest : public ::testing::Test {
   std::string stats() { return simulator_->statsJson(); }
   /// Send times of the requests the upstream saw, as it counted them.
   std::vector<int64_t> requestTimes() {
-    api::Request request;
+    net::Request request;
     request.method = "GET";
     request.path = "/_sim/requests";
     const std::string body = simulator_->handle(request).body;
@@ -62,7 +62,7 @@ class FetchLoopTest : public ::testing::Test {
     return times;
   }
   void post(const std::string& path, std::map<std::string, std::string> query) {
-    api::Request request;
+    net::Request request;
     request.method = "POST";
     request.path = path;
     request.query = std::move(query);
@@ -72,7 +72,7 @@ class FetchLoopTest : public ::testing::Test {
   config::UpstreamConfig config_;
   StopSignal stop_;
   std::unique_ptr<simulate::Simulator> simulator_;
-  std::unique_ptr<api::HttpServer> server_;
+  std::unique_ptr<net::HttpServer> server_;
 };
 
 std::chrono::system_clock::time_point inSeconds(int seconds) {
@@ -460,17 +460,17 @@ TEST_F(FetchLoopTest, AStandbyFetcherSendsNoOnDemandCall) {
 TEST(MissFetcherTest, ForwardsToTheFirstFetchRoleThatIsNotStandby) {
   std::vector<std::string> seen;
   std::mutex seen_mutex;
-  auto standby = api::HttpServer::start("127.0.0.1:0", [&](const api::Request& request) {
+  auto standby = net::HttpServer::start("127.0.0.1:0", [&](const net::Request& request) {
     std::lock_guard lock(seen_mutex);
     seen.push_back("standby " + std::string(request.target));
-    api::Reply reply{503, "application/json", R"({"error":"standby"})"};
+    net::Reply reply{503, "application/json", R"({"error":"standby"})"};
     reply.headers.emplace_back(api::MissFetcher::kStandbyHeader, "1");
     return reply;
   });
-  auto active = api::HttpServer::start("127.0.0.1:0", [&](const api::Request& request) {
+  auto active = net::HttpServer::start("127.0.0.1:0", [&](const net::Request& request) {
     std::lock_guard lock(seen_mutex);
     seen.push_back("active " + std::string(request.target));
-    return api::Reply{200, "application/json", R"({"simcoin-9":{"usd":1.5}})"};
+    return net::Reply{200, "application/json", R"({"simcoin-9":{"usd":1.5}})"};
   });
   ASSERT_TRUE(standby && active);
   config::UpstreamConfig upstream;
@@ -504,8 +504,8 @@ TEST(MissFetcherTest, ForwardsToTheFirstFetchRoleThatIsNotStandby) {
 TEST(MissFetcherTest, ASlowUpstreamNeverHoldsTheServer) {
   // An upstream that takes 2 s to answer, and a server with a single thread: while the miss
   // waits for the upstream, the server keeps answering everything else at once.
-  auto slow = api::HttpServer::start("127.0.0.1:0", [](const api::Request&) {
-    api::Reply reply{200, "application/json", R"({"simcoin-9":{"usd":2}})"};
+  auto slow = net::HttpServer::start("127.0.0.1:0", [](const net::Request&) {
+    net::Reply reply{200, "application/json", R"({"simcoin-9":{"usd":2}})"};
     reply.delay = std::chrono::milliseconds(2000);
     return reply;
   });
@@ -515,12 +515,12 @@ TEST(MissFetcherTest, ASlowUpstreamNeverHoldsTheServer) {
   upstream.plan = "public";
   upstream.timeout_ms = 10'000;
   api::MissFetcher misses(upstream, std::chrono::seconds(60), 1000);
-  auto server = api::HttpServer::start(
+  auto server = net::HttpServer::start(
       "127.0.0.1:0",
-      [&](const api::Request& request) {
+      [&](const net::Request& request) {
         if (request.path == "/miss")
           return misses.deferred("/simple/price?ids=simcoin-9&vs_currencies=usd");
-        return api::Reply{200, "text/plain", "fast"};
+        return net::Reply{200, "text/plain", "fast"};
       },
       1);
   ASSERT_TRUE(server);

@@ -13,12 +13,12 @@
 #include <simdjson.h>
 #include <sys/wait.h>
 
-#include "api/http_server.h"
 #include "elasticsearch/bulk_writer.h"
 #include "elasticsearch/elasticsearch_client.h"
 #include "elasticsearch/layout_setup.h"
 #include "elasticsearch/lifecycle.h"
 #include "kafka/dead_letter.h"
+#include "net/http_server.h"
 #include "pipeline/offset_tracker.h"
 #include "support/temp_dir.h"
 
@@ -257,13 +257,13 @@ TEST(BulkItemTest, OnlyRefusalsOfTheDocumentItselfAreFinal) {
 /// lets a test script the answers to _bulk.
 class FakeEngine {
  public:
-  using BulkScript = std::function<api::Reply(const std::vector<std::string>& ids)>;
+  using BulkScript = std::function<net::Reply(const std::vector<std::string>& ids)>;
 
   explicit FakeEngine(elasticsearch::Engine engine) : engine_(engine) {
-    api::ServerLimits limits;
+    net::ServerLimits limits;
     limits.max_body_bytes = 16 << 20;
-    auto started = api::HttpServer::start(
-        "127.0.0.1:0", [this](const api::Request& request) { return handle(request); }, 2, limits);
+    auto started = net::HttpServer::start(
+        "127.0.0.1:0", [this](const net::Request& request) { return handle(request); }, 2, limits);
     EXPECT_TRUE(started) << started.error().message;
     server_ = std::move(started).value();
   }
@@ -274,7 +274,7 @@ class FakeEngine {
     bulk_ = std::move(script);
   }
   /// Answers to other paths: "METHOD /path" -> reply.
-  void answer(const std::string& route, api::Reply reply) {
+  void answer(const std::string& route, net::Reply reply) {
     std::lock_guard lock(mutex_);
     routes_[route] = std::move(reply);
   }
@@ -289,7 +289,7 @@ class FakeEngine {
   bool rootRoute = true;  ///< false: GET / answers 405 like the integ-test Elasticsearch
 
  private:
-  api::Reply handle(const api::Request& request) {
+  net::Reply handle(const net::Request& request) {
     std::string route = request.method + " " + request.path;
     std::string query;
     for (const auto& [name, value] : request.query)
@@ -306,7 +306,7 @@ class FakeEngine {
     const bool es = engine_ == elasticsearch::Engine::Elasticsearch;
     if (route == "GET /") {
       if (!rootRoute) {
-        api::Reply reply{405, "application/json", R"({"error":"Incorrect HTTP method"})"};
+        net::Reply reply{405, "application/json", R"({"error":"Incorrect HTTP method"})"};
         reply.headers.emplace_back("X-elastic-product", "Elasticsearch");
         return reply;
       }
@@ -341,14 +341,14 @@ class FakeEngine {
   elasticsearch::Engine engine_;
   mutable std::mutex mutex_;
   BulkScript bulk_;
-  std::map<std::string, api::Reply> routes_;
+  std::map<std::string, net::Reply> routes_;
   std::vector<std::string> log_;
   std::vector<std::string> bodies_;
-  std::unique_ptr<api::HttpServer> server_;
+  std::unique_ptr<net::HttpServer> server_;
 };
 
 /// A _bulk answer: `status_of(id)` gives each item's status (and an error type when not 2xx).
-api::Reply bulkAnswer(const std::vector<std::string>& ids,
+net::Reply bulkAnswer(const std::vector<std::string>& ids,
                       const std::function<std::pair<int, std::string>(const std::string&)>& of) {
   std::string body = R"({"took":1,"errors":false,"items":[)";
   for (size_t i = 0; i < ids.size(); ++i) {
@@ -426,7 +426,7 @@ TEST(BulkWriterTest, ARequestRefusedAsAWholeIsHalvedUntilTheBadDocumentIsAlone) 
   engine.onBulk([](const std::vector<std::string>& ids) {
     for (const auto& id : ids) {
       if (id == "coin-5:usd:1") {
-        return api::Reply{
+        return net::Reply{
             400, "application/json",
             R"({"error":{"type":"action_request_validation_exception","reason":"id is too long"},"status":400})"};
       }
@@ -450,7 +450,7 @@ TEST(BulkWriterTest, AClusterBlockIsWaitedOutNotDeadLettered) {
   std::atomic<int> calls{0};
   engine.onBulk([&](const std::vector<std::string>& ids) {
     if (++calls <= 3) {
-      return api::Reply{
+      return net::Reply{
           403, "application/json",
           R"({"error":{"type":"cluster_block_exception","reason":"index [crypto-prices] blocked by: [FORBIDDEN/8/index write (api)];"},"status":403})"};
     }
@@ -516,7 +516,7 @@ TEST(EngineProbeTest, DetectsOpenSearchElasticsearchAndTheStrippedElasticsearch)
   EXPECT_EQ(stripped_info->major, 8);
 
   FakeEngine other(elasticsearch::Engine::OpenSearch);
-  other.answer("GET /", api::Reply{200, "text/html", "<html>hello</html>"});
+  other.answer("GET /", net::Reply{200, "text/html", "<html>hello</html>"});
   elasticsearch::ElasticsearchClient other_client(engineConfig(other.url()));
   auto refused = other_client.probe();
   ASSERT_FALSE(refused);

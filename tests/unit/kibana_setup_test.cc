@@ -21,9 +21,9 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
-#include "api/http_server.h"
 #include "app/setup_kibana_command.h"
 #include "elasticsearch/bulk_encoder.h"
+#include "net/http_server.h"
 
 namespace coinrelay {
 namespace {
@@ -43,8 +43,8 @@ class KibanaStub {
   };
 
   explicit KibanaStub(Options options) : options_(std::move(options)) {
-    auto server = api::HttpServer::start(
-        "127.0.0.1:0", [this](const api::Request& request) { return handle(request); }, 1);
+    auto server = net::HttpServer::start(
+        "127.0.0.1:0", [this](const net::Request& request) { return handle(request); }, 1);
     EXPECT_TRUE(server) << server.error().message;
     server_ = std::move(server).value();
   }
@@ -52,7 +52,7 @@ class KibanaStub {
   std::string url() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }
 
   /// Forces the answer to a path (after the request's checks), to test error reporting.
-  void answer(const std::string& path, api::Reply reply) {
+  void answer(const std::string& path, net::Reply reply) {
     std::lock_guard lock(mutex_);
     forced_[path] = std::move(reply);
   }
@@ -76,7 +76,7 @@ class KibanaStub {
   }
 
  private:
-  api::Reply handle(const api::Request& request) {
+  net::Reply handle(const net::Request& request) {
     std::lock_guard lock(mutex_);
     calls_.push_back(request.method + " " + request.path);
     const std::string prefix = options_.space.empty() ? "" : "/s/" + options_.space;
@@ -124,11 +124,11 @@ class KibanaStub {
     return {404, "application/json", kibanaError(404, "Not Found", "Not Found")};
   }
 
-  void problem(const api::Request& request, const std::string& what) {
+  void problem(const net::Request& request, const std::string& what) {
     problems_.push_back(request.method + " " + request.path + ": " + what);
   }
 
-  void checkDataView(const api::Request& request) {
+  void checkDataView(const net::Request& request) {
     if (request.header("content-type") != "application/json")
       problem(request, "content-type is not application/json");
     simdjson::dom::parser parser;
@@ -152,7 +152,7 @@ class KibanaStub {
 
   /// Checks the multipart form (one field "file" holding an .ndjson), then imports its objects
   /// as Kibana does: references must resolve, an existing id needs overwrite=true.
-  api::Reply importObjects(const api::Request& request) {
+  net::Reply importObjects(const net::Request& request) {
     if (request.param("overwrite") != "true")
       problem(request, "overwrite=true missing from the query");
     const std::string content_type(request.header("content-type"));
@@ -239,12 +239,12 @@ class KibanaStub {
   }
 
   Options options_;
-  std::unique_ptr<api::HttpServer> server_;
+  std::unique_ptr<net::HttpServer> server_;
   mutable std::mutex mutex_;
   std::vector<std::string> problems_;
   std::vector<std::string> calls_;
   std::map<std::string, std::string> objects_;
-  std::map<std::string, api::Reply> forced_;
+  std::map<std::string, net::Reply> forced_;
   int imports_ = 0;
 };
 
