@@ -12,6 +12,7 @@
 #include "net/http_client.h"
 #include "net/http_server.h"
 #include "simulate/simulator.h"
+#include "support/fake_http_server.h"
 
 namespace coinrelay::pipeline {
 namespace {
@@ -458,37 +459,29 @@ TEST_F(FetchLoopTest, AStandbyFetcherSendsNoOnDemandCall) {
 }
 
 TEST(MissFetcherTest, ForwardsToTheFirstFetchRoleThatIsNotStandby) {
-  std::vector<std::string> seen;
-  std::mutex seen_mutex;
-  auto standby = net::HttpServer::start("127.0.0.1:0", [&](const net::Request& request) {
-    std::lock_guard lock(seen_mutex);
-    seen.push_back("standby " + std::string(request.target));
+  testing::FakeHttpServer standby([](const net::Request&) {
     net::Reply reply{503, "application/json", R"({"error":"standby"})"};
     reply.headers.emplace_back(api::MissFetcher::kStandbyHeader, "1");
     return reply;
   });
-  auto active = net::HttpServer::start("127.0.0.1:0", [&](const net::Request& request) {
-    std::lock_guard lock(seen_mutex);
-    seen.push_back("active " + std::string(request.target));
+  testing::FakeHttpServer active([](const net::Request&) {
     return net::Reply{200, "application/json", R"({"simcoin-9":{"usd":1.5}})"};
   });
-  ASSERT_TRUE(standby && active);
   config::UpstreamConfig upstream;
   upstream.base_url = "http://127.0.0.1:1/api/v3";  // never called: the fetch roles are
   upstream.timeout_ms = 2000;
   api::MissFetcher misses(upstream, std::chrono::seconds(60), 1000);
   misses.forwardTo({"http://127.0.0.1:1",  // down: skipped
-                    "http://127.0.0.1:" + std::to_string((*standby)->port()),
-                    "http://127.0.0.1:" + std::to_string((*active)->port())});
+                    standby.url(), active.url()});
   auto answer = misses.ask("/simple/price?ids=simcoin-9&vs_currencies=usd");
   EXPECT_EQ(answer.status, 200);
   EXPECT_EQ(answer.body, R"({"simcoin-9":{"usd":1.5}})");
   EXPECT_EQ(misses.ask("/simple/price?ids=simcoin-9&vs_currencies=usd").status, 200);
   EXPECT_EQ(misses.upstreamCalls(), 0u) << "relayed by a fetch role, not called from here";
-  EXPECT_EQ(seen, (std::vector<std::string>{
-                      "standby /v1/upstream/simple/price?ids=simcoin-9&vs_currencies=usd",
-                      "active /v1/upstream/simple/price?ids=simcoin-9&vs_currencies=usd"}))
-      << "the second ask is answered from the TTL cache";
+  const std::vector<std::string> once = {
+      "GET /v1/upstream/simple/price?ids=simcoin-9&vs_currencies=usd"};
+  EXPECT_EQ(standby.log(), once);
+  EXPECT_EQ(active.log(), once) << "the second ask is answered from the TTL cache";
 
   api::MissFetcher nowhere(upstream, std::chrono::seconds(60), 1000);
   nowhere.forwardTo({"http://127.0.0.1:1"});
@@ -504,14 +497,13 @@ TEST(MissFetcherTest, ForwardsToTheFirstFetchRoleThatIsNotStandby) {
 TEST(MissFetcherTest, ASlowUpstreamNeverHoldsTheServer) {
   // An upstream that takes 2 s to answer, and a server with a single thread: while the miss
   // waits for the upstream, the server keeps answering everything else at once.
-  auto slow = net::HttpServer::start("127.0.0.1:0", [](const net::Request&) {
+  testing::FakeHttpServer slow([](const net::Request&) {
     net::Reply reply{200, "application/json", R"({"simcoin-9":{"usd":2}})"};
     reply.delay = std::chrono::milliseconds(2000);
     return reply;
   });
-  ASSERT_TRUE(slow);
   config::UpstreamConfig upstream;
-  upstream.base_url = "http://127.0.0.1:" + std::to_string((*slow)->port()) + "/api/v3";
+  upstream.base_url = slow.url() + "/api/v3";
   upstream.plan = "public";
   upstream.timeout_ms = 10'000;
   api::MissFetcher misses(upstream, std::chrono::seconds(60), 1000);
