@@ -79,12 +79,13 @@ ElasticsearchClient::ElasticsearchClient(const config::ElasticsearchConfig& conf
 
 Result<net::HttpResponse> ElasticsearchClient::send(const std::string& method,
                                                     const std::string& path, std::string body,
-                                                    const char* content_type) {
+                                                    const char* content_type,
+                                                    std::chrono::milliseconds timeout) {
   net::HttpRequest request;
   request.method = method;
   request.url = config_.url + path;
   request.body = std::move(body);
-  request.timeout = std::chrono::seconds(60);
+  request.timeout = timeout;
   if (content_type != nullptr)
     request.headers.emplace_back("Content-Type", content_type);
   auto response = http_.send(request);
