@@ -89,7 +89,7 @@ Result<net::HttpResponse> ElasticsearchClient::send(const std::string& method,
   if (content_type != nullptr)
     request.headers.emplace_back("Content-Type", content_type);
   auto response = http_.send(request);
-  if (!response && response.error().message.find(net::kUntrustedCertificate) != std::string::npos) {
+  if (!response && net::certificateUnverifiable(http_.lastTlsFailure())) {
     return makeError(ErrorCode::FailedPrecondition,
                      fmt::format("search engine at {}: {}; set elasticsearch.ca_file "
                                  "(COINRELAY_ELASTICSEARCH_CA_FILE) to the CA bundle that signed "

@@ -227,8 +227,7 @@ Result<SetupReport> setupKibana(const SetupOptions& options) {
     request.body = std::move(body);
     request.timeout = options.timeout;
     auto response = http.send(request);
-    if (!response &&
-        response.error().message.find(net::kUntrustedCertificate) != std::string::npos) {
+    if (!response && net::certificateUnverifiable(http.lastTlsFailure())) {
       return makeError(ErrorCode::FailedPrecondition,
                        fmt::format("Kibana at {}: {}; set kibana.ca_file to the CA bundle that "
                                    "signed its certificate",
