@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "api/api_error.h"
 #include "coingecko/api_format.h"
 #include "common/json_writer.h"
 #include "telemetry/metrics.h"
@@ -11,10 +12,6 @@
 namespace coinrelay::api {
 
 namespace {
-
-net::Reply errorReply(const coingecko::ApiError& error) {
-  return net::Reply{error.status, "application/json", error.body};
-}
 
 std::string trackedCurrencies(const pipeline::SnapshotVersion& version) {
   std::string out;
@@ -73,10 +70,9 @@ std::optional<net::Reply> CoinGeckoRoutes::handle(const net::Request& request) {
       return coingecko::renderCoinsList(std::move(all));
     });
   }
-  return errorReply(
-      coingecko::flatApiError(404,
-                              "Incorrect path. coinrelay answers /api/v3/ping, /simple/price, "
-                              "/simple/supported_vs_currencies, /coins/markets and /coins/list"));
+  return errorReply(ApiErrorKind::NotFound,
+                    "Incorrect path. coinrelay answers /api/v3/ping, /simple/price, "
+                    "/simple/supported_vs_currencies, /coins/markets and /coins/list");
 }
 
 net::Reply CoinGeckoRoutes::cached(const net::Request& request,
@@ -100,16 +96,16 @@ net::Reply CoinGeckoRoutes::answered(const CachedResponse& response, const net::
 
 net::Reply CoinGeckoRoutes::miss(const std::string& upstream_path, const std::string& refusal) {
   if (misses_ == nullptr)
-    return errorReply(coingecko::flatApiError(404, refusal));
+    return errorReply(ApiErrorKind::NotFound, refusal);
   return misses_->deferred(upstream_path);
 }
 
 net::Reply CoinGeckoRoutes::coinsMarkets(const net::Request& request,
                                          const pipeline::SnapshotVersion& version) {
-  coingecko::ApiError error;
+  std::string error;
   auto query = coingecko::parseMarketsQuery(request.query, &error);
   if (!query)
-    return errorReply(error);
+    return errorReply(ApiErrorKind::BadRequest, error);
   const auto upstream_path = [&] {
     return fmt::format("/coins/markets?vs_currency={}&order={}&per_page={}&page={}{}{}",
                        query->vs_currency, query->order, query->per_page, query->page,
@@ -152,10 +148,10 @@ net::Reply CoinGeckoRoutes::coinsMarkets(const net::Request& request,
 
 net::Reply CoinGeckoRoutes::simplePrice(const net::Request& request,
                                         const pipeline::SnapshotVersion& version) {
-  coingecko::ApiError error;
+  std::string error;
   auto query = coingecko::parseSimplePriceQuery(request.query, &error);
   if (!query)
-    return errorReply(error);
+    return errorReply(ApiErrorKind::BadRequest, error);
   const auto upstream_path = [&] {
     std::string path = fmt::format(
         "/simple/price?{}={}&vs_currencies={}", query->ids.empty() ? "symbols" : "ids",

@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "coingecko/api_format.h"
+#include "api/api_error.h"
 #include "net/http_client.h"
 #include "telemetry/logging.h"
 #include "telemetry/metrics.h"
@@ -29,6 +29,14 @@ net::Reply replyOf(int status, const std::string& body,
   net::Reply reply{status, "application/json", body};
   reply.headers = headers;
   return reply;
+}
+
+/// Makes a cache entry coinrelay's own refusal (api_error.h).
+template <class Entry>
+void refuse(Entry& entry, ApiErrorKind kind, std::string_view message) {
+  net::Reply reply = errorReply(kind, message);
+  entry.status = reply.status;
+  entry.body = std::move(reply.body);
 }
 
 }  // namespace
@@ -102,12 +110,13 @@ void MissFetcher::askAsync(const std::string& path_and_query,
     recent_calls_.pop_front();
   if (static_cast<int>(recent_calls_.size()) >= max_calls_per_minute_) {
     lock.unlock();
-    auto error = coingecko::statusApiError(
-        429, 429,
+    net::Reply refusal = errorReply(
+        ApiErrorKind::RateLimited,
         "coinrelay's budget for untracked coins is spent for this minute "
         "(serve.miss_calls_per_minute); retry later or ask the operator to track this coin "
         "(upstream.top_n / upstream.ids)");
-    return done(replyOf(429, error.body, {{"retry-after", "60"}}));
+    refusal.headers = {{"retry-after", "60"}};
+    return done(std::move(refusal));
   }
   recent_calls_.push_back(now);
   if (entries_.size() >= kMaxEntries) {  // forget expired answers rather than grow forever
@@ -166,14 +175,10 @@ bool MissFetcher::callCoinGecko(const std::string& path_and_query, Entry& entry)
     auto admitted = gate_->admit(std::chrono::system_clock::now() + timeout);
     if (!admitted) {
       const bool standby = admitted.error().code == ErrorCode::FailedPrecondition;
-      entry.status = standby ? 503 : 429;
-      entry.body = coingecko::statusApiError(
-                       entry.status, entry.status,
-                       fmt::format("coinrelay cannot fetch this untracked coin now: {}; retry "
-                                   "later or ask the operator to track it (upstream.top_n / "
-                                   "upstream.ids)",
-                                   admitted.error().message))
-                       .body;
+      refuse(entry, standby ? ApiErrorKind::UpstreamUnavailable : ApiErrorKind::RateLimited,
+             fmt::format("coinrelay cannot fetch this untracked coin now: {}; retry later or ask "
+                         "the operator to track it (upstream.top_n / upstream.ids)",
+                         admitted.error().message));
       entry.headers = {{standby ? kStandbyHeader : "retry-after", standby ? "1" : "60"}};
       return false;
     }
@@ -203,9 +208,7 @@ bool MissFetcher::callCoinGecko(const std::string& path_and_query, Entry& entry)
   const std::string why = response ? "upstream answered HTTP " + std::to_string(response->status)
                                    : response.error().message;
   telemetry::logger("serve")->warn("on-demand fetch failed: {}", why);
-  entry.status = 503;
-  entry.body =
-      coingecko::statusApiError(503, 503, "upstream unavailable for an untracked coin").body;
+  refuse(entry, ApiErrorKind::UpstreamUnavailable, "upstream unavailable for an untracked coin");
   return true;
 }
 
@@ -233,11 +236,8 @@ void MissFetcher::callFetchRoles(const std::string& path_and_query, Entry& entry
     return;
   }
   telemetry::logger("serve")->warn("on-demand fetch through serve.miss_via failed: {}", last_error);
-  entry.status = 503;
-  entry.body = coingecko::statusApiError(503, 503,
-                                         "no active fetcher reachable for an untracked coin "
-                                         "(serve.miss_via)")
-                   .body;
+  refuse(entry, ApiErrorKind::UpstreamUnavailable,
+         "no active fetcher reachable for an untracked coin (serve.miss_via)");
 }
 
 }  // namespace coinrelay::api

@@ -3,9 +3,9 @@
 #include <charconv>
 #include <unordered_map>
 
+#include "api/api_error.h"
 #include "api/schemas.h"
 #include "api/static_assets.h"
-#include "coingecko/api_format.h"
 #include "common/json_writer.h"
 #include "common/strings.h"
 #include "common/time_util.h"
@@ -14,11 +14,6 @@
 namespace coinrelay::api {
 
 namespace {
-
-net::Reply jsonError(int status, std::string_view message) {
-  auto error = coingecko::flatApiError(status, message);
-  return net::Reply{error.status, "application/json", std::move(error.body)};
-}
 
 int64_t nowMs() {
   return toUnixMillis(std::chrono::system_clock::now());
@@ -153,7 +148,8 @@ net::Reply RelayRoutes::handle(const net::Request& request) {
 net::Reply RelayRoutes::route(const net::Request& request, std::string& route_name) {
   if (request.method != "GET" && request.method != "HEAD") {
     route_name = "method_not_allowed";
-    return jsonError(405, "method not allowed: coinrelay answers GET and HEAD");
+    return errorReply(ApiErrorKind::MethodNotAllowed,
+                      "method not allowed: coinrelay answers GET and HEAD");
   }
   const std::string& path = request.path;
   if (path.starts_with("/api/v3/")) {
@@ -216,9 +212,9 @@ net::Reply RelayRoutes::route(const net::Request& request, std::string& route_na
     return *file;
   }
   route_name = "not_found";
-  return jsonError(404,
-                   "not found: coinrelay answers /api/v3/*, /v1/quotes, /v1/stream, "
-                   "/v1/history, /v1/status, /healthz, /readyz, /metrics and the dashboard at /");
+  return errorReply(ApiErrorKind::NotFound,
+                    "not found: coinrelay answers /api/v3/*, /v1/quotes, /v1/stream, "
+                    "/v1/history, /v1/status, /healthz, /readyz, /metrics and the dashboard at /");
 }
 
 net::Reply RelayRoutes::stream(const net::Request& request) {
@@ -226,7 +222,7 @@ net::Reply RelayRoutes::stream(const net::Request& request) {
   for (const auto& id : splitCsv(toLower(request.param("ids"))))
     ids.insert(id);
   if (ids.size() > 1000)
-    return jsonError(400, "ids: at most 1000 coins per stream");
+    return errorReply(ApiErrorKind::BadRequest, "ids: at most 1000 coins per stream");
   auto version = parts_.snapshot->current();
   net::Reply reply;
   reply.stream = [hub = parts_.stream, ids = std::move(ids),
@@ -244,18 +240,20 @@ net::Reply RelayRoutes::history(const net::Request& request) {
   query.id = toLower(request.param("id"));
   query.vs_currency = toLower(request.param("vs_currency", "usd"));
   if (query.id.empty())
-    return jsonError(400, "id: missing; e.g. /v1/history?id=bitcoin");
+    return errorReply(ApiErrorKind::BadRequest, "id: missing; e.g. /v1/history?id=bitcoin");
   const std::string from = request.param("from");
   const std::string to = request.param("to");
   auto from_ms =
       from.empty() ? std::optional<int64_t>(nowMs() - 24 * 3600 * 1000) : parseTime(from);
   auto to_ms = to.empty() ? std::optional<int64_t>(nowMs()) : parseTime(to);
   if (!from_ms)
-    return jsonError(400, "from: '" + from + "' is not epoch seconds or ISO-8601");
+    return errorReply(ApiErrorKind::BadRequest,
+                      "from: '" + from + "' is not epoch seconds or ISO-8601");
   if (!to_ms)
-    return jsonError(400, "to: '" + to + "' is not epoch seconds or ISO-8601");
+    return errorReply(ApiErrorKind::BadRequest,
+                      "to: '" + to + "' is not epoch seconds or ISO-8601");
   if (*from_ms > *to_ms)
-    return jsonError(400, "from is after to");
+    return errorReply(ApiErrorKind::BadRequest, "from is after to");
   query.from_ms = *from_ms;
   query.to_ms = *to_ms;
   const std::string points = request.param("points");
@@ -263,16 +261,18 @@ net::Reply RelayRoutes::history(const net::Request& request) {
     int value = 0;
     auto [ptr, ec] = std::from_chars(points.data(), points.data() + points.size(), value);
     if (ec != std::errc() || ptr != points.data() + points.size() || value < 1 || value > 10'000) {
-      return jsonError(400, "points: '" + points + "' is not a number between 1 and 10000");
+      return errorReply(ApiErrorKind::BadRequest,
+                        "points: '" + points + "' is not a number between 1 and 10000");
     }
     query.max_points = static_cast<size_t>(value);
   }
   if (parts_.history == nullptr) {
-    return jsonError(503, "history is not available: configure elasticsearch.url for serve");
+    return errorReply(ApiErrorKind::Unavailable,
+                      "history is not available: configure elasticsearch.url for serve");
   }
   auto result = parts_.history->points(query);
   if (!result)
-    return jsonError(503, "history unavailable: " + result.error().message);
+    return errorReply(ApiErrorKind::Unavailable, "history unavailable: " + result.error().message);
   return net::Reply{200, "application/json", storage::renderHistory(query, *result)};
 }
 

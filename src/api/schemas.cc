@@ -3,6 +3,7 @@
 #include <string>
 #include <utility>
 
+#include "api/api_error.h"
 #include "api/embedded_schemas.h"  // generated from schemas/*.json by cmake/embed_files.cmake
 #include "common/json_writer.h"
 
@@ -30,8 +31,7 @@ std::optional<net::Reply> schemaRoute(std::string_view path) {
     if (auto schema = schemaFile(path.substr(kPrefix.size()))) {
       return net::Reply{200, "application/schema+json", std::string(*schema)};
     }
-    return net::Reply{404, "application/json",
-                      R"({"error":"no such schema: GET /v1/schemas lists them"})"};
+    return errorReply(ApiErrorKind::NotFound, "no such schema: GET /v1/schemas lists them");
   }
   if (path != kList)
     return std::nullopt;

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "api/api_error.h"
 #include "api/response_cache.h"
 #include "api/web_assets.h"
 
@@ -54,9 +55,8 @@ std::optional<net::Reply> dashboardRoute(const net::Request& request) {
   auto found = files.find(path);
   if (found == files.end()) {
     // Typically an asset of an older build, asked for by a page loaded before an upgrade.
-    return net::Reply{
-        404, "application/json",
-        R"({"error":"no such dashboard file: reload / to get the current dashboard"})"};
+    return errorReply(ApiErrorKind::NotFound,
+                      "no such dashboard file: reload / to get the current dashboard");
   }
   net::Reply reply = replyFrom(*found->second.response, request);
   if (found->second.immutable) {

@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
-#include "coingecko/api_format.h"
+#include "api/api_error.h"
 #include "telemetry/logging.h"
 
 namespace coinrelay::api {
@@ -114,11 +114,12 @@ Teams::Admission Teams::admit(const net::Request& request) {
   const std::string key = presentedKey(request);
   auto it = key.empty() ? by_key_.end() : by_key_.find(key);
   if (it == by_key_.end()) {
-    auto error = coingecko::statusApiError(
-        401, 10002,
-        key.empty() ? "API Key Missing: send your team's coinrelay key in x-cg-pro-api-key"
-                    : "Invalid API Key: this key belongs to no team");
-    return Admission{"unknown", net::Reply{401, "application/json", std::move(error.body)}};
+    return Admission{
+        "unknown",
+        errorReply(ApiErrorKind::UnknownKey,
+                   key.empty()
+                       ? "API Key Missing: send your team's coinrelay key in x-cg-pro-api-key"
+                       : "Invalid API Key: this key belongs to no team")};
   }
   Team& team = it->second;
   const int64_t minute = std::chrono::duration_cast<std::chrono::minutes>(
@@ -129,11 +130,10 @@ Teams::Admission Teams::admit(const net::Request& request) {
     team.used = 0;
   }
   if (team.used >= team.requests_per_minute) {
-    auto error = coingecko::statusApiError(
-        429, 429,
-        fmt::format("You've exceeded your team's rate limit of {} requests per minute.",
-                    team.requests_per_minute));
-    net::Reply reply{429, "application/json", std::move(error.body)};
+    net::Reply reply =
+        errorReply(ApiErrorKind::RateLimited,
+                   fmt::format("You've exceeded your team's rate limit of {} requests per minute.",
+                               team.requests_per_minute));
     const auto seconds_left = 60 - std::chrono::duration_cast<std::chrono::seconds>(
                                        std::chrono::system_clock::now().time_since_epoch())
                                            .count() %

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "api/api_error.h"
 #include "api/miss_fetcher.h"
 #include "coingecko/budget.h"
 #include "common/json_writer.h"
@@ -133,20 +134,20 @@ int runFetchRole(const config::Config& config, int cycles, const StopSignal& sto
           if (request.target.starts_with(kUpstream)) {
             const std::string forwarded(request.target.substr(kUpstream.size()));
             if (misses == nullptr) {
-              return net::Reply{404, "application/json",
-                                R"({"error":"this fetcher does not fetch misses for serve )"
-                                R"(replicas: set serve.on_miss = fetch in its configuration"})"};
+              return api::errorReply(api::ApiErrorKind::NotFound,
+                                     "this fetcher does not fetch misses for serve replicas: set "
+                                     "serve.on_miss = fetch in its configuration");
             }
             if (!api::MissFetcher::forwardable(forwarded)) {
-              return net::Reply{
-                  404, "application/json",
-                  R"({"error":"not fetched for serve replicas: only /simple/price, )"
-                  R"(/coins/markets, /simple/supported_vs_currencies, /coins/list"})"};
+              return api::errorReply(
+                  api::ApiErrorKind::NotFound,
+                  "not fetched for serve replicas: only /simple/price, "
+                  "/coins/markets, /simple/supported_vs_currencies, /coins/list");
             }
             return misses->deferred(forwarded);
           }
-          return net::Reply{404, "application/json",
-                            R"({"error":"not found: try /metrics or /healthz"})"};
+          return api::errorReply(api::ApiErrorKind::NotFound,
+                                 "not found: try /metrics or /healthz");
         });
     if (started) {
       server = std::move(started).value();

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "api/api_error.h"
 #include "app/command_support.h"
 #include "common/json_writer.h"
 #include "common/strings.h"
@@ -116,8 +117,7 @@ int indexCommand(const CommonOptions& options, const IndexOptions& index_options
       }
       if (request.path == "/healthz")
         return net::Reply{200, "application/json", healthJson(raw->status())};
-      return net::Reply{404, "application/json",
-                        R"({"error":"not found: try /metrics or /healthz"})"};
+      return api::errorReply(api::ApiErrorKind::NotFound, "not found: try /metrics or /healthz");
     });
     if (started) {
       server = std::move(started).value();

@@ -73,35 +73,16 @@ double roundDecimals(double value, int decimals) {
   return std::isfinite(result) ? result : value;
 }
 
-ApiError flatApiError(int status, std::string_view message) {
-  ApiError error{status, {}};
-  JsonWriter(error.body).beginObject().field("error", message).endObject();
-  return error;
-}
-
-ApiError statusApiError(int status, int code, std::string_view message) {
-  ApiError error{status, {}};
-  JsonWriter(error.body)
-      .beginObject()
-      .key("status")
-      .beginObject()
-      .field("error_code", code)
-      .field("error_message", message)
-      .endObject()
-      .endObject();
-  return error;
-}
-
 std::string MarketsQuery::normalised() const {
   return fmt::format("markets|{}|{}|{}|{}|{}|{}", vs_currency, joined(ids), order, per_page, page,
                      precision ? std::to_string(*precision) : "full");
 }
 
-std::optional<MarketsQuery> parseMarketsQuery(const Params& params, ApiError* error) {
+std::optional<MarketsQuery> parseMarketsQuery(const Params& params, std::string* error) {
   MarketsQuery query;
   query.vs_currency = toLower(trim(param(params, "vs_currency")));
   if (query.vs_currency.empty()) {
-    *error = flatApiError(400, "Missing parameter vs_currency");
+    *error = "Missing parameter vs_currency";
     return std::nullopt;
   }
   static const std::set<std::string> kOrders = {"market_cap_desc", "market_cap_asc", "volume_desc",
@@ -110,24 +91,24 @@ std::optional<MarketsQuery> parseMarketsQuery(const Params& params, ApiError* er
   if (!order.empty())
     query.order = order;
   if (!kOrders.contains(query.order)) {
-    *error = flatApiError(400, "invalid order");
+    *error = "invalid order";
     return std::nullopt;
   }
   auto per_page = parsePositive(param(params, "per_page"), 100, 250);
   auto page = parsePositive(param(params, "page"), 1, 1'000'000);
   if (!per_page || !page) {
-    *error = flatApiError(400, !per_page ? "invalid per_page" : "invalid page");
+    *error = !per_page ? "invalid per_page" : "invalid page";
     return std::nullopt;
   }
   query.per_page = *per_page;
   query.page = *page;
   if (!parsePrecision(params, query.precision)) {
-    *error = flatApiError(400, "invalid precision");
+    *error = "invalid precision";
     return std::nullopt;
   }
   query.ids = splitCsv(toLower(param(params, "ids")));
   if (query.ids.size() > kMaxIds) {
-    *error = flatApiError(400, fmt::format("too many ids (at most {})", kMaxIds));
+    *error = fmt::format("too many ids (at most {})", kMaxIds);
     return std::nullopt;
   }
   std::sort(query.ids.begin(), query.ids.end());
@@ -240,22 +221,22 @@ std::string SimplePriceQuery::normalised() const {
                      precision ? std::to_string(*precision) : "full");
 }
 
-std::optional<SimplePriceQuery> parseSimplePriceQuery(const Params& params, ApiError* error) {
+std::optional<SimplePriceQuery> parseSimplePriceQuery(const Params& params, std::string* error) {
   SimplePriceQuery query;
   query.vs_currencies = splitCsv(toLower(param(params, "vs_currencies")));
   if (query.vs_currencies.empty()) {
-    *error = flatApiError(400, "Missing parameter vs_currencies");
+    *error = "Missing parameter vs_currencies";
     return std::nullopt;
   }
   query.ids = splitCsv(toLower(param(params, "ids")));
   if (query.ids.empty())
     query.symbols = splitCsv(toLower(param(params, "symbols")));
   if (query.ids.empty() && query.symbols.empty()) {
-    *error = flatApiError(400, "Missing parameter ids");
+    *error = "Missing parameter ids";
     return std::nullopt;
   }
   if (query.ids.size() > kMaxIds || query.symbols.size() > kMaxIds) {
-    *error = flatApiError(400, fmt::format("too many ids (at most {})", kMaxIds));
+    *error = fmt::format("too many ids (at most {})", kMaxIds);
     return std::nullopt;
   }
   query.include_market_cap = flag(params, "include_market_cap");
@@ -263,7 +244,7 @@ std::optional<SimplePriceQuery> parseSimplePriceQuery(const Params& params, ApiE
   query.include_24hr_change = flag(params, "include_24hr_change");
   query.include_last_updated_at = flag(params, "include_last_updated_at");
   if (!parsePrecision(params, query.precision)) {
-    *error = flatApiError(400, "invalid precision");
+    *error = "invalid precision";
     return std::nullopt;
   }
   return query;

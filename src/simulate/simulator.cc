@@ -172,10 +172,10 @@ std::vector<model::Quote> Simulator::quotesIn(const std::string& vs, double rate
 }
 
 net::Reply Simulator::coinsMarkets(const net::Request& request) {
-  coingecko::ApiError error;
+  std::string error;
   auto query = coingecko::parseMarketsQuery(request.query, &error);
   if (!query)
-    return jsonReply(error.status, std::move(error.body));
+    return flatError(400, error);
   const auto rate = usdRate(market_, query->vs_currency);
   if (!rate)
     return flatError(400, "invalid vs_currency");
@@ -189,10 +189,10 @@ net::Reply Simulator::coinsMarkets(const net::Request& request) {
 }
 
 net::Reply Simulator::simplePrice(const net::Request& request) {
-  coingecko::ApiError error;
+  std::string error;
   auto query = coingecko::parseSimplePriceQuery(request.query, &error);
   if (!query)
-    return jsonReply(error.status, std::move(error.body));
+    return flatError(400, error);
   std::vector<std::vector<model::Quote>> per_currency;
   for (const auto& vs : query->vs_currencies) {
     auto rate = usdRate(market_, vs);
