@@ -10,7 +10,7 @@
 
 #include "common/json_writer.h"
 #include "common/strings.h"
-#include "common/time_util.h"
+#include "model/quote_fields.h"
 
 namespace coinrelay::coingecko {
 
@@ -163,52 +163,16 @@ std::string renderMarkets(const std::vector<const model::Quote*>& page,
   JsonWriter w(body);
   w.beginArray();
   for (const model::Quote* q : page) {
-    w.beginObject()
-        .field("id", q->id)
-        .field("symbol", q->symbol)
-        .field("name", q->name)
-        .field("image", q->image)
-        .field("current_price", rounded(q->price, precision))
-        .field("market_cap", q->market_cap)
-        .field("market_cap_rank", q->market_cap_rank)
-        .field("fully_diluted_valuation", q->fully_diluted_valuation)
-        .field("total_volume", q->volume_24h)
-        .field("high_24h", rounded(q->high_24h, precision))
-        .field("low_24h", rounded(q->low_24h, precision))
-        .field("price_change_24h", rounded(q->price_change_24h, precision))
-        .field("price_change_percentage_24h", q->change_24h)
-        .field("market_cap_change_24h", q->market_cap_change_24h)
-        .field("market_cap_change_percentage_24h", q->market_cap_change_percentage_24h)
-        .field("circulating_supply", q->circulating_supply)
-        .field("total_supply", q->total_supply)
-        .field("max_supply", q->max_supply)
-        .field("ath", rounded(q->ath, precision))
-        .field("ath_change_percentage", q->ath_change_percentage);
-    w.key("ath_date");
-    if (q->ath_date_ms) {
-      w.value(formatIso8601Millis(*q->ath_date_ms));
-    } else {
-      w.null();
+    w.beginObject();
+    for (const model::QuoteField* field : model::fieldsOf(model::QuoteFormat::CoinGecko)) {
+      w.key(field->coingecko);
+      if (field->price_valued && precision) {
+        w.value(rounded(model::numberOf(*q, *field), precision));
+      } else {
+        model::writeValue(w, *q, *field, model::QuoteFormat::CoinGecko);
+      }
     }
-    w.field("atl", rounded(q->atl, precision))
-        .field("atl_change_percentage", q->atl_change_percentage);
-    w.key("atl_date");
-    if (q->atl_date_ms) {
-      w.value(formatIso8601Millis(*q->atl_date_ms));
-    } else {
-      w.null();
-    }
-    w.key("roi");
-    if (q->roi) {
-      w.beginObject()
-          .field("times", q->roi->times)
-          .field("currency", q->roi->currency)
-          .field("percentage", q->roi->percentage)
-          .endObject();
-    } else {
-      w.null();
-    }
-    w.field("last_updated", formatIso8601Millis(q->last_updated_ms)).endObject();
+    w.endObject();
   }
   w.endArray();
   return body;
