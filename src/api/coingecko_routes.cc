@@ -7,6 +7,7 @@
 #include "api/api_error.h"
 #include "coingecko/api_format.h"
 #include "common/json_writer.h"
+#include "common/strings.h"
 #include "telemetry/metrics.h"
 
 namespace coinrelay::api {
@@ -18,13 +19,6 @@ std::string trackedCurrencies(const pipeline::SnapshotVersion& version) {
   for (const auto& [vs, quotes] : version.by_currency)
     out += (out.empty() ? "" : ",") + vs;
   return out.empty() ? "none yet" : out;
-}
-
-std::string csv(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& item : items)
-    out += (out.empty() ? "" : ",") + item;
-  return out;
 }
 
 }  // namespace
@@ -109,7 +103,7 @@ net::Reply CoinGeckoRoutes::coinsMarkets(const net::Request& request,
   const auto upstream_path = [&] {
     return fmt::format("/coins/markets?vs_currency={}&order={}&per_page={}&page={}{}{}",
                        query->vs_currency, query->order, query->per_page, query->page,
-                       query->ids.empty() ? "" : "&ids=" + csv(query->ids),
+                       query->ids.empty() ? "" : "&ids=" + joinCsv(query->ids),
                        query->precision ? "&precision=" + std::to_string(*query->precision) : "");
   };
   auto tracked = version.by_currency.find(query->vs_currency);
@@ -127,7 +121,7 @@ net::Reply CoinGeckoRoutes::coinsMarkets(const net::Request& request,
   if (!untracked.empty()) {
     return miss(upstream_path(), fmt::format("coin not tracked by coinrelay: {}; ask its operator "
                                              "to add it to upstream.ids",
-                                             csv(untracked)));
+                                             joinCsv(untracked)));
   }
   // Without ids the answer ranges over CoinGecko's whole universe: the snapshot holds it only
   // for market-cap order within the tracked top N (ranks 1..page*per_page all present). Other
@@ -155,7 +149,7 @@ net::Reply CoinGeckoRoutes::simplePrice(const net::Request& request,
   const auto upstream_path = [&] {
     std::string path = fmt::format(
         "/simple/price?{}={}&vs_currencies={}", query->ids.empty() ? "symbols" : "ids",
-        csv(query->ids.empty() ? query->symbols : query->ids), csv(query->vs_currencies));
+        joinCsv(query->ids.empty() ? query->symbols : query->ids), joinCsv(query->vs_currencies));
     for (const auto& [name, on] : {std::pair{"include_market_cap", query->include_market_cap},
                                    {"include_24hr_vol", query->include_24hr_vol},
                                    {"include_24hr_change", query->include_24hr_change},
@@ -210,7 +204,7 @@ net::Reply CoinGeckoRoutes::simplePrice(const net::Request& request,
   if (!untracked.empty()) {
     return miss(upstream_path(), fmt::format("coin not tracked by coinrelay: {}; ask its operator "
                                              "to add it to upstream.ids",
-                                             csv(untracked)));
+                                             joinCsv(untracked)));
   }
   return cached(request, version, query->normalised(), [&] {
     std::vector<coingecko::SimplePriceRow> rows;

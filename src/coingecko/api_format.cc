@@ -56,13 +56,6 @@ std::optional<double> rounded(const std::optional<double>& value, std::optional<
   return roundDecimals(*value, *precision);
 }
 
-std::string joined(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& item : items)
-    out += (out.empty() ? "" : ",") + item;
-  return out;
-}
-
 }  // namespace
 
 double roundDecimals(double value, int decimals) {
@@ -74,7 +67,7 @@ double roundDecimals(double value, int decimals) {
 }
 
 std::string MarketsQuery::normalised() const {
-  return fmt::format("markets|{}|{}|{}|{}|{}|{}", vs_currency, joined(ids), order, per_page, page,
+  return fmt::format("markets|{}|{}|{}|{}|{}|{}", vs_currency, joinCsv(ids), order, per_page, page,
                      precision ? std::to_string(*precision) : "full");
 }
 
@@ -179,8 +172,8 @@ std::string renderMarkets(const std::vector<const model::Quote*>& page,
 }
 
 std::string SimplePriceQuery::normalised() const {
-  return fmt::format("price|{}|{}|{}|{}{}{}{}|{}", joined(ids), joined(symbols),
-                     joined(vs_currencies), include_market_cap, include_24hr_vol,
+  return fmt::format("price|{}|{}|{}|{}{}{}{}|{}", joinCsv(ids), joinCsv(symbols),
+                     joinCsv(vs_currencies), include_market_cap, include_24hr_vol,
                      include_24hr_change, include_last_updated_at,
                      precision ? std::to_string(*precision) : "full");
 }

@@ -89,18 +89,17 @@ Result<net::HttpResponse> ElasticsearchClient::send(const std::string& method,
   if (content_type != nullptr)
     request.headers.emplace_back("Content-Type", content_type);
   auto response = http_.send(request);
-  if (!response && net::certificateUnverifiable(http_.lastTlsFailure())) {
-    return makeError(ErrorCode::FailedPrecondition,
-                     fmt::format("search engine at {}: {}; set elasticsearch.ca_file "
-                                 "(COINRELAY_ELASTICSEARCH_CA_FILE) to the CA bundle that signed "
-                                 "its certificate",
-                                 net::redactUrl(config_.url), response.error().message));
-  }
   if (!response) {
-    return makeError(ErrorCode::Unavailable,
-                     fmt::format("search engine at {} is unreachable ({}); start it or set "
-                                 "elasticsearch.url / COINRELAY_ELASTICSEARCH_URL",
-                                 net::redactUrl(config_.url), response.error().message));
+    const std::string url = net::redactUrl(config_.url);
+    const std::string& why = response.error().message;
+    return http_.failure(
+        fmt::format("search engine at {}: {}; set elasticsearch.ca_file "
+                    "(COINRELAY_ELASTICSEARCH_CA_FILE) to the CA bundle that signed its "
+                    "certificate",
+                    url, why),
+        fmt::format("search engine at {} is unreachable ({}); start it or set elasticsearch.url "
+                    "/ COINRELAY_ELASTICSEARCH_URL",
+                    url, why));
   }
   return response;
 }

@@ -88,6 +88,12 @@ TlsFailure HttpClient::lastTlsFailure() const {
   return impl_->last_tls_failure;
 }
 
+Error HttpClient::failure(std::string untrusted, std::string unreachable) const {
+  if (certificateUnverifiable(impl_->last_tls_failure))
+    return Error{ErrorCode::FailedPrecondition, std::move(untrusted)};
+  return Error{ErrorCode::Unavailable, std::move(unreachable)};
+}
+
 Result<HttpResponse> HttpClient::send(const HttpRequest& request) {
   impl_->last_tls_failure = TlsFailure::None;
   CURL* curl = impl_->curl;

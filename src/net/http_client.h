@@ -72,6 +72,9 @@ class HttpClient {
                            std::chrono::milliseconds timeout = std::chrono::seconds(10));
   /// The TLS class of the last send()'s failure; None after an exchange.
   TlsFailure lastTlsFailure() const;
+  /// The caller's error for the last send()'s failure: FailedPrecondition with `untrusted` when
+  /// only a CA bundle can fix it (certificateUnverifiable), else Unavailable with `unreachable`.
+  Error failure(std::string untrusted, std::string unreachable) const;
 
  private:
   struct Impl;
