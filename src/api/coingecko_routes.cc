@@ -4,17 +4,15 @@
 
 #include <fmt/format.h>
 
+#include "api/api_error.h"
 #include "coingecko/api_format.h"
 #include "common/json_writer.h"
+#include "common/strings.h"
 #include "telemetry/metrics.h"
 
 namespace coinrelay::api {
 
 namespace {
-
-Reply errorReply(const coingecko::ApiError& error) {
-  return Reply{error.status, "application/json", error.body};
-}
 
 std::string trackedCurrencies(const pipeline::SnapshotVersion& version) {
   std::string out;
@@ -23,16 +21,9 @@ std::string trackedCurrencies(const pipeline::SnapshotVersion& version) {
   return out.empty() ? "none yet" : out;
 }
 
-std::string csv(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& item : items)
-    out += (out.empty() ? "" : ",") + item;
-  return out;
-}
-
 }  // namespace
 
-std::optional<Reply> CoinGeckoRoutes::handle(const Request& request) {
+std::optional<net::Reply> CoinGeckoRoutes::handle(const net::Request& request) {
   if (!request.path.starts_with("/api/v3/"))
     return std::nullopt;
   auto version = snapshot_.current();
@@ -43,7 +34,7 @@ std::optional<Reply> CoinGeckoRoutes::handle(const Request& request) {
   }
   const std::string_view path = std::string_view(request.path).substr(7);
   if (path == "/ping")
-    return Reply{200, "application/json", R"({"gecko_says":"(V3) To the Moon!"})"};
+    return net::Reply{200, "application/json", R"({"gecko_says":"(V3) To the Moon!"})"};
   if (path == "/coins/markets")
     return coinsMarkets(request, *version);
   if (path == "/simple/price")
@@ -73,14 +64,14 @@ std::optional<Reply> CoinGeckoRoutes::handle(const Request& request) {
       return coingecko::renderCoinsList(std::move(all));
     });
   }
-  return errorReply(
-      coingecko::flatApiError(404,
-                              "Incorrect path. coinrelay answers /api/v3/ping, /simple/price, "
-                              "/simple/supported_vs_currencies, /coins/markets and /coins/list"));
+  return errorReply(ApiErrorKind::NotFound,
+                    "Incorrect path. coinrelay answers /api/v3/ping, /simple/price, "
+                    "/simple/supported_vs_currencies, /coins/markets and /coins/list");
 }
 
-Reply CoinGeckoRoutes::cached(const Request& request, const pipeline::SnapshotVersion& version,
-                              const std::string& key, const std::function<std::string()>& render) {
+net::Reply CoinGeckoRoutes::cached(const net::Request& request,
+                                   const pipeline::SnapshotVersion& version, const std::string& key,
+                                   const std::function<std::string()>& render) {
   auto hit = cache_.find(version.version, key);
   if (!hit)
     hit = cache_.insert(version.version, key, makeCachedResponse(200, render()));
@@ -89,7 +80,7 @@ Reply CoinGeckoRoutes::cached(const Request& request, const pipeline::SnapshotVe
   return answered(*hit, request);
 }
 
-Reply CoinGeckoRoutes::answered(const CachedResponse& response, const Request& request) {
+net::Reply CoinGeckoRoutes::answered(const CachedResponse& response, const net::Request& request) {
   static telemetry::Counter& from_snapshot = telemetry::metrics().counter(
       "coinrelay_serve_answered_from_snapshot_total",
       "Client requests answered from the snapshot, without any upstream call.");
@@ -97,22 +88,22 @@ Reply CoinGeckoRoutes::answered(const CachedResponse& response, const Request& r
   return replyFrom(response, request);
 }
 
-Reply CoinGeckoRoutes::miss(const std::string& upstream_path, const std::string& refusal) {
+net::Reply CoinGeckoRoutes::miss(const std::string& upstream_path, const std::string& refusal) {
   if (misses_ == nullptr)
-    return errorReply(coingecko::flatApiError(404, refusal));
+    return errorReply(ApiErrorKind::NotFound, refusal);
   return misses_->deferred(upstream_path);
 }
 
-Reply CoinGeckoRoutes::coinsMarkets(const Request& request,
-                                    const pipeline::SnapshotVersion& version) {
-  coingecko::ApiError error;
+net::Reply CoinGeckoRoutes::coinsMarkets(const net::Request& request,
+                                         const pipeline::SnapshotVersion& version) {
+  std::string error;
   auto query = coingecko::parseMarketsQuery(request.query, &error);
   if (!query)
-    return errorReply(error);
+    return errorReply(ApiErrorKind::BadRequest, error);
   const auto upstream_path = [&] {
     return fmt::format("/coins/markets?vs_currency={}&order={}&per_page={}&page={}{}{}",
                        query->vs_currency, query->order, query->per_page, query->page,
-                       query->ids.empty() ? "" : "&ids=" + csv(query->ids),
+                       query->ids.empty() ? "" : "&ids=" + joinCsv(query->ids),
                        query->precision ? "&precision=" + std::to_string(*query->precision) : "");
   };
   auto tracked = version.by_currency.find(query->vs_currency);
@@ -130,7 +121,7 @@ Reply CoinGeckoRoutes::coinsMarkets(const Request& request,
   if (!untracked.empty()) {
     return miss(upstream_path(), fmt::format("coin not tracked by coinrelay: {}; ask its operator "
                                              "to add it to upstream.ids",
-                                             csv(untracked)));
+                                             joinCsv(untracked)));
   }
   // Without ids the answer ranges over CoinGecko's whole universe: the snapshot holds it only
   // for market-cap order within the tracked top N (ranks 1..page*per_page all present). Other
@@ -149,16 +140,16 @@ Reply CoinGeckoRoutes::coinsMarkets(const Request& request,
   });
 }
 
-Reply CoinGeckoRoutes::simplePrice(const Request& request,
-                                   const pipeline::SnapshotVersion& version) {
-  coingecko::ApiError error;
+net::Reply CoinGeckoRoutes::simplePrice(const net::Request& request,
+                                        const pipeline::SnapshotVersion& version) {
+  std::string error;
   auto query = coingecko::parseSimplePriceQuery(request.query, &error);
   if (!query)
-    return errorReply(error);
+    return errorReply(ApiErrorKind::BadRequest, error);
   const auto upstream_path = [&] {
     std::string path = fmt::format(
         "/simple/price?{}={}&vs_currencies={}", query->ids.empty() ? "symbols" : "ids",
-        csv(query->ids.empty() ? query->symbols : query->ids), csv(query->vs_currencies));
+        joinCsv(query->ids.empty() ? query->symbols : query->ids), joinCsv(query->vs_currencies));
     for (const auto& [name, on] : {std::pair{"include_market_cap", query->include_market_cap},
                                    {"include_24hr_vol", query->include_24hr_vol},
                                    {"include_24hr_change", query->include_24hr_change},
@@ -213,7 +204,7 @@ Reply CoinGeckoRoutes::simplePrice(const Request& request,
   if (!untracked.empty()) {
     return miss(upstream_path(), fmt::format("coin not tracked by coinrelay: {}; ask its operator "
                                              "to add it to upstream.ids",
-                                             csv(untracked)));
+                                             joinCsv(untracked)));
   }
   return cached(request, version, query->normalised(), [&] {
     std::vector<coingecko::SimplePriceRow> rows;

@@ -2,9 +2,9 @@
 
 #include <optional>
 
-#include "api/http_server.h"
 #include "api/miss_fetcher.h"
 #include "api/response_cache.h"
+#include "net/http_server.h"
 #include "pipeline/snapshot.h"
 
 namespace coinrelay::api {
@@ -21,15 +21,15 @@ class CoinGeckoRoutes {
       : snapshot_(snapshot), misses_(misses) {}
 
   /// nullopt when the path is not one of ours.
-  std::optional<Reply> handle(const Request& request);
+  std::optional<net::Reply> handle(const net::Request& request);
 
  private:
-  Reply coinsMarkets(const Request& request, const pipeline::SnapshotVersion& version);
-  Reply simplePrice(const Request& request, const pipeline::SnapshotVersion& version);
-  Reply cached(const Request& request, const pipeline::SnapshotVersion& version,
-               const std::string& key, const std::function<std::string()>& render);
-  Reply miss(const std::string& upstream_path, const std::string& refusal);
-  Reply answered(const CachedResponse& response, const Request& request);
+  net::Reply coinsMarkets(const net::Request& request, const pipeline::SnapshotVersion& version);
+  net::Reply simplePrice(const net::Request& request, const pipeline::SnapshotVersion& version);
+  net::Reply cached(const net::Request& request, const pipeline::SnapshotVersion& version,
+                    const std::string& key, const std::function<std::string()>& render);
+  net::Reply miss(const std::string& upstream_path, const std::string& refusal);
+  net::Reply answered(const CachedResponse& response, const net::Request& request);
 
   const pipeline::Snapshot& snapshot_;
   MissFetcher* misses_;

@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "coingecko/api_format.h"
+#include "api/api_error.h"
 #include "net/http_client.h"
 #include "telemetry/logging.h"
 #include "telemetry/metrics.h"
@@ -24,11 +24,19 @@ bool coinGeckoVerdict(int status) {
   return status == 200 || (status >= 400 && status < 500 && status != 429);
 }
 
-Reply replyOf(int status, const std::string& body,
-              const std::vector<std::pair<std::string, std::string>>& headers) {
-  Reply reply{status, "application/json", body};
+net::Reply replyOf(int status, const std::string& body,
+                   const std::vector<std::pair<std::string, std::string>>& headers) {
+  net::Reply reply{status, "application/json", body};
   reply.headers = headers;
   return reply;
+}
+
+/// Makes a cache entry coinrelay's own refusal (api_error.h).
+template <class Entry>
+void refuse(Entry& entry, ApiErrorKind kind, std::string_view message) {
+  net::Reply reply = errorReply(kind, message);
+  entry.status = reply.status;
+  entry.body = std::move(reply.body);
 }
 
 }  // namespace
@@ -69,22 +77,23 @@ bool MissFetcher::forwardable(std::string_view path_and_query) {
          path == "/simple/supported_vs_currencies" || path == "/coins/list";
 }
 
-Reply MissFetcher::ask(const std::string& path_and_query) {
-  std::promise<Reply> answer;
+net::Reply MissFetcher::ask(const std::string& path_and_query) {
+  std::promise<net::Reply> answer;
   auto future = answer.get_future();
-  askAsync(path_and_query, [&answer](Reply reply) { answer.set_value(std::move(reply)); });
+  askAsync(path_and_query, [&answer](net::Reply reply) { answer.set_value(std::move(reply)); });
   return future.get();
 }
 
-Reply MissFetcher::deferred(std::string path_and_query) {
-  Reply reply;
-  reply.deferred = [this, path = std::move(path_and_query)](std::function<void(Reply)> done) {
+net::Reply MissFetcher::deferred(std::string path_and_query) {
+  net::Reply reply;
+  reply.deferred = [this, path = std::move(path_and_query)](std::function<void(net::Reply)> done) {
     askAsync(path, std::move(done));
   };
   return reply;
 }
 
-void MissFetcher::askAsync(const std::string& path_and_query, std::function<void(Reply)> done) {
+void MissFetcher::askAsync(const std::string& path_and_query,
+                           std::function<void(net::Reply)> done) {
   const auto now = clock_.steadyNow();
   std::unique_lock lock(mutex_);
   auto it = entries_.find(path_and_query);
@@ -93,7 +102,7 @@ void MissFetcher::askAsync(const std::string& path_and_query, std::function<void
     return;
   }
   if (it != entries_.end() && it->second->expires > now) {
-    Reply reply = replyOf(it->second->status, it->second->body, it->second->headers);
+    net::Reply reply = replyOf(it->second->status, it->second->body, it->second->headers);
     lock.unlock();
     return done(std::move(reply));
   }
@@ -127,8 +136,8 @@ void MissFetcher::work() {
       sent = callCoinGecko(job.first, result);
     else
       callFetchRoles(job.first, result);
-    std::vector<std::function<void(Reply)>> waiters;
-    Reply reply = replyOf(result.status, result.body, result.headers);
+    std::vector<std::function<void(net::Reply)>> waiters;
+    net::Reply reply = replyOf(result.status, result.body, result.headers);
     {
       std::lock_guard lock(mutex_);
       if (sent)
@@ -153,14 +162,10 @@ bool MissFetcher::callCoinGecko(const std::string& path_and_query, Entry& entry)
     auto admitted = budget_->admitOnDemand();
     if (!admitted) {
       const bool standby = admitted.error().code == ErrorCode::FailedPrecondition;
-      entry.status = standby ? 503 : 429;
-      entry.body = coingecko::statusApiError(
-                       entry.status, entry.status,
-                       fmt::format("coinrelay cannot fetch this untracked coin now: {}; retry "
-                                   "later or ask the operator to track it (upstream.top_n / "
-                                   "upstream.ids)",
-                                   admitted.error().message))
-                       .body;
+      refuse(entry, standby ? ApiErrorKind::UpstreamUnavailable : ApiErrorKind::RateLimited,
+             fmt::format("coinrelay cannot fetch this untracked coin now: {}; retry later or ask "
+                         "the operator to track it (upstream.top_n / upstream.ids)",
+                         admitted.error().message));
       entry.headers = {{standby ? kStandbyHeader : "retry-after", standby ? "1" : "60"}};
       return false;
     }
@@ -187,9 +192,7 @@ bool MissFetcher::callCoinGecko(const std::string& path_and_query, Entry& entry)
   const std::string why = response ? "upstream answered HTTP " + std::to_string(response->status)
                                    : response.error().message;
   telemetry::logger("serve")->warn("on-demand fetch failed: {}", why);
-  entry.status = 503;
-  entry.body =
-      coingecko::statusApiError(503, 503, "upstream unavailable for an untracked coin").body;
+  refuse(entry, ApiErrorKind::UpstreamUnavailable, "upstream unavailable for an untracked coin");
   return true;
 }
 
@@ -217,11 +220,8 @@ void MissFetcher::callFetchRoles(const std::string& path_and_query, Entry& entry
     return;
   }
   telemetry::logger("serve")->warn("on-demand fetch through serve.miss_via failed: {}", last_error);
-  entry.status = 503;
-  entry.body = coingecko::statusApiError(503, 503,
-                                         "no active fetcher reachable for an untracked coin "
-                                         "(serve.miss_via)")
-                   .body;
+  refuse(entry, ApiErrorKind::UpstreamUnavailable,
+         "no active fetcher reachable for an untracked coin (serve.miss_via)");
 }
 
 }  // namespace coinrelay::api

@@ -12,11 +12,11 @@
 #include <utility>
 #include <vector>
 
-#include "api/http_server.h"
 #include "coingecko/coingecko_client.h"
 #include "coingecko/upstream_budget.h"
 #include "common/clock.h"
 #include "config/config.h"
+#include "net/http_server.h"
 
 namespace coinrelay::api {
 
@@ -56,10 +56,10 @@ class MissFetcher {
   /// `path_and_query` is the normalised upstream request, e.g. "/simple/price?ids=x&...".
   /// `done` is called once with the answer: at once from the cache or a refusal, or from a
   /// worker when the call it waits for (its own or an identical one) completes.
-  void askAsync(const std::string& path_and_query, std::function<void(Reply)> done);
-  Reply ask(const std::string& path_and_query);
+  void askAsync(const std::string& path_and_query, std::function<void(net::Reply)> done);
+  net::Reply ask(const std::string& path_and_query);
   /// A reply the server completes later with askAsync (Reply::deferred).
-  Reply deferred(std::string path_and_query);
+  net::Reply deferred(std::string path_and_query);
   /// Requests this process sent to CoinGecko (answers relayed by a fetch role are not).
   uint64_t upstreamCalls() const;
 
@@ -75,7 +75,7 @@ class MissFetcher {
     std::string body;
     std::vector<std::pair<std::string, std::string>> headers;
     SteadyTime expires;
-    std::vector<std::function<void(Reply)>> waiters;  ///< until ready
+    std::vector<std::function<void(net::Reply)>> waiters;  ///< until ready
   };
   void work();
 

@@ -3,9 +3,9 @@
 #include <charconv>
 #include <unordered_map>
 
+#include "api/api_error.h"
 #include "api/schemas.h"
 #include "api/static_assets.h"
-#include "coingecko/api_format.h"
 #include "common/json_writer.h"
 #include "common/strings.h"
 #include "common/time_util.h"
@@ -14,11 +14,6 @@
 namespace coinrelay::api {
 
 namespace {
-
-Reply jsonError(int status, std::string_view message) {
-  auto error = coingecko::flatApiError(status, message);
-  return Reply{error.status, "application/json", std::move(error.body)};
-}
 
 int64_t nowMs() {
   return toUnixMillis(std::chrono::system_clock::now());
@@ -114,14 +109,14 @@ void recordRequest(const std::string& route_name, const std::string& team, int s
 
 RelayRoutes::RelayRoutes(Parts parts) : parts_(std::move(parts)) {}
 
-Reply RelayRoutes::handle(const Request& request) {
+net::Reply RelayRoutes::handle(const net::Request& request) {
   const auto started = std::chrono::steady_clock::now();
   std::string team = "anonymous";
   std::string route_name = "other";
-  Reply reply;
+  net::Reply reply;
   const bool public_path = request.path == "/healthz" || request.path == "/readyz" ||
                            request.path == "/metrics" || isDashboardPath(request.path);
-  std::optional<Reply> refusal;
+  std::optional<net::Reply> refusal;
   if (parts_.teams != nullptr && parts_.teams->enabled() && !public_path) {
     auto admission = parts_.teams->admit(request);
     team = admission.team;
@@ -138,8 +133,8 @@ Reply RelayRoutes::handle(const Request& request) {
   if (reply.deferred) {
     // Counted when the answer is known (an on-demand upstream call), with its real status.
     reply.deferred = [inner = std::move(reply.deferred), route_name, team,
-                      started](std::function<void(Reply)> done) {
-      inner([done = std::move(done), route_name, team, started](Reply late) {
+                      started](std::function<void(net::Reply)> done) {
+      inner([done = std::move(done), route_name, team, started](net::Reply late) {
         recordRequest(route_name, team, late.status, started, true);
         done(std::move(late));
       });
@@ -150,10 +145,11 @@ Reply RelayRoutes::handle(const Request& request) {
   return reply;
 }
 
-Reply RelayRoutes::route(const Request& request, std::string& route_name) {
+net::Reply RelayRoutes::route(const net::Request& request, std::string& route_name) {
   if (request.method != "GET" && request.method != "HEAD") {
     route_name = "method_not_allowed";
-    return jsonError(405, "method not allowed: coinrelay answers GET and HEAD");
+    return errorReply(ApiErrorKind::MethodNotAllowed,
+                      "method not allowed: coinrelay answers GET and HEAD");
   }
   const std::string& path = request.path;
   if (path.starts_with("/api/v3/")) {
@@ -168,7 +164,7 @@ Reply RelayRoutes::route(const Request& request, std::string& route_name) {
   route_name = path;
   if (path == "/healthz") {
     const bool healthy = !parts_.healthy || parts_.healthy();
-    return Reply{healthy ? 200 : 503, "application/json", parts_.health_json()};
+    return net::Reply{healthy ? 200 : 503, "application/json", parts_.health_json()};
   }
   if (path == "/readyz") {
     auto version = parts_.snapshot->current();
@@ -180,7 +176,7 @@ Reply RelayRoutes::route(const Request& request, std::string& route_name) {
         .field("quotes", static_cast<int64_t>(version->quotes.size()))
         .field("snapshot_version", static_cast<int64_t>(version->version))
         .endObject();
-    return Reply{ready ? 200 : 503, "application/json", std::move(body)};
+    return net::Reply{ready ? 200 : 503, "application/json", std::move(body)};
   }
   if (path == "/metrics") {
     auto version = parts_.snapshot->current();
@@ -191,11 +187,12 @@ Reply RelayRoutes::route(const Request& request, std::string& route_name) {
     telemetry::metrics()
         .gauge("coinrelay_snapshot_quotes", "Quotes held in the snapshot.")
         .set(static_cast<double>(version->quotes.size()));
-    return Reply{200, "text/plain; version=0.0.4; charset=utf-8", telemetry::metrics().render()};
+    return net::Reply{200, "text/plain; version=0.0.4; charset=utf-8",
+                      telemetry::metrics().render()};
   }
   if (path == "/v1/quotes") {
     auto version = parts_.snapshot->current();
-    Reply reply{200, "application/json", {}};
+    net::Reply reply{200, "application/json", {}};
     reply.shared_body = std::shared_ptr<const std::string>(version, &version->quotes_json);
     reply.headers.emplace_back("ETag", "\"v" + std::to_string(version->version) + "\"");
     return reply;
@@ -215,21 +212,21 @@ Reply RelayRoutes::route(const Request& request, std::string& route_name) {
     return *file;
   }
   route_name = "not_found";
-  return jsonError(404,
-                   "not found: coinrelay answers /api/v3/*, /v1/quotes, /v1/stream, "
-                   "/v1/history, /v1/status, /healthz, /readyz, /metrics and the dashboard at /");
+  return errorReply(ApiErrorKind::NotFound,
+                    "not found: coinrelay answers /api/v3/*, /v1/quotes, /v1/stream, "
+                    "/v1/history, /v1/status, /healthz, /readyz, /metrics and the dashboard at /");
 }
 
-Reply RelayRoutes::stream(const Request& request) {
+net::Reply RelayRoutes::stream(const net::Request& request) {
   std::set<std::string> ids;
   for (const auto& id : splitCsv(toLower(request.param("ids"))))
     ids.insert(id);
   if (ids.size() > 1000)
-    return jsonError(400, "ids: at most 1000 coins per stream");
+    return errorReply(ApiErrorKind::BadRequest, "ids: at most 1000 coins per stream");
   auto version = parts_.snapshot->current();
-  Reply reply;
+  net::Reply reply;
   reply.stream = [hub = parts_.stream, ids = std::move(ids),
-                  version](std::shared_ptr<EventSink> sink) mutable {
+                  version](std::shared_ptr<net::EventSink> sink) mutable {
     std::vector<model::Quote> initial;
     for (const auto& [key, quote] : version->quotes)
       initial.push_back(quote);
@@ -238,23 +235,25 @@ Reply RelayRoutes::stream(const Request& request) {
   return reply;
 }
 
-Reply RelayRoutes::history(const Request& request) {
+net::Reply RelayRoutes::history(const net::Request& request) {
   storage::HistoryQuery query;
   query.id = toLower(request.param("id"));
   query.vs_currency = toLower(request.param("vs_currency", "usd"));
   if (query.id.empty())
-    return jsonError(400, "id: missing; e.g. /v1/history?id=bitcoin");
+    return errorReply(ApiErrorKind::BadRequest, "id: missing; e.g. /v1/history?id=bitcoin");
   const std::string from = request.param("from");
   const std::string to = request.param("to");
   auto from_ms =
       from.empty() ? std::optional<int64_t>(nowMs() - 24 * 3600 * 1000) : parseTime(from);
   auto to_ms = to.empty() ? std::optional<int64_t>(nowMs()) : parseTime(to);
   if (!from_ms)
-    return jsonError(400, "from: '" + from + "' is not epoch seconds or ISO-8601");
+    return errorReply(ApiErrorKind::BadRequest,
+                      "from: '" + from + "' is not epoch seconds or ISO-8601");
   if (!to_ms)
-    return jsonError(400, "to: '" + to + "' is not epoch seconds or ISO-8601");
+    return errorReply(ApiErrorKind::BadRequest,
+                      "to: '" + to + "' is not epoch seconds or ISO-8601");
   if (*from_ms > *to_ms)
-    return jsonError(400, "from is after to");
+    return errorReply(ApiErrorKind::BadRequest, "from is after to");
   query.from_ms = *from_ms;
   query.to_ms = *to_ms;
   const std::string points = request.param("points");
@@ -262,20 +261,22 @@ Reply RelayRoutes::history(const Request& request) {
     int value = 0;
     auto [ptr, ec] = std::from_chars(points.data(), points.data() + points.size(), value);
     if (ec != std::errc() || ptr != points.data() + points.size() || value < 1 || value > 10'000) {
-      return jsonError(400, "points: '" + points + "' is not a number between 1 and 10000");
+      return errorReply(ApiErrorKind::BadRequest,
+                        "points: '" + points + "' is not a number between 1 and 10000");
     }
     query.max_points = static_cast<size_t>(value);
   }
   if (parts_.history == nullptr) {
-    return jsonError(503, "history is not available: configure elasticsearch.url for serve");
+    return errorReply(ApiErrorKind::Unavailable,
+                      "history is not available: configure elasticsearch.url for serve");
   }
   auto result = parts_.history->points(query);
   if (!result)
-    return jsonError(503, "history unavailable: " + result.error().message);
-  return Reply{200, "application/json", storage::renderHistory(query, *result)};
+    return errorReply(ApiErrorKind::Unavailable, "history unavailable: " + result.error().message);
+  return net::Reply{200, "application/json", storage::renderHistory(query, *result)};
 }
 
-Reply RelayRoutes::status() {
+net::Reply RelayRoutes::status() {
   auto version = parts_.snapshot->current();
   std::string body;
   JsonWriter w(body);
@@ -287,7 +288,7 @@ Reply RelayRoutes::status() {
   if (parts_.status_fields)
     parts_.status_fields(w);
   w.endObject();
-  return Reply{200, "application/json", std::move(body)};
+  return net::Reply{200, "application/json", std::move(body)};
 }
 
 }  // namespace coinrelay::api

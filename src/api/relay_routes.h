@@ -7,10 +7,10 @@
 #include <string>
 
 #include "api/coingecko_routes.h"
-#include "api/http_server.h"
 #include "api/stream_hub.h"
 #include "api/teams.h"
 #include "common/json_writer.h"
+#include "net/http_server.h"
 #include "pipeline/fetch_loop.h"
 #include "pipeline/snapshot.h"
 #include "storage/history.h"
@@ -50,13 +50,13 @@ class RelayRoutes {
   };
   explicit RelayRoutes(Parts parts);
 
-  Reply handle(const Request& request);
+  net::Reply handle(const net::Request& request);
 
  private:
-  Reply route(const Request& request, std::string& route_name);
-  Reply history(const Request& request);
-  Reply stream(const Request& request);
-  Reply status();
+  net::Reply route(const net::Request& request, std::string& route_name);
+  net::Reply history(const net::Request& request);
+  net::Reply stream(const net::Request& request);
+  net::Reply status();
 
   Parts parts_;
   std::atomic<uint64_t> client_requests_{0};

@@ -20,7 +20,7 @@ uint64_t fnv1a(std::string_view data) {
   return hash;
 }
 
-bool acceptsGzip(const Request& request) {
+bool acceptsGzip(const net::Request& request) {
   const std::string_view accept = request.header("accept-encoding");
   return accept.find("gzip") != std::string_view::npos;
 }
@@ -70,10 +70,10 @@ std::shared_ptr<const CachedResponse> makeCachedResponse(int status, std::string
     }
   }
   cached->body = std::make_shared<const std::string>(std::move(body));
-  cached->head = std::make_shared<const std::string>(serialisedHead(
+  cached->head = std::make_shared<const std::string>(net::serialisedHead(
       cached->status, cached->content_type, headersOf(*cached, false), cached->body->size()));
   if (cached->gzip) {
-    cached->gzip_head = std::make_shared<const std::string>(serialisedHead(
+    cached->gzip_head = std::make_shared<const std::string>(net::serialisedHead(
         cached->status, cached->content_type, headersOf(*cached, true), cached->gzip->size()));
   }
   return cached;
@@ -100,8 +100,8 @@ std::shared_ptr<const CachedResponse> ResponseCache::insert(
   return response;
 }
 
-Reply replyFrom(const CachedResponse& cached, const Request& request) {
-  Reply reply;
+net::Reply replyFrom(const CachedResponse& cached, const net::Request& request) {
+  net::Reply reply;
   reply.status = cached.status;
   reply.content_type = cached.content_type;
   const std::string_view if_none_match = request.header("if-none-match");

@@ -6,7 +6,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "api/http_server.h"
+#include "net/http_server.h"
 
 namespace coinrelay::api {
 
@@ -52,7 +52,7 @@ std::shared_ptr<const CachedResponse> makeCachedResponse(
 
 /// Turns a cached answer into a reply for this request: 304 when If-None-Match matches,
 /// the gzip bytes when the client accepts gzip.
-Reply replyFrom(const CachedResponse& cached, const Request& request);
+net::Reply replyFrom(const CachedResponse& cached, const net::Request& request);
 
 /// gzip (RFC 1952) of `data` with zlib.
 std::string gzipCompress(std::string_view data);

@@ -3,6 +3,7 @@
 #include <string>
 #include <utility>
 
+#include "api/api_error.h"
 #include "api/embedded_schemas.h"  // generated from schemas/*.json by cmake/embed_files.cmake
 #include "common/json_writer.h"
 
@@ -23,15 +24,14 @@ std::vector<std::string_view> schemaNames() {
   return names;
 }
 
-std::optional<Reply> schemaRoute(std::string_view path) {
+std::optional<net::Reply> schemaRoute(std::string_view path) {
   constexpr std::string_view kList = "/v1/schemas";
   constexpr std::string_view kPrefix = "/v1/schemas/";
   if (path.starts_with(kPrefix)) {
     if (auto schema = schemaFile(path.substr(kPrefix.size()))) {
-      return Reply{200, "application/schema+json", std::string(*schema)};
+      return net::Reply{200, "application/schema+json", std::string(*schema)};
     }
-    return Reply{404, "application/json",
-                 R"({"error":"no such schema: GET /v1/schemas lists them"})"};
+    return errorReply(ApiErrorKind::NotFound, "no such schema: GET /v1/schemas lists them");
   }
   if (path != kList)
     return std::nullopt;
@@ -45,7 +45,7 @@ std::optional<Reply> schemaRoute(std::string_view path) {
         .endObject();
   }
   w.endArray().endObject();
-  return Reply{200, "application/json", std::move(out)};
+  return net::Reply{200, "application/json", std::move(out)};
 }
 
 }  // namespace coinrelay::api

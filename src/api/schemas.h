@@ -4,7 +4,7 @@
 #include <string_view>
 #include <vector>
 
-#include "api/http_server.h"
+#include "net/http_server.h"
 
 namespace coinrelay::api {
 
@@ -20,6 +20,6 @@ std::vector<std::string_view> schemaNames();
 
 /// GET /v1/schemas (the list, with URLs) and GET /v1/schemas/<file> (the file, as
 /// application/schema+json; 404 for an unknown name). nullopt for any other path.
-std::optional<Reply> schemaRoute(std::string_view path);
+std::optional<net::Reply> schemaRoute(std::string_view path);
 
 }  // namespace coinrelay::api

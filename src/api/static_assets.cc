@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "api/api_error.h"
 #include "api/response_cache.h"
 #include "api/web_assets.h"
 
@@ -45,7 +46,7 @@ bool isDashboardPath(std::string_view path) {
   return path == "/" || path == "/index.html" || path.starts_with(kAssetsPrefix);
 }
 
-std::optional<Reply> dashboardRoute(const Request& request) {
+std::optional<net::Reply> dashboardRoute(const net::Request& request) {
   if (!isDashboardPath(request.path))
     return std::nullopt;
   const std::string_view path =
@@ -54,10 +55,10 @@ std::optional<Reply> dashboardRoute(const Request& request) {
   auto found = files.find(path);
   if (found == files.end()) {
     // Typically an asset of an older build, asked for by a page loaded before an upgrade.
-    return Reply{404, "application/json",
-                 R"({"error":"no such dashboard file: reload / to get the current dashboard"})"};
+    return errorReply(ApiErrorKind::NotFound,
+                      "no such dashboard file: reload / to get the current dashboard");
   }
-  Reply reply = replyFrom(*found->second.response, request);
+  net::Reply reply = replyFrom(*found->second.response, request);
   if (found->second.immutable) {
     reply.headers.emplace_back("Cache-Control", "public, max-age=31536000, immutable");
   } else {

@@ -3,7 +3,7 @@
 #include <optional>
 #include <string_view>
 
-#include "api/http_server.h"
+#include "net/http_server.h"
 
 namespace coinrelay::api {
 
@@ -16,6 +16,6 @@ bool isDashboardPath(std::string_view path);
 /// If-None-Match), gzip when accepted, and caching fit for it: assets/ names carry a content
 /// hash, so they are immutable for a year; index.html is revalidated on every load, so a new
 /// binary's dashboard shows at once. nullopt for any other path.
-std::optional<Reply> dashboardRoute(const Request& request);
+std::optional<net::Reply> dashboardRoute(const net::Request& request);
 
 }  // namespace coinrelay::api

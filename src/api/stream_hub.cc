@@ -18,7 +18,7 @@ std::string StreamHub::encodeEvent(const model::Quote& quote) {
   return event;
 }
 
-void StreamHub::subscribe(std::shared_ptr<EventSink> sink, std::set<std::string> ids,
+void StreamHub::subscribe(std::shared_ptr<net::EventSink> sink, std::set<std::string> ids,
                           std::span<const model::Quote> initial) {
   for (const auto& quote : initial) {
     if (!ids.empty() && !ids.contains(quote.id))

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "api/http_server.h"
 #include "model/quote.h"
+#include "net/http_server.h"
 #include "telemetry/metrics.h"
 
 namespace coinrelay::api {
@@ -22,7 +22,7 @@ class StreamHub {
   StreamHub();
 
   /// Adds a client; `ids` empty means every coin. `initial` quotes are sent first.
-  void subscribe(std::shared_ptr<EventSink> sink, std::set<std::string> ids,
+  void subscribe(std::shared_ptr<net::EventSink> sink, std::set<std::string> ids,
                  std::span<const model::Quote> initial);
   void publish(std::span<const model::Quote> quotes);
   size_t clients() const;
@@ -31,7 +31,7 @@ class StreamHub {
 
  private:
   struct Subscriber {
-    std::shared_ptr<EventSink> sink;
+    std::shared_ptr<net::EventSink> sink;
     std::set<std::string> ids;
   };
   mutable std::mutex mutex_;

@@ -3,14 +3,14 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
-#include "coingecko/api_format.h"
+#include "api/api_error.h"
 #include "telemetry/logging.h"
 
 namespace coinrelay::api {
 
 namespace {
 
-std::string presentedKey(const Request& request) {
+std::string presentedKey(const net::Request& request) {
   for (const char* header : {"x-coinrelay-key", "x-cg-pro-api-key", "x-cg-demo-api-key"}) {
     const std::string_view value = request.header(header);
     if (!value.empty())
@@ -103,7 +103,7 @@ Status Teams::reloadIfChanged() {
   return {};
 }
 
-Teams::Admission Teams::admit(const Request& request) {
+Teams::Admission Teams::admit(const net::Request& request) {
   if (path_.empty())
     return Admission{"anonymous", std::nullopt};
   std::lock_guard lock(mutex_);
@@ -114,11 +114,12 @@ Teams::Admission Teams::admit(const Request& request) {
   const std::string key = presentedKey(request);
   auto it = key.empty() ? by_key_.end() : by_key_.find(key);
   if (it == by_key_.end()) {
-    auto error = coingecko::statusApiError(
-        401, 10002,
-        key.empty() ? "API Key Missing: send your team's coinrelay key in x-cg-pro-api-key"
-                    : "Invalid API Key: this key belongs to no team");
-    return Admission{"unknown", Reply{401, "application/json", std::move(error.body)}};
+    return Admission{
+        "unknown",
+        errorReply(ApiErrorKind::UnknownKey,
+                   key.empty()
+                       ? "API Key Missing: send your team's coinrelay key in x-cg-pro-api-key"
+                       : "Invalid API Key: this key belongs to no team")};
   }
   Team& team = it->second;
   const auto now = clock_.now();
@@ -129,11 +130,10 @@ Teams::Admission Teams::admit(const Request& request) {
     team.used = 0;
   }
   if (team.used >= team.requests_per_minute) {
-    auto error = coingecko::statusApiError(
-        429, 429,
-        fmt::format("You've exceeded your team's rate limit of {} requests per minute.",
-                    team.requests_per_minute));
-    Reply reply{429, "application/json", std::move(error.body)};
+    net::Reply reply =
+        errorReply(ApiErrorKind::RateLimited,
+                   fmt::format("You've exceeded your team's rate limit of {} requests per minute.",
+                               team.requests_per_minute));
     const auto seconds_left =
         60 - std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count() % 60;
     reply.headers.emplace_back("retry-after", std::to_string(seconds_left));

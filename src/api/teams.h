@@ -7,9 +7,9 @@
 #include <optional>
 #include <string>
 
-#include "api/http_server.h"
 #include "common/clock.h"
 #include "common/result.h"
+#include "net/http_server.h"
 
 namespace coinrelay::api {
 
@@ -27,10 +27,10 @@ class Teams {
   explicit Teams(const Clock& clock = systemClock()) : clock_(clock) {}
 
   struct Admission {
-    std::string team;              ///< for metrics; never the key
-    std::optional<Reply> refusal;  ///< 401 or 429, CoinGecko-shaped
+    std::string team;                   ///< for metrics; never the key
+    std::optional<net::Reply> refusal;  ///< 401 or 429, CoinGecko-shaped
   };
-  Admission admit(const Request& request);
+  Admission admit(const net::Request& request);
   bool enabled() const { return !path_.empty(); }
 
  private:

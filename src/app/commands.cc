@@ -6,18 +6,17 @@
 
 #include <fmt/format.h>
 
-#include "api/http_server.h"
 #include "api/relay_routes.h"
 #include "app/command_support.h"
 #include "app/fetch_command.h"
 #include "common/strings.h"
 #include "common/time_util.h"
 #include "config/config.h"
+#include "net/http_server.h"
 #include "pipeline/fetch_loop.h"
 #include "pipeline/index_loop.h"
 #include "pipeline/snapshot.h"
 #include "sinks/elasticsearch_sink.h"
-#include "sinks/kafka_sink.h"
 #include "sinks/sqlite_sink.h"
 #include "storage/sqlite_quote_store.h"
 #include "telemetry/logging.h"
@@ -105,7 +104,7 @@ int simulateCommand(SimulateOptions options, const StopSignal& stop) {
     keys.plan = options.api_key_plan;
   }
   simulate::Simulator simulator(options.market, options.faults, keys);
-  auto server = api::HttpServer::start(options.listen, [&simulator](const api::Request& request) {
+  auto server = net::HttpServer::start(options.listen, [&simulator](const net::Request& request) {
     return simulator.handle(request);
   });
   if (!server) {

@@ -5,13 +5,14 @@
 
 #include <fmt/format.h>
 
-#include "api/http_server.h"
+#include "api/api_error.h"
 #include "api/miss_fetcher.h"
 #include "coingecko/budget.h"
 #include "coingecko/upstream_budget.h"
 #include "common/json_writer.h"
 #include "common/time_util.h"
 #include "net/http_client.h"
+#include "net/http_server.h"
 #include "pipeline/fetch_loop.h"
 #include "pipeline/leader_election.h"
 #include "sinks/spooled_kafka_sink.h"
@@ -123,34 +124,34 @@ int runFetchRole(const config::Config& config, int cycles, const StopSignal& sto
   if (misses)
     misses->setBudget(&budget);
 
-  std::unique_ptr<api::HttpServer> server;
+  std::unique_ptr<net::HttpServer> server;
   if (!config.fetch.metrics_listen.empty()) {
-    auto started = api::HttpServer::start(
-        config.fetch.metrics_listen, [&](const api::Request& request) -> api::Reply {
+    auto started = net::HttpServer::start(
+        config.fetch.metrics_listen, [&](const net::Request& request) -> net::Reply {
           if (request.path == "/metrics") {
-            return api::Reply{200, "text/plain; version=0.0.4; charset=utf-8",
+            return net::Reply{200, "text/plain; version=0.0.4; charset=utf-8",
                               telemetry::metrics().render()};
           }
           if (request.path == "/healthz")
-            return api::Reply{200, "application/json", healthJson(loop, **sink, plan)};
+            return net::Reply{200, "application/json", healthJson(loop, **sink, plan)};
           constexpr std::string_view kUpstream = "/v1/upstream";
           if (request.target.starts_with(kUpstream)) {
             const std::string forwarded(request.target.substr(kUpstream.size()));
             if (misses == nullptr) {
-              return api::Reply{404, "application/json",
-                                R"({"error":"this fetcher does not fetch misses for serve )"
-                                R"(replicas: set serve.on_miss = fetch in its configuration"})"};
+              return api::errorReply(api::ApiErrorKind::NotFound,
+                                     "this fetcher does not fetch misses for serve replicas: set "
+                                     "serve.on_miss = fetch in its configuration");
             }
             if (!api::MissFetcher::forwardable(forwarded)) {
-              return api::Reply{
-                  404, "application/json",
-                  R"({"error":"not fetched for serve replicas: only /simple/price, )"
-                  R"(/coins/markets, /simple/supported_vs_currencies, /coins/list"})"};
+              return api::errorReply(
+                  api::ApiErrorKind::NotFound,
+                  "not fetched for serve replicas: only /simple/price, "
+                  "/coins/markets, /simple/supported_vs_currencies, /coins/list");
             }
             return misses->deferred(forwarded);
           }
-          return api::Reply{404, "application/json",
-                            R"({"error":"not found: try /metrics or /healthz"})"};
+          return api::errorReply(api::ApiErrorKind::NotFound,
+                                 "not found: try /metrics or /healthz");
         });
     if (started) {
       server = std::move(started).value();

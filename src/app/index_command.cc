@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-#include "api/http_server.h"
+#include "api/api_error.h"
 #include "app/command_support.h"
 #include "common/json_writer.h"
 #include "common/strings.h"
@@ -13,6 +13,7 @@
 #include "elasticsearch/elasticsearch_client.h"
 #include "elasticsearch/layout_setup.h"
 #include "net/http_client.h"
+#include "net/http_server.h"
 #include "pipeline/index_loop.h"
 #include "telemetry/logging.h"
 #include "telemetry/metrics.h"
@@ -105,19 +106,18 @@ int indexCommand(const CommonOptions& options, const IndexOptions& index_options
   if (!loop)
     return fail("index", loop.error());
 
-  std::unique_ptr<api::HttpServer> server;
+  std::unique_ptr<net::HttpServer> server;
   const std::string& listen = config->index.metrics_listen;
   if (!listen.empty()) {
     pipeline::IndexLoop* raw = loop->get();
-    auto started = api::HttpServer::start(listen, [raw](const api::Request& request) -> api::Reply {
+    auto started = net::HttpServer::start(listen, [raw](const net::Request& request) -> net::Reply {
       if (request.path == "/metrics") {
-        return api::Reply{200, "text/plain; version=0.0.4; charset=utf-8",
+        return net::Reply{200, "text/plain; version=0.0.4; charset=utf-8",
                           telemetry::metrics().render()};
       }
       if (request.path == "/healthz")
-        return api::Reply{200, "application/json", healthJson(raw->status())};
-      return api::Reply{404, "application/json",
-                        R"({"error":"not found: try /metrics or /healthz"})"};
+        return net::Reply{200, "application/json", healthJson(raw->status())};
+      return api::errorReply(api::ApiErrorKind::NotFound, "not found: try /metrics or /healthz");
     });
     if (started) {
       server = std::move(started).value();

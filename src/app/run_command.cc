@@ -6,7 +6,6 @@
 #include <fmt/format.h>
 
 #include "api/coingecko_routes.h"
-#include "api/http_server.h"
 #include "api/miss_fetcher.h"
 #include "api/relay_routes.h"
 #include "api/stream_hub.h"
@@ -15,6 +14,7 @@
 #include "coingecko/budget.h"
 #include "coingecko/upstream_budget.h"
 #include "net/http_client.h"
+#include "net/http_server.h"
 #include "pipeline/fetch_loop.h"
 #include "pipeline/snapshot.h"
 #include "sinks/elasticsearch_sink.h"
@@ -140,9 +140,9 @@ int runCommand(const CommonOptions& options, const StopSignal& stop) {
                 .endObject();
           },
   });
-  auto server = api::HttpServer::start(
+  auto server = net::HttpServer::start(
       config->http.listen,
-      [&routes](const api::Request& request) { return routes.handle(request); },
+      [&routes](const net::Request& request) { return routes.handle(request); },
       config->http.threads);
   if (!server) {
     return fail("http", server.error());

@@ -10,7 +10,7 @@
 
 #include "common/json_writer.h"
 #include "common/strings.h"
-#include "common/time_util.h"
+#include "model/quote_fields.h"
 
 namespace coinrelay::coingecko {
 
@@ -56,13 +56,6 @@ std::optional<double> rounded(const std::optional<double>& value, std::optional<
   return roundDecimals(*value, *precision);
 }
 
-std::string joined(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& item : items)
-    out += (out.empty() ? "" : ",") + item;
-  return out;
-}
-
 }  // namespace
 
 double roundDecimals(double value, int decimals) {
@@ -73,35 +66,16 @@ double roundDecimals(double value, int decimals) {
   return std::isfinite(result) ? result : value;
 }
 
-ApiError flatApiError(int status, std::string_view message) {
-  ApiError error{status, {}};
-  JsonWriter(error.body).beginObject().field("error", message).endObject();
-  return error;
-}
-
-ApiError statusApiError(int status, int code, std::string_view message) {
-  ApiError error{status, {}};
-  JsonWriter(error.body)
-      .beginObject()
-      .key("status")
-      .beginObject()
-      .field("error_code", code)
-      .field("error_message", message)
-      .endObject()
-      .endObject();
-  return error;
-}
-
 std::string MarketsQuery::normalised() const {
-  return fmt::format("markets|{}|{}|{}|{}|{}|{}", vs_currency, joined(ids), order, per_page, page,
+  return fmt::format("markets|{}|{}|{}|{}|{}|{}", vs_currency, joinCsv(ids), order, per_page, page,
                      precision ? std::to_string(*precision) : "full");
 }
 
-std::optional<MarketsQuery> parseMarketsQuery(const Params& params, ApiError* error) {
+std::optional<MarketsQuery> parseMarketsQuery(const Params& params, std::string* error) {
   MarketsQuery query;
   query.vs_currency = toLower(trim(param(params, "vs_currency")));
   if (query.vs_currency.empty()) {
-    *error = flatApiError(400, "Missing parameter vs_currency");
+    *error = "Missing parameter vs_currency";
     return std::nullopt;
   }
   static const std::set<std::string> kOrders = {"market_cap_desc", "market_cap_asc", "volume_desc",
@@ -110,24 +84,24 @@ std::optional<MarketsQuery> parseMarketsQuery(const Params& params, ApiError* er
   if (!order.empty())
     query.order = order;
   if (!kOrders.contains(query.order)) {
-    *error = flatApiError(400, "invalid order");
+    *error = "invalid order";
     return std::nullopt;
   }
   auto per_page = parsePositive(param(params, "per_page"), 100, 250);
   auto page = parsePositive(param(params, "page"), 1, 1'000'000);
   if (!per_page || !page) {
-    *error = flatApiError(400, !per_page ? "invalid per_page" : "invalid page");
+    *error = !per_page ? "invalid per_page" : "invalid page";
     return std::nullopt;
   }
   query.per_page = *per_page;
   query.page = *page;
   if (!parsePrecision(params, query.precision)) {
-    *error = flatApiError(400, "invalid precision");
+    *error = "invalid precision";
     return std::nullopt;
   }
   query.ids = splitCsv(toLower(param(params, "ids")));
   if (query.ids.size() > kMaxIds) {
-    *error = flatApiError(400, fmt::format("too many ids (at most {})", kMaxIds));
+    *error = fmt::format("too many ids (at most {})", kMaxIds);
     return std::nullopt;
   }
   std::sort(query.ids.begin(), query.ids.end());
@@ -182,80 +156,44 @@ std::string renderMarkets(const std::vector<const model::Quote*>& page,
   JsonWriter w(body);
   w.beginArray();
   for (const model::Quote* q : page) {
-    w.beginObject()
-        .field("id", q->id)
-        .field("symbol", q->symbol)
-        .field("name", q->name)
-        .field("image", q->image)
-        .field("current_price", rounded(q->price, precision))
-        .field("market_cap", q->market_cap)
-        .field("market_cap_rank", q->market_cap_rank)
-        .field("fully_diluted_valuation", q->fully_diluted_valuation)
-        .field("total_volume", q->volume_24h)
-        .field("high_24h", rounded(q->high_24h, precision))
-        .field("low_24h", rounded(q->low_24h, precision))
-        .field("price_change_24h", rounded(q->price_change_24h, precision))
-        .field("price_change_percentage_24h", q->change_24h)
-        .field("market_cap_change_24h", q->market_cap_change_24h)
-        .field("market_cap_change_percentage_24h", q->market_cap_change_percentage_24h)
-        .field("circulating_supply", q->circulating_supply)
-        .field("total_supply", q->total_supply)
-        .field("max_supply", q->max_supply)
-        .field("ath", rounded(q->ath, precision))
-        .field("ath_change_percentage", q->ath_change_percentage);
-    w.key("ath_date");
-    if (q->ath_date_ms) {
-      w.value(formatIso8601Millis(*q->ath_date_ms));
-    } else {
-      w.null();
+    w.beginObject();
+    for (const model::QuoteField* field : model::fieldsOf(model::QuoteFormat::CoinGecko)) {
+      w.key(field->coingecko);
+      if (field->price_valued && precision) {
+        w.value(rounded(model::numberOf(*q, *field), precision));
+      } else {
+        model::writeValue(w, *q, *field, model::QuoteFormat::CoinGecko);
+      }
     }
-    w.field("atl", rounded(q->atl, precision))
-        .field("atl_change_percentage", q->atl_change_percentage);
-    w.key("atl_date");
-    if (q->atl_date_ms) {
-      w.value(formatIso8601Millis(*q->atl_date_ms));
-    } else {
-      w.null();
-    }
-    w.key("roi");
-    if (q->roi) {
-      w.beginObject()
-          .field("times", q->roi->times)
-          .field("currency", q->roi->currency)
-          .field("percentage", q->roi->percentage)
-          .endObject();
-    } else {
-      w.null();
-    }
-    w.field("last_updated", formatIso8601Millis(q->last_updated_ms)).endObject();
+    w.endObject();
   }
   w.endArray();
   return body;
 }
 
 std::string SimplePriceQuery::normalised() const {
-  return fmt::format("price|{}|{}|{}|{}{}{}{}|{}", joined(ids), joined(symbols),
-                     joined(vs_currencies), include_market_cap, include_24hr_vol,
+  return fmt::format("price|{}|{}|{}|{}{}{}{}|{}", joinCsv(ids), joinCsv(symbols),
+                     joinCsv(vs_currencies), include_market_cap, include_24hr_vol,
                      include_24hr_change, include_last_updated_at,
                      precision ? std::to_string(*precision) : "full");
 }
 
-std::optional<SimplePriceQuery> parseSimplePriceQuery(const Params& params, ApiError* error) {
+std::optional<SimplePriceQuery> parseSimplePriceQuery(const Params& params, std::string* error) {
   SimplePriceQuery query;
   query.vs_currencies = splitCsv(toLower(param(params, "vs_currencies")));
   if (query.vs_currencies.empty()) {
-    *error = flatApiError(400, "Missing parameter vs_currencies");
+    *error = "Missing parameter vs_currencies";
     return std::nullopt;
   }
   query.ids = splitCsv(toLower(param(params, "ids")));
   if (query.ids.empty())
     query.symbols = splitCsv(toLower(param(params, "symbols")));
   if (query.ids.empty() && query.symbols.empty()) {
-    *error = flatApiError(400, "Missing parameter ids");
+    *error = "Missing parameter ids";
     return std::nullopt;
   }
   if (query.ids.size() > kMaxIds || query.symbols.size() > kMaxIds) {
-    *error = flatApiError(400, fmt::format("too many ids (at most {})", kMaxIds));
+    *error = fmt::format("too many ids (at most {})", kMaxIds);
     return std::nullopt;
   }
   query.include_market_cap = flag(params, "include_market_cap");
@@ -263,7 +201,7 @@ std::optional<SimplePriceQuery> parseSimplePriceQuery(const Params& params, ApiE
   query.include_24hr_change = flag(params, "include_24hr_change");
   query.include_last_updated_at = flag(params, "include_last_updated_at");
   if (!parsePrecision(params, query.precision)) {
-    *error = flatApiError(400, "invalid precision");
+    *error = "invalid precision";
     return std::nullopt;
   }
   return query;

@@ -11,16 +11,9 @@
 
 namespace coinrelay::coingecko {
 
-/// Query parameters as received (decoded), for the request parsers below.
+/// Query parameters as received (decoded), for the request parsers below. A parser that
+/// refuses the query returns nullopt and sets `*error` to CoinGecko's message for it (a 400).
 using Params = std::map<std::string, std::string>;
-
-/// A CoinGecko-shaped refusal: the status and the exact body CoinGecko sends for it.
-struct ApiError {
-  int status = 400;
-  std::string body;
-};
-ApiError flatApiError(int status, std::string_view message);              ///< {"error":"..."}
-ApiError statusApiError(int status, int code, std::string_view message);  ///< {"status":{...}}
 
 /// `/coins/markets` parameters, validated and normalised (lower case, defaults applied).
 struct MarketsQuery {
@@ -33,7 +26,7 @@ struct MarketsQuery {
   /// A canonical form of the query: equal for queries that must get the same answer.
   std::string normalised() const;
 };
-std::optional<MarketsQuery> parseMarketsQuery(const Params& params, ApiError* error);
+std::optional<MarketsQuery> parseMarketsQuery(const Params& params, std::string* error);
 
 /// Orders, filters and pages `quotes` (all in query.vs_currency) as CoinGecko does.
 std::vector<const model::Quote*> selectMarkets(std::vector<const model::Quote*> quotes,
@@ -54,7 +47,7 @@ struct SimplePriceQuery {
   std::optional<int> precision;
   std::string normalised() const;
 };
-std::optional<SimplePriceQuery> parseSimplePriceQuery(const Params& params, ApiError* error);
+std::optional<SimplePriceQuery> parseSimplePriceQuery(const Params& params, std::string* error);
 
 /// One coin's answer: its id and its quote per requested currency (absent if unknown).
 struct SimplePriceRow {

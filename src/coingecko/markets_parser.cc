@@ -4,7 +4,7 @@
 
 #include "common/json_read.h"
 #include "common/strings.h"
-#include "common/time_util.h"
+#include "model/quote_fields.h"
 
 namespace coinrelay::coingecko {
 
@@ -15,68 +15,18 @@ std::string readItem(simdjson::dom::element element, model::Quote& q) {
   simdjson::dom::object obj;
   if (element.get_object().get(obj) != simdjson::SUCCESS)
     return "item is not an object";
-  std::string type_error;
-  auto id = json::optionalString(obj, "id", &type_error);
-  if (!id || id->empty())
-    return "item has no id";
-  q.id = std::string(*id);
-  auto symbol = json::optionalString(obj, "symbol", &type_error);
-  auto name = json::optionalString(obj, "name", &type_error);
-  if (!symbol || symbol->empty() || !name || name->empty()) {
+  const model::FieldProblem problem = model::readFields(obj, model::QuoteFormat::CoinGecko, q);
+  if (problem.kind == model::FieldProblem::Kind::Missing) {
+    if (problem.key == "id")
+      return "item has no id";
+    if (problem.field->type == model::FieldType::Date) {
+      return fmt::format("{}: {} '{}' is not ISO-8601", q.id, problem.key,
+                         problem.text ? excerpt(*problem.text, 40) : "null");
+    }
     return fmt::format("{}: no symbol or name", q.id);
   }
-  q.symbol = toLower(*symbol);
-  q.name = std::string(*name);
-  auto last_updated = json::optionalString(obj, "last_updated", &type_error);
-  std::optional<int64_t> last_updated_ms;
-  if (last_updated)
-    last_updated_ms = parseIso8601Millis(*last_updated);
-  if (!last_updated_ms) {
-    return fmt::format("{}: last_updated '{}' is not ISO-8601", q.id,
-                       last_updated ? excerpt(*last_updated, 40) : "null");
-  }
-  q.last_updated_ms = *last_updated_ms;
-  q.image = std::string(json::optionalString(obj, "image", &type_error).value_or(""));
-  q.price = json::optionalNumber(obj, "current_price", &type_error);
-  q.market_cap = json::optionalNumber(obj, "market_cap", &type_error);
-  q.market_cap_rank = json::optionalInteger(obj, "market_cap_rank", &type_error);
-  q.fully_diluted_valuation = json::optionalNumber(obj, "fully_diluted_valuation", &type_error);
-  q.volume_24h = json::optionalNumber(obj, "total_volume", &type_error);
-  q.high_24h = json::optionalNumber(obj, "high_24h", &type_error);
-  q.low_24h = json::optionalNumber(obj, "low_24h", &type_error);
-  q.price_change_24h = json::optionalNumber(obj, "price_change_24h", &type_error);
-  q.change_24h = json::optionalNumber(obj, "price_change_percentage_24h", &type_error);
-  q.market_cap_change_24h = json::optionalNumber(obj, "market_cap_change_24h", &type_error);
-  q.market_cap_change_percentage_24h =
-      json::optionalNumber(obj, "market_cap_change_percentage_24h", &type_error);
-  q.circulating_supply = json::optionalNumber(obj, "circulating_supply", &type_error);
-  q.total_supply = json::optionalNumber(obj, "total_supply", &type_error);
-  q.max_supply = json::optionalNumber(obj, "max_supply", &type_error);
-  q.ath = json::optionalNumber(obj, "ath", &type_error);
-  q.ath_change_percentage = json::optionalNumber(obj, "ath_change_percentage", &type_error);
-  if (auto date = json::optionalString(obj, "ath_date", &type_error)) {
-    q.ath_date_ms = parseIso8601Millis(*date);
-  }
-  q.atl = json::optionalNumber(obj, "atl", &type_error);
-  q.atl_change_percentage = json::optionalNumber(obj, "atl_change_percentage", &type_error);
-  if (auto date = json::optionalString(obj, "atl_date", &type_error)) {
-    q.atl_date_ms = parseIso8601Millis(*date);
-  }
-  simdjson::dom::element roi_element;
-  if (obj.at_key("roi").get(roi_element) == simdjson::SUCCESS && !roi_element.is_null()) {
-    simdjson::dom::object roi;
-    if (roi_element.get_object().get(roi) != simdjson::SUCCESS) {
-      type_error = type_error.empty() ? "roi" : type_error;
-    } else {
-      model::Roi r;
-      r.times = json::optionalNumber(roi, "times", &type_error).value_or(0);
-      r.currency = std::string(json::optionalString(roi, "currency", &type_error).value_or(""));
-      r.percentage = json::optionalNumber(roi, "percentage", &type_error).value_or(0);
-      q.roi = r;
-    }
-  }
-  if (!type_error.empty())
-    return fmt::format("{}: field '{}' has the wrong type", q.id, type_error);
+  if (problem.kind == model::FieldProblem::Kind::WrongType)
+    return fmt::format("{}: field '{}' has the wrong type", q.id, problem.key);
   return {};
 }
 

@@ -15,6 +15,13 @@ std::string_view trim(std::string_view text) {
   return text;
 }
 
+std::string joinCsv(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items)
+    out += (out.empty() ? "" : ",") + item;
+  return out;
+}
+
 std::vector<std::string> splitCsv(std::string_view text) {
   std::vector<std::string> items;
   size_t start = 0;

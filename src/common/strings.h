@@ -6,7 +6,8 @@
 
 namespace coinrelay {
 
-std::vector<std::string> splitCsv(std::string_view text);  ///< trims items, drops empty ones
+std::vector<std::string> splitCsv(std::string_view text);    ///< trims items, drops empty ones
+std::string joinCsv(const std::vector<std::string>& items);  ///< "a,b,c"
 std::string toLower(std::string_view text);
 std::string toUpper(std::string_view text);
 std::string_view trim(std::string_view text);

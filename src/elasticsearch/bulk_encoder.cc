@@ -11,17 +11,7 @@
 namespace coinrelay::elasticsearch {
 
 void appendIndexAction(std::string& body, std::string_view index, const model::Quote& quote) {
-  JsonWriter action(body);
-  action.beginObject()
-      .key("index")
-      .beginObject()
-      .field("_index", index)
-      .field("_id", model::observationKey(quote))
-      .endObject()
-      .endObject();
-  body.push_back('\n');
-  model::encodeQuote(quote, body);
-  body.push_back('\n');
+  appendIndexAction(body, index, model::observationKey(quote), model::encodeQuote(quote));
 }
 
 void appendIndexAction(std::string& body, std::string_view index, std::string_view id,

@@ -79,27 +79,27 @@ ElasticsearchClient::ElasticsearchClient(const config::ElasticsearchConfig& conf
 
 Result<net::HttpResponse> ElasticsearchClient::send(const std::string& method,
                                                     const std::string& path, std::string body,
-                                                    const char* content_type) {
+                                                    const char* content_type,
+                                                    std::chrono::milliseconds timeout) {
   net::HttpRequest request;
   request.method = method;
   request.url = config_.url + path;
   request.body = std::move(body);
-  request.timeout = std::chrono::seconds(60);
+  request.timeout = timeout;
   if (content_type != nullptr)
     request.headers.emplace_back("Content-Type", content_type);
   auto response = http_.send(request);
-  if (!response && response.error().message.find(net::kUntrustedCertificate) != std::string::npos) {
-    return makeError(ErrorCode::FailedPrecondition,
-                     fmt::format("search engine at {}: {}; set elasticsearch.ca_file "
-                                 "(COINRELAY_ELASTICSEARCH_CA_FILE) to the CA bundle that signed "
-                                 "its certificate",
-                                 net::redactUrl(config_.url), response.error().message));
-  }
   if (!response) {
-    return makeError(ErrorCode::Unavailable,
-                     fmt::format("search engine at {} is unreachable ({}); start it or set "
-                                 "elasticsearch.url / COINRELAY_ELASTICSEARCH_URL",
-                                 net::redactUrl(config_.url), response.error().message));
+    const std::string url = net::redactUrl(config_.url);
+    const std::string& why = response.error().message;
+    return http_.failure(
+        fmt::format("search engine at {}: {}; set elasticsearch.ca_file "
+                    "(COINRELAY_ELASTICSEARCH_CA_FILE) to the CA bundle that signed its "
+                    "certificate",
+                    url, why),
+        fmt::format("search engine at {} is unreachable ({}); start it or set elasticsearch.url "
+                    "/ COINRELAY_ELASTICSEARCH_URL",
+                    url, why));
   }
   return response;
 }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -48,7 +49,8 @@ class ElasticsearchClient {
   /// Any call. A transport failure is an Unavailable error naming the URL; every HTTP status
   /// comes back as a response.
   Result<net::HttpResponse> send(const std::string& method, const std::string& path,
-                                 std::string body = {}, const char* content_type = nullptr);
+                                 std::string body = {}, const char* content_type = nullptr,
+                                 std::chrono::milliseconds timeout = std::chrono::seconds(60));
   /// Sends one NDJSON `_bulk` body.
   Result<BulkReply> bulk(const std::string& body);
 

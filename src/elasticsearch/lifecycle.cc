@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "common/json_writer.h"
+#include "model/quote_fields.h"
 
 namespace coinrelay::elasticsearch {
 
@@ -16,31 +17,9 @@ std::string backingPattern(const Layout& layout) {
 }
 
 void writeQuoteMappings(JsonWriter& w) {
-  constexpr const char* kDouble = R"({"type":"double"})";
-  constexpr const char* kLong = R"({"type":"long"})";
-  constexpr const char* kKeyword = R"({"type":"keyword"})";
-  constexpr const char* kDate =
-      R"({"type":"date","format":"strict_date_optional_time||epoch_millis"})";
   w.key("mappings").beginObject().field("dynamic", "strict").key("properties").beginObject();
-  w.key("schema_version").raw(R"({"type":"short"})");
-  for (const char* name : {"id", "symbol", "vs_currency", "name"})
-    w.key(name).raw(kKeyword);
-  w.key("image").raw(R"({"type":"keyword","index":false,"doc_values":false})");
-  for (const char* name : {"market_cap", "volume_24h", "fully_diluted_valuation"}) {
-    w.key(name).raw(kLong);
-  }
-  w.key("market_cap_rank").raw(R"({"type":"integer"})");
-  for (const char* name :
-       {"price", "change_24h", "high_24h", "low_24h", "price_change_24h", "market_cap_change_24h",
-        "market_cap_change_percentage_24h", "circulating_supply", "total_supply", "max_supply",
-        "ath", "ath_change_percentage", "atl", "atl_change_percentage"}) {
-    w.key(name).raw(kDouble);
-  }
-  for (const char* name : {"last_updated", "timestamp", "ath_date", "atl_date"}) {
-    w.key(name).raw(kDate);
-  }
-  w.key("roi").raw(
-      R"({"properties":{"times":{"type":"double"},"currency":{"type":"keyword"},"percentage":{"type":"double"}}})");
+  for (const model::QuoteField& field : model::kQuoteFields)
+    w.key(field.name).raw(field.mapping);
   w.endObject().endObject();  // properties, mappings
 }
 

@@ -227,18 +227,15 @@ Result<SetupReport> setupKibana(const SetupOptions& options) {
     request.body = std::move(body);
     request.timeout = options.timeout;
     auto response = http.send(request);
-    if (!response &&
-        response.error().message.find(net::kUntrustedCertificate) != std::string::npos) {
-      return makeError(ErrorCode::FailedPrecondition,
-                       fmt::format("Kibana at {}: {}; set kibana.ca_file to the CA bundle that "
-                                   "signed its certificate",
-                                   net::redactUrl(options.url), response.error().message));
-    }
     if (!response) {
-      return makeError(ErrorCode::Unavailable,
-                       fmt::format("cannot reach Kibana at {}: {}; check kibana.url and that "
-                                   "Kibana is running",
-                                   net::redactUrl(options.url), response.error().message));
+      const std::string url = net::redactUrl(options.url);
+      const std::string& why = response.error().message;
+      return http.failure(
+          fmt::format("Kibana at {}: {}; set kibana.ca_file to the CA bundle that signed its "
+                      "certificate",
+                      url, why),
+          fmt::format("cannot reach Kibana at {}: {}; check kibana.url and that Kibana is running",
+                      url, why));
     }
     return response;
   };

@@ -43,10 +43,26 @@ std::optional<std::string_view> HttpResponse::header(std::string_view lower_name
   return std::nullopt;
 }
 
+TlsFailure classifyTlsFailure(int curl_code) {
+  switch (static_cast<CURLcode>(curl_code)) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+      return TlsFailure::UntrustedCertificate;
+    case CURLE_SSL_CACERT_BADFILE:
+      return TlsFailure::UnreadableCaFile;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CERTPROBLEM:
+      return TlsFailure::Handshake;
+    default:
+      return TlsFailure::None;
+  }
+}
+
 struct HttpClient::Impl {
   CURL* curl = nullptr;
   HttpAuth auth;
   std::string ca_file;
+  TlsFailure last_tls_failure = TlsFailure::None;
 };
 
 HttpClient::HttpClient(HttpAuth auth, std::string ca_file) : impl_(std::make_unique<Impl>()) {
@@ -68,7 +84,18 @@ Result<HttpResponse> HttpClient::get(const std::string& url, std::chrono::millis
   return send(request);
 }
 
+TlsFailure HttpClient::lastTlsFailure() const {
+  return impl_->last_tls_failure;
+}
+
+Error HttpClient::failure(std::string untrusted, std::string unreachable) const {
+  if (certificateUnverifiable(impl_->last_tls_failure))
+    return Error{ErrorCode::FailedPrecondition, std::move(untrusted)};
+  return Error{ErrorCode::Unavailable, std::move(unreachable)};
+}
+
 Result<HttpResponse> HttpClient::send(const HttpRequest& request) {
+  impl_->last_tls_failure = TlsFailure::None;
   CURL* curl = impl_->curl;
   if (curl == nullptr)
     return makeError(ErrorCode::Internal, "libcurl failed to initialise");
@@ -118,7 +145,8 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& request) {
   curl_slist_free_all(header_list);
   if (code != CURLE_OK) {
     const char* what = error_buffer[0] != 0 ? error_buffer : curl_easy_strerror(code);
-    if (code == CURLE_PEER_FAILED_VERIFICATION || code == CURLE_SSL_CACERT_BADFILE) {
+    impl_->last_tls_failure = classifyTlsFailure(code);
+    if (certificateUnverifiable(impl_->last_tls_failure)) {
       // Retrying cannot help: the fix is the CA bundle (or the host name in the URL).
       return makeError(ErrorCode::FailedPrecondition,
                        fmt::format("{} {}: {}: {}", request.method, redactUrl(request.url),

@@ -37,14 +37,28 @@ struct HttpAuth {
   std::string authorization;  ///< a full Authorization header value, e.g. "ApiKey ..."
 };
 
-/// Opens the message of a FailedPrecondition error for a TLS certificate the client cannot
-/// trust (no CA file given, a wrong one, or a host name the certificate does not name).
+/// Why a TLS connection failed, from libcurl's error code (never from its message text).
+enum class TlsFailure {
+  None,                  ///< not a TLS failure (or no failure)
+  UntrustedCertificate,  ///< CURLE_PEER_FAILED_VERIFICATION: no CA, a wrong one, another host
+  UnreadableCaFile,      ///< CURLE_SSL_CACERT_BADFILE: the CA file given cannot be loaded
+  Handshake,             ///< CURLE_SSL_CONNECT_ERROR and kin: e.g. https to a plain-http port
+};
+/// The class of a libcurl error code (a CURLcode).
+TlsFailure classifyTlsFailure(int curl_code);
+/// True for the failures only a CA bundle (or the host name in the URL) can fix: retrying is
+/// useless, so the caller names its CA-file setting.
+inline bool certificateUnverifiable(TlsFailure failure) {
+  return failure == TlsFailure::UntrustedCertificate || failure == TlsFailure::UnreadableCaFile;
+}
+
+/// Opens the message of the FailedPrecondition error of a certificateUnverifiable() failure.
 inline constexpr const char* kUntrustedCertificate = "TLS certificate not trusted";
 
 /// A blocking HTTP/1.1 client over one libcurl easy handle, reused so that connections stay
-/// alive between calls. Transport failures (refused, timeout, DNS) come back as Unavailable; a
-/// certificate that cannot be verified as FailedPrecondition (kUntrustedCertificate); any HTTP
-/// status is a successful exchange that the caller judges.
+/// alive between calls. Transport failures (refused, timeout, DNS, a failed TLS handshake) come
+/// back as Unavailable; a certificate that cannot be verified as FailedPrecondition
+/// (kUntrustedCertificate); any HTTP status is a successful exchange that the caller judges.
 /// Threading: one instance per thread.
 class HttpClient {
  public:
@@ -56,6 +70,11 @@ class HttpClient {
   Result<HttpResponse> send(const HttpRequest& request);
   Result<HttpResponse> get(const std::string& url,
                            std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  /// The TLS class of the last send()'s failure; None after an exchange.
+  TlsFailure lastTlsFailure() const;
+  /// The caller's error for the last send()'s failure: FailedPrecondition with `untrusted` when
+  /// only a CA bundle can fix it (certificateUnverifiable), else Unavailable with `unreachable`.
+  Error failure(std::string untrusted, std::string unreachable) const;
 
  private:
   struct Impl;

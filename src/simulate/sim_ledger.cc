@@ -15,14 +15,14 @@ namespace {
 constexpr size_t kMaxLog = 500'000;
 constexpr size_t kMaxMinutes = 240;
 
-api::Reply json(int status, std::string body) {
-  api::Reply reply;
+net::Reply json(int status, std::string body) {
+  net::Reply reply;
   reply.status = status;
   reply.body = std::move(body);
   return reply;
 }
 
-api::Reply statusError(int status, int code, std::string_view message) {
+net::Reply statusError(int status, int code, std::string_view message) {
   std::string body;
   JsonWriter(body)
       .beginObject()
@@ -40,7 +40,7 @@ api::Reply statusError(int status, int code, std::string_view message) {
 SimLedger::SimLedger(KeyPolicy keys) : keys_(std::move(keys)) {}
 
 void SimLedger::record(int64_t t_ms, const std::string& path, int status,
-                       const api::Request& request) {
+                       const net::Request& request) {
   ++requests_;
   log_.push_back(Entry{t_ms, path, status});
   if (log_.size() > kMaxLog)
@@ -57,7 +57,7 @@ void SimLedger::record(int64_t t_ms, const std::string& path, int status,
   ++by_auth_[auth];
 }
 
-void SimLedger::serveMarkets(api::Reply& reply, const std::string& vs_currency,
+void SimLedger::serveMarkets(net::Reply& reply, const std::string& vs_currency,
                              double invalid_share, std::mt19937_64& rng) {
   simdjson::padded_string padded(reply.body);
   simdjson::dom::element doc;
@@ -93,7 +93,7 @@ void SimLedger::serveMarkets(api::Reply& reply, const std::string& vs_currency,
     reply.body = std::move(out);
 }
 
-std::optional<api::Reply> SimLedger::checkKey(const api::Request& request) const {
+std::optional<net::Reply> SimLedger::checkKey(const net::Request& request) const {
   if (keys_.key.empty())
     return std::nullopt;
   const std::string_view pro = request.header("x-cg-pro-api-key");
@@ -122,7 +122,7 @@ std::optional<api::Reply> SimLedger::checkKey(const api::Request& request) const
   return std::nullopt;
 }
 
-api::Reply SimLedger::keyUsage(const api::Request& request) const {
+net::Reply SimLedger::keyUsage(const net::Request& request) const {
   if (keys_.plan != "pro" || request.header("x-cg-pro-api-key").empty())
     return statusError(401, 10005, "This request is limited Pro API subscribers");
   const auto used = static_cast<int64_t>(requests_);
@@ -171,7 +171,7 @@ void SimLedger::writeStats(JsonWriter& w) const {
   w.field("served_observations", static_cast<int64_t>(served_.size()));
 }
 
-std::optional<api::Reply> SimLedger::control(const api::Request& request, FaultOptions& faults) {
+std::optional<net::Reply> SimLedger::control(const net::Request& request, FaultOptions& faults) {
   if (request.path == "/_sim/requests") {
     // [[t_ms, status], ...] of the requests to one path (default: every /api/v3 path).
     const std::string prefix = request.param("path", "/api/v3/");

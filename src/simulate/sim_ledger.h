@@ -10,8 +10,8 @@
 
 #include <simdjson.h>
 
-#include "api/http_server.h"
 #include "common/json_writer.h"
+#include "net/http_server.h"
 
 namespace coinrelay::simulate {
 
@@ -35,20 +35,20 @@ class SimLedger {
   explicit SimLedger(KeyPolicy keys = {});
 
   /// One /api/v3 request answered at `t_ms` with `status`, and the auth header it carried.
-  void record(int64_t t_ms, const std::string& path, int status, const api::Request& request);
+  void record(int64_t t_ms, const std::string& path, int status, const net::Request& request);
   /// A whole 200 /coins/markets page about to be sent: turns a share of its items invalid
   /// (last_updated garbled) and remembers the observations of the others.
-  void serveMarkets(api::Reply& reply, const std::string& vs_currency, double invalid_share,
+  void serveMarkets(net::Reply& reply, const std::string& vs_currency, double invalid_share,
                     std::mt19937_64& rng);
   /// CoinGecko's key checks (401 10002 missing, 400 10010/10011 wrong host, 401 invalid key),
   /// or nullopt when the request may proceed.
-  std::optional<api::Reply> checkKey(const api::Request& request) const;
+  std::optional<net::Reply> checkKey(const net::Request& request) const;
   /// GET /api/v3/key (paid plans): the key's usage, from what was counted.
-  api::Reply keyUsage(const api::Request& request) const;
+  net::Reply keyUsage(const net::Request& request) const;
 
   /// The /_sim/ paths this ledger answers (stats parts, requests, served, faults); nullopt for
   /// others.
-  std::optional<api::Reply> control(const api::Request& request, FaultOptions& faults);
+  std::optional<net::Reply> control(const net::Request& request, FaultOptions& faults);
   /// Fields for /_sim/stats, into its open object: per_minute, max_per_minute, max_per_60s,
   /// requests by auth header.
   void writeStats(JsonWriter& w) const;

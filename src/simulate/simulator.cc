@@ -7,7 +7,6 @@
 
 #include <fmt/format.h>
 
-#include "coingecko/api_format.h"
 #include "common/json_writer.h"
 #include "common/strings.h"
 #include "common/time_util.h"
@@ -35,17 +34,15 @@ double roundSignificant(double value, int digits) {
   return std::round(value * scale) / scale;
 }
 
-api::Reply jsonReply(int status, std::string body) {
-  api::Reply reply;
+net::Reply jsonReply(int status, std::string body) {
+  net::Reply reply;
   reply.status = status;
   reply.body = std::move(body);
   return reply;
 }
 
-api::Reply flatError(int status, std::string_view message) {
-  std::string body;
-  JsonWriter(body).beginObject().field("error", message).endObject();
-  return jsonReply(status, std::move(body));
+net::Reply flatError(int status, std::string_view message) {
+  return jsonReply(status, flatErrorJson(message));
 }
 
 }  // namespace
@@ -58,11 +55,11 @@ void Simulator::count(const std::string& path, int status) {
   ++by_path_[path][status];
 }
 
-std::optional<api::Reply> Simulator::injectFault(const std::string& body) {
+std::optional<net::Reply> Simulator::injectFault(const std::string& body) {
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   double roll = unit(fault_rng_);
   if ((roll -= faults_.rate_limited) < 0) {
-    api::Reply reply = jsonReply(429, kRateLimitBody);
+    net::Reply reply = jsonReply(429, kRateLimitBody);
     reply.headers.emplace_back("retry-after", std::to_string(faults_.retry_after_s));
     return reply;
   }
@@ -70,7 +67,7 @@ std::optional<api::Reply> Simulator::injectFault(const std::string& body) {
     return jsonReply(503, R"({"error":"Service Unavailable"})");
   }
   if ((roll -= faults_.html) < 0) {
-    api::Reply reply;
+    net::Reply reply;
     reply.status = 403;
     reply.content_type = "text/html; charset=UTF-8";
     reply.body = kCloudflareHtml;
@@ -81,12 +78,12 @@ std::optional<api::Reply> Simulator::injectFault(const std::string& body) {
   return std::nullopt;
 }
 
-api::Reply Simulator::handle(const api::Request& request) {
+net::Reply Simulator::handle(const net::Request& request) {
   std::lock_guard lock(mutex_);
   if (request.path.starts_with("/_sim/"))
     return control(request);
   market_.advanceTo(nowMs());
-  api::Reply reply;
+  net::Reply reply;
   auto refused = request.path.starts_with("/api/v3/") ? ledger_.checkKey(request) : std::nullopt;
   if (refused) {
     reply = std::move(*refused);
@@ -125,80 +122,74 @@ api::Reply Simulator::handle(const api::Request& request) {
   return reply;
 }
 
-model::Quote Simulator::quoteOf(const SimCoin& c, const std::string& vs, double rate) const {
-  model::Quote q;
-  q.id = c.id;
-  q.symbol = c.symbol;
-  q.name = c.name;
-  q.vs_currency = vs;
-  q.last_updated_ms = c.last_updated_ms;
-  q.image = fmt::format("https://coin-images.coingecko.com/coins/images/{}/large/{}.png",
+MarketRow Simulator::rowOf(const SimCoin& c, double rate) const {
+  MarketRow r;
+  r.id = c.id;
+  r.symbol = c.symbol;
+  r.name = c.name;
+  r.last_updated_ms = c.last_updated_ms;
+  r.image = fmt::format("https://coin-images.coingecko.com/coins/images/{}/large/{}.png",
                         c.image_number, c.id);
   const double price = roundSignificant(c.price * rate, 7);
   const double open = c.open_24h * rate;
   const double market_cap = std::round(c.marketCap() * rate);
   const double open_cap = open * c.circulating_supply;
-  q.price = price;
-  q.market_cap = market_cap;
-  q.market_cap_rank = c.market_cap_rank;
-  q.fully_diluted_valuation = std::round(c.price * rate * c.max_supply.value_or(c.total_supply));
-  q.volume_24h = std::round(market_cap * c.volume_ratio);
-  q.high_24h = roundSignificant(c.high_24h * rate, 7);
-  q.low_24h = roundSignificant(c.low_24h * rate, 7);
-  q.price_change_24h = roundSignificant(price - open, 6);
-  q.change_24h = roundSignificant((price / open - 1.0) * 100.0, 6);
-  q.market_cap_change_24h = std::round(market_cap - open_cap);
-  q.market_cap_change_percentage_24h = roundSignificant((market_cap / open_cap - 1.0) * 100.0, 6);
-  q.circulating_supply = c.circulating_supply;
-  q.total_supply = c.total_supply;
-  q.max_supply = c.max_supply;
-  q.ath = roundSignificant(c.ath * rate, 7);
-  q.ath_change_percentage = roundSignificant((c.price / c.ath - 1.0) * 100.0, 6);
-  q.ath_date_ms = 1636554259604;  // 2021-11-10T14:24:19.604Z
-  q.atl = roundSignificant(c.atl * rate, 7);
-  q.atl_change_percentage = roundSignificant((c.price / c.atl - 1.0) * 100.0, 6);
-  q.atl_date_ms = 1445299200000;  // 2015-10-20T00:00:00.000Z
+  r.current_price = price;
+  r.market_cap = market_cap;
+  r.market_cap_rank = c.market_cap_rank;
+  r.fully_diluted_valuation = std::round(c.price * rate * c.max_supply.value_or(c.total_supply));
+  r.total_volume = std::round(market_cap * c.volume_ratio);
+  r.high_24h = roundSignificant(c.high_24h * rate, 7);
+  r.low_24h = roundSignificant(c.low_24h * rate, 7);
+  r.price_change_24h = roundSignificant(price - open, 6);
+  r.price_change_percentage_24h = roundSignificant((price / open - 1.0) * 100.0, 6);
+  r.market_cap_change_24h = std::round(market_cap - open_cap);
+  r.market_cap_change_percentage_24h = roundSignificant((market_cap / open_cap - 1.0) * 100.0, 6);
+  r.circulating_supply = c.circulating_supply;
+  r.total_supply = c.total_supply;
+  r.max_supply = c.max_supply;
+  r.ath = roundSignificant(c.ath * rate, 7);
+  r.ath_change_percentage = roundSignificant((c.price / c.ath - 1.0) * 100.0, 6);
+  r.ath_date_ms = 1636554259604;  // 2021-11-10T14:24:19.604Z
+  r.atl = roundSignificant(c.atl * rate, 7);
+  r.atl_change_percentage = roundSignificant((c.price / c.atl - 1.0) * 100.0, 6);
+  r.atl_date_ms = 1445299200000;  // 2015-10-20T00:00:00.000Z
   if (c.id == "ethereum")
-    q.roi = model::Roi{63.51804113920761, "btc", 6351.804113920761};
-  return q;
+    r.roi = MarketRow::Roi{63.51804113920761, "btc", 6351.804113920761};
+  return r;
 }
 
-std::vector<model::Quote> Simulator::quotesIn(const std::string& vs, double rate) const {
-  std::vector<model::Quote> quotes;
-  quotes.reserve(market_.ranked().size());
+std::vector<MarketRow> Simulator::rowsIn(double rate) const {
+  std::vector<MarketRow> rows;
+  rows.reserve(market_.ranked().size());
   for (const auto& coin : market_.ranked())
-    quotes.push_back(quoteOf(coin, vs, rate));
-  return quotes;
+    rows.push_back(rowOf(coin, rate));
+  return rows;
 }
 
-api::Reply Simulator::coinsMarkets(const api::Request& request) {
-  coingecko::ApiError error;
-  auto query = coingecko::parseMarketsQuery(request.query, &error);
+net::Reply Simulator::coinsMarkets(const net::Request& request) {
+  std::string error;
+  auto query = readMarketsRequest(request.query, &error);
   if (!query)
-    return jsonReply(error.status, std::move(error.body));
+    return flatError(400, error);
   const auto rate = usdRate(market_, query->vs_currency);
   if (!rate)
     return flatError(400, "invalid vs_currency");
-  const std::vector<model::Quote> quotes = quotesIn(query->vs_currency, *rate);
-  std::vector<const model::Quote*> all;
-  all.reserve(quotes.size());
-  for (const auto& q : quotes)
-    all.push_back(&q);
-  return jsonReply(200, coingecko::renderMarkets(coingecko::selectMarkets(std::move(all), *query),
-                                                 query->precision));
+  const std::vector<MarketRow> rows = rowsIn(*rate);
+  return jsonReply(200, marketsJson(pageOf(rows, *query), query->precision));
 }
 
-api::Reply Simulator::simplePrice(const api::Request& request) {
-  coingecko::ApiError error;
-  auto query = coingecko::parseSimplePriceQuery(request.query, &error);
+net::Reply Simulator::simplePrice(const net::Request& request) {
+  std::string error;
+  auto query = readPriceRequest(request.query, &error);
   if (!query)
-    return jsonReply(error.status, std::move(error.body));
-  std::vector<std::vector<model::Quote>> per_currency;
+    return flatError(400, error);
+  std::vector<std::vector<MarketRow>> per_currency;
   for (const auto& vs : query->vs_currencies) {
     auto rate = usdRate(market_, vs);
     if (!rate)
       return flatError(400, "invalid vs_currency");
-    per_currency.push_back(quotesIn(vs, *rate));
+    per_currency.push_back(rowsIn(*rate));
   }
   // ranked() order: index i is the same coin in every currency.
   std::vector<size_t> selected;
@@ -222,25 +213,25 @@ api::Reply Simulator::simplePrice(const api::Request& request) {
       }
     }
   }
-  std::vector<coingecko::SimplePriceRow> rows;
+  std::vector<std::vector<const MarketRow*>> answer;
   for (size_t i : selected) {
-    coingecko::SimplePriceRow row{coins[i].id, {}};
-    for (const auto& quotes : per_currency)
-      row.per_currency.push_back(&quotes[i]);
-    rows.push_back(std::move(row));
+    std::vector<const MarketRow*> rows;
+    for (const auto& rows_in_currency : per_currency)
+      rows.push_back(&rows_in_currency[i]);
+    answer.push_back(std::move(rows));
   }
-  return jsonReply(200, coingecko::renderSimplePrice(rows, *query));
+  return jsonReply(200, priceJson(answer, *query));
 }
 
-api::Reply Simulator::coinsList() {
-  const std::vector<model::Quote> quotes = quotesIn("usd", 1.0);
-  std::vector<const model::Quote*> all;
-  for (const auto& q : quotes)
-    all.push_back(&q);
-  return jsonReply(200, coingecko::renderCoinsList(std::move(all)));
+net::Reply Simulator::coinsList() {
+  const std::vector<MarketRow> rows = rowsIn(1.0);
+  std::vector<const MarketRow*> all;
+  for (const auto& row : rows)
+    all.push_back(&row);
+  return jsonReply(200, coinsListJson(std::move(all)));
 }
 
-api::Reply Simulator::control(const api::Request& request) {
+net::Reply Simulator::control(const net::Request& request) {
   if (auto reply = ledger_.control(request, faults_))
     return std::move(*reply);
   if (request.path == "/_sim/stats")

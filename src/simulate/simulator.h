@@ -7,9 +7,9 @@
 #include <string>
 #include <utility>
 
-#include "api/http_server.h"
-#include "model/quote.h"
+#include "net/http_server.h"
 #include "simulate/market.h"
+#include "simulate/sim_api.h"
 #include "simulate/sim_ledger.h"
 
 namespace coinrelay::simulate {
@@ -28,23 +28,25 @@ struct FaultOptions {
 
 /// A CoinGecko-compatible upstream for tests, benchmarks and offline demos: the /api/v3
 /// endpoints coinrelay uses, with CoinGecko's field names, types and error bodies, over a
-/// simulated market, plus injected faults and request counters at /_sim/stats.
+/// simulated market, plus injected faults and request counters at /_sim/stats. It answers
+/// through its own reading of CoinGecko's API (sim_api.h), never through coinrelay's.
 /// Threading: handle() is safe from any number of server threads.
 class Simulator {
  public:
   Simulator(const MarketOptions& market, const FaultOptions& faults, KeyPolicy keys = {});
 
-  api::Reply handle(const api::Request& request);
+  net::Reply handle(const net::Request& request);
   std::string statsJson();
 
  private:
-  api::Reply coinsMarkets(const api::Request& request);
-  api::Reply simplePrice(const api::Request& request);
-  api::Reply coinsList();
-  api::Reply control(const api::Request& request);
-  model::Quote quoteOf(const SimCoin& coin, const std::string& vs, double rate) const;
-  std::vector<model::Quote> quotesIn(const std::string& vs, double rate) const;
-  std::optional<api::Reply> injectFault(const std::string& body);
+  net::Reply coinsMarkets(const net::Request& request);
+  net::Reply simplePrice(const net::Request& request);
+  net::Reply coinsList();
+  net::Reply control(const net::Request& request);
+  MarketRow rowOf(const SimCoin& coin, double rate) const;
+  /// Every coin in rank order, in the currency worth `rate` units per USD.
+  std::vector<MarketRow> rowsIn(double rate) const;
+  std::optional<net::Reply> injectFault(const std::string& body);
   void count(const std::string& path, int status);
 
   std::mutex mutex_;

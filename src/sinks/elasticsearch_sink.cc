@@ -1,6 +1,7 @@
 #include "sinks/elasticsearch_sink.h"
 
 #include "elasticsearch/layout_setup.h"
+#include "model/quote_codec.h"
 #include "net/http_client.h"
 #include "telemetry/logging.h"
 
@@ -20,8 +21,20 @@ Result<std::unique_ptr<ElasticsearchSink>> ElasticsearchSink::create(
 }
 
 Status ElasticsearchSink::deliver(std::span<const model::Quote> batch) {
-  if (!indexer_.indexAll(std::vector<model::Quote>(batch.begin(), batch.end()))) {
+  std::vector<elasticsearch::BulkDoc> docs;
+  docs.reserve(batch.size());
+  for (const auto& quote : batch)
+    docs.push_back({model::observationKey(quote), model::encodeQuote(quote)});
+  auto outcomes = writer_.write(index_, docs);
+  if (!outcomes)
     return makeError(ErrorCode::Unavailable, "stopped before the search engine accepted the batch");
+  for (size_t i = 0; i < outcomes->size(); ++i) {
+    const elasticsearch::DocOutcome& outcome = (*outcomes)[i];
+    if (!outcome.indexed) {
+      telemetry::logger("elasticsearch")
+          ->error("document {} refused for good (HTTP {}): {}", docs[i].id, outcome.status,
+                  outcome.reason);
+    }
   }
   return {};
 }

@@ -7,9 +7,16 @@
 #include "common/json_writer.h"
 #include "common/strings.h"
 #include "common/time_util.h"
-#include "net/http_client.h"
+#include "elasticsearch/elasticsearch_client.h"
 
 namespace coinrelay::storage {
+
+namespace {
+
+/// A dashboard waits for this answer: a slow engine gets a 503, not a hung chart.
+constexpr std::chrono::seconds kSearchTimeout{10};
+
+}  // namespace
 
 std::string renderHistory(const HistoryQuery& query, const std::vector<HistoryPoint>& points) {
   const size_t stride = points.size() > query.max_points
@@ -33,9 +40,6 @@ std::string renderHistory(const HistoryQuery& query, const std::vector<HistoryPo
 }
 
 Result<std::vector<HistoryPoint>> ElasticsearchHistory::points(const HistoryQuery& query) {
-  net::HttpAuth auth{config_.username, config_.password,
-                     config_.api_key.empty() ? "" : "ApiKey " + config_.api_key};
-  net::HttpClient http(auth, config_.ca_file);
   std::string body;
   JsonWriter w(body);
   w.beginObject()
@@ -69,12 +73,10 @@ Result<std::vector<HistoryPoint>> ElasticsearchHistory::points(const HistoryQuer
       .endObject()
       .endObject();
   w.endArray().endObject().endObject().endObject();
-  net::HttpRequest request;
-  request.method = "POST";
-  request.url = config_.url + "/" + config_.index + "/_search";
-  request.body = std::move(body);
-  request.headers.emplace_back("Content-Type", "application/json");
-  CR_TRY(auto response, http.send(request));
+  // A client per call: server threads ask at once, and a client serves one thread.
+  elasticsearch::ElasticsearchClient client(config_);
+  CR_TRY(auto response, client.send("POST", "/" + config_.index + "/_search", std::move(body),
+                                    "application/json", kSearchTimeout));
   if (response.status == 404)
     return std::vector<HistoryPoint>{};
   if (response.status != 200) {

@@ -22,6 +22,7 @@
 #include "model/quote_codec.h"
 #include "pipeline/snapshot.h"
 #include "simulate/simulator.h"
+#include "support/sample_quotes.h"
 #include "support/temp_dir.h"
 
 namespace coinrelay::testing {
@@ -71,49 +72,8 @@ Verdict validate(const std::string& schema, const std::vector<std::string>& docu
   return verdict;
 }
 
-model::Quote fullQuote() {
-  model::Quote q;
-  q.id = "ethereum";
-  q.symbol = "eth";
-  q.name = "Ethereum";
-  q.vs_currency = "usd";
-  q.last_updated_ms = 1718184662118;
-  q.fetched_ms = 1718184700000;
-  q.price = 3561.84;
-  q.market_cap = 428103775114;
-  q.market_cap_rank = 2;
-  q.volume_24h = 14123876540;
-  q.change_24h = 1.75025;
-  q.image = "https://coin-images.coingecko.com/coins/images/279/large/ethereum.png";
-  q.fully_diluted_valuation = 428103775114;
-  q.high_24h = 3598.02;
-  q.low_24h = 3482.11;
-  q.price_change_24h = 61.27;
-  q.market_cap_change_24h = -7451230012;
-  q.market_cap_change_percentage_24h = 1.77146;
-  q.circulating_supply = 120174012.773105;
-  q.total_supply = 120174012.773105;
-  q.ath = 4878.26;
-  q.ath_change_percentage = -26.98712;
-  q.ath_date_ms = 1636554259604;
-  q.atl = 0.432979;
-  q.atl_change_percentage = 822341.55417;
-  q.atl_date_ms = 1445299200000;
-  q.roi = model::Roi{63.51804113920761, "btc", 6351.804113920761};
-  return q;
-}
-
-/// Only what the parser insists on; every optional number, date and roi absent (all null).
-model::Quote bareQuote() {
-  model::Quote q;
-  q.id = "obscure-token";
-  q.symbol = "obs";
-  q.name = "Obscure";
-  q.vs_currency = "eur";
-  q.last_updated_ms = 0;
-  q.fetched_ms = 1;
-  return q;
-}
+using testing::bareQuote;
+using testing::fullQuote;
 
 TEST(QuoteContractTest, EncoderOutputForHandMadeQuotesIsValid) {
   std::vector<std::string> documents{model::encodeQuote(fullQuote()),
@@ -151,11 +111,11 @@ TEST(QuoteContractTest, EveryQuoteOfTheSimulatedMarketIsValid) {
   simdjson::dom::parser parser;
   std::vector<std::string> documents;
   for (const std::string currency : {"usd", "eur"}) {
-    api::Request request;
+    net::Request request;
     request.method = "GET";
     request.path = "/api/v3/coins/markets";
     request.query = {{"vs_currency", currency}, {"per_page", "250"}, {"page", "1"}};
-    const api::Reply reply = simulator.handle(request);
+    const net::Reply reply = simulator.handle(request);
     ASSERT_EQ(reply.status, 200) << reply.body;
     auto page = coingecko::parseCoinsMarkets(reply.body, currency, 1'700'000'012'345, parser);
     ASSERT_TRUE(page) << page.error().message;

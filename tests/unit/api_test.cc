@@ -7,12 +7,17 @@
 #include <zlib.h>
 
 #include "api/coingecko_routes.h"
-#include "api/http_server.h"
+#include "api/miss_fetcher.h"
+#include "api/relay_routes.h"
 #include "api/response_cache.h"
+#include "api/schemas.h"
+#include "api/static_assets.h"
 #include "api/stream_hub.h"
 #include "api/teams.h"
+#include "coingecko/upstream_budget.h"
 #include "common/clock.h"
 #include "net/http_client.h"
+#include "net/http_server.h"
 #include "support/temp_dir.h"
 
 namespace coinrelay::api {
@@ -32,9 +37,9 @@ std::string gunzip(const std::string& data) {
   return out;
 }
 
-Request get(const std::string& path, std::map<std::string, std::string> query = {},
-            std::vector<std::pair<std::string, std::string>> headers = {}) {
-  Request request;
+net::Request get(const std::string& path, std::map<std::string, std::string> query = {},
+                 std::vector<std::pair<std::string, std::string>> headers = {}) {
+  net::Request request;
   request.method = "GET";
   request.path = path;
   request.query = std::move(query);
@@ -42,7 +47,7 @@ Request get(const std::string& path, std::map<std::string, std::string> query = 
   return request;
 }
 
-std::string bodyOf(const Reply& reply) {
+std::string bodyOf(const net::Reply& reply) {
   return reply.shared_body ? *reply.shared_body : reply.body;
 }
 
@@ -66,11 +71,11 @@ TEST(ResponseCacheTest, ServesOneRenderingWithEtagAndGzip) {
   EXPECT_LT(cached->gzip->size(), body.size());
   EXPECT_TRUE(gunzip(*cached->gzip) == body);
 
-  Reply plain = replyFrom(*cached, get("/x"));
+  net::Reply plain = replyFrom(*cached, get("/x"));
   EXPECT_EQ(bodyOf(plain), body);
-  Reply compressed = replyFrom(*cached, get("/x", {}, {{"accept-encoding", "gzip, br"}}));
+  net::Reply compressed = replyFrom(*cached, get("/x", {}, {{"accept-encoding", "gzip, br"}}));
   EXPECT_EQ(bodyOf(compressed), *cached->gzip);
-  Reply not_modified = replyFrom(*cached, get("/x", {}, {{"if-none-match", cached->etag}}));
+  net::Reply not_modified = replyFrom(*cached, get("/x", {}, {{"if-none-match", cached->etag}}));
   EXPECT_EQ(not_modified.status, 304);
   EXPECT_EQ(bodyOf(not_modified), "");
 
@@ -132,8 +137,124 @@ TEST(CoinGeckoRoutesTest, RendersOncePerSnapshotVersion) {
   EXPECT_NE(bodyOf(*third).find("\"current_price\":2"), std::string::npos);
 }
 
+/// A history source that always fails, as an unreachable search engine does.
+class FailingHistory final : public storage::HistorySource {
+ public:
+  Result<std::vector<storage::HistoryPoint>> points(const storage::HistoryQuery&) override {
+    return makeError(ErrorCode::Unavailable, "engine down");
+  }
+};
+
+/// Status, body and headers of a refusal, in one printable string.
+std::string refusal(const net::Reply& reply) {
+  std::string out = std::to_string(reply.status) + " " + bodyOf(reply);
+  for (const auto& [name, value] : reply.headers)
+    out += " | " + name + ": " + value;
+  return out;
+}
+
+// Every refusal of the API, status and body byte for byte: CoinGecko clients parse them.
+TEST(ApiErrorsTest, EveryRefusalKeepsItsStatusAndCoinGeckoShapedBody) {
+  pipeline::Snapshot snapshot;
+  std::vector<model::Quote> batch = {quote("bitcoin", 1, 67000)};
+  ASSERT_TRUE(snapshot.deliver(batch));
+  CoinGeckoRoutes coingecko(snapshot, nullptr);
+  StreamHub stream;
+  FailingHistory failing;
+  RelayRoutes::Parts parts;
+  parts.snapshot = &snapshot;
+  parts.coingecko = &coingecko;
+  parts.stream = &stream;
+  parts.health_json = [] { return std::string("{}"); };
+  RelayRoutes without_history(parts);
+  parts.history = &failing;
+  RelayRoutes routes(parts);
+
+  net::Request post = get("/v1/quotes");
+  post.method = "POST";
+  EXPECT_EQ(refusal(routes.handle(post)),
+            R"(405 {"error":"method not allowed: coinrelay answers GET and HEAD"})");
+  EXPECT_EQ(refusal(routes.handle(get("/nope"))),
+            R"(404 {"error":"not found: coinrelay answers /api/v3/*, /v1/quotes, /v1/stream, )"
+            R"(/v1/history, /v1/status, /healthz, /readyz, /metrics and the dashboard at /"})");
+  EXPECT_EQ(refusal(routes.handle(get("/v1/history"))),
+            R"(400 {"error":"id: missing; e.g. /v1/history?id=bitcoin"})");
+  EXPECT_EQ(refusal(routes.handle(get("/v1/history", {{"id", "bitcoin"}, {"points", "0"}}))),
+            R"(400 {"error":"points: '0' is not a number between 1 and 10000"})");
+  EXPECT_EQ(refusal(without_history.handle(get("/v1/history", {{"id", "bitcoin"}}))),
+            R"(503 {"error":"history is not available: configure elasticsearch.url for serve"})");
+  EXPECT_EQ(refusal(routes.handle(get("/v1/history", {{"id", "bitcoin"}}))),
+            R"(503 {"error":"history unavailable: engine down"})");
+  std::string many;
+  for (int i = 0; i < 1001; ++i)
+    many += "c" + std::to_string(i) + ",";
+  EXPECT_EQ(refusal(routes.handle(get("/v1/stream", {{"ids", many}}))),
+            R"(400 {"error":"ids: at most 1000 coins per stream"})");
+  EXPECT_EQ(refusal(routes.handle(get("/api/v3/coins/markets"))),
+            R"(400 {"error":"Missing parameter vs_currency"})");
+  EXPECT_EQ(refusal(routes.handle(get("/api/v3/simple/price", {{"ids", "bitcoin"}}))),
+            R"(400 {"error":"Missing parameter vs_currencies"})");
+  EXPECT_EQ(refusal(routes.handle(get("/api/v3/nope"))),
+            R"(404 {"error":"Incorrect path. coinrelay answers /api/v3/ping, /simple/price, )"
+            R"(/simple/supported_vs_currencies, /coins/markets and /coins/list"})");
+  EXPECT_EQ(
+      refusal(
+          routes.handle(get("/api/v3/simple/price", {{"ids", "doge"}, {"vs_currencies", "usd"}}))),
+      R"(404 {"error":"coin not tracked by coinrelay: doge; ask its operator to add it to upstream.ids"})");
+  EXPECT_EQ(refusal(*schemaRoute("/v1/schemas/nope.json")),
+            R"(404 {"error":"no such schema: GET /v1/schemas lists them"})");
+  EXPECT_EQ(refusal(*dashboardRoute(get("/assets/gone.js"))),
+            R"(404 {"error":"no such dashboard file: reload / to get the current dashboard"})");
+
+  testing::TempDir dir;
+  auto teams = Teams::load(dir.write(
+      "teams.toml", "[teams.a]\nkey = \"a-key-0123456789abc\"\nrequests_per_minute = 1\n"));
+  ASSERT_TRUE(teams) << teams.error().message;
+  EXPECT_EQ(refusal(*(*teams)->admit(get("/api/v3/ping")).refusal),
+            R"(401 {"status":{"error_code":10002,"error_message":"API Key Missing: send your )"
+            R"(team's coinrelay key in x-cg-pro-api-key"}})");
+  EXPECT_EQ(refusal(*(*teams)->admit(get("/api/v3/ping", {}, {{"x-coinrelay-key", "x"}})).refusal),
+            R"(401 {"status":{"error_code":10002,"error_message":"Invalid API Key: this key )"
+            R"(belongs to no team"}})");
+  const auto keyed = get("/api/v3/ping", {}, {{"x-coinrelay-key", "a-key-0123456789abc"}});
+  EXPECT_FALSE((*teams)->admit(keyed).refusal);
+  auto limited = (*teams)->admit(keyed).refusal;
+  ASSERT_TRUE(limited);
+  ASSERT_EQ(limited->headers.size(), 1u);
+  EXPECT_EQ(limited->headers[0].first, "retry-after");
+  limited->headers.clear();
+  EXPECT_EQ(refusal(*limited),
+            R"(429 {"status":{"error_code":429,"error_message":"You've exceeded your team's )"
+            R"(rate limit of 1 requests per minute."}})");
+
+  config::UpstreamConfig upstream;
+  upstream.base_url = "http://127.0.0.1:1/api/v3";
+  upstream.timeout_ms = 2000;
+  StopSignal running;
+  coingecko::BudgetLimits all_for_the_schedule;
+  all_for_the_schedule.calls_per_minute = 1;
+  all_for_the_schedule.calls_per_cycle = 1;
+  coingecko::UpstreamBudget budget(all_for_the_schedule, running);
+  MissFetcher spent(upstream, std::chrono::seconds(60));
+  spent.setBudget(&budget);
+  EXPECT_EQ(refusal(spent.ask("/coins/list")),
+            R"(429 {"status":{"error_code":429,"error_message":"coinrelay cannot fetch this )"
+            R"(untracked coin now: no upstream call free this minute: the schedule keeps 1 of )"
+            R"~(the 1 calls per minute (budget.calls_per_minute); retry later or ask the )~"
+            R"~(operator to track it (upstream.top_n / upstream.ids)"}} | retry-after: 60)~");
+  MissFetcher down(upstream, std::chrono::seconds(60));
+  EXPECT_EQ(refusal(down.ask("/coins/list")),
+            R"(503 {"status":{"error_code":503,"error_message":"upstream unavailable for an )"
+            R"(untracked coin"}})");
+  MissFetcher nowhere(upstream, std::chrono::seconds(60));
+  nowhere.forwardTo({"http://127.0.0.1:1"});
+  EXPECT_EQ(refusal(nowhere.ask("/coins/list")),
+            R"(503 {"status":{"error_code":503,"error_message":"no active fetcher reachable )"
+            R"~(for an untracked coin (serve.miss_via)"}})~");
+}
+
 /// A sink that accepts a fixed number of events, then reports the client gone.
-class CountingSink final : public EventSink {
+class CountingSink final : public net::EventSink {
  public:
   explicit CountingSink(int capacity) : capacity_(capacity) {}
   bool push(std::shared_ptr<const std::string> bytes) override {
@@ -230,8 +351,8 @@ TEST(TeamsTest, RefusesABadFileWithTheFix) {
 }
 
 TEST(HttpServerTest, RefusesOversizedAndMalformedRequests) {
-  auto server = HttpServer::start("127.0.0.1:0", [](const Request&) {
-    return Reply{200, "text/plain", "ok"};
+  auto server = net::HttpServer::start("127.0.0.1:0", [](const net::Request&) {
+    return net::Reply{200, "text/plain", "ok"};
   });
   ASSERT_TRUE(server);
   const std::string base = "http://127.0.0.1:" + std::to_string((*server)->port());
@@ -283,8 +404,8 @@ TEST(HttpServerTest, PreSerialisedAnswersSayWhatBuiltOnesSay) {
   const std::string body = std::string(3000, 'x') + std::string(3000, 'y');
   auto cached = makeCachedResponse(200, body);
   ASSERT_TRUE(cached->gzip);
-  auto server = HttpServer::start(
-      "127.0.0.1:0", [&](const Request& request) { return replyFrom(*cached, request); });
+  auto server = net::HttpServer::start(
+      "127.0.0.1:0", [&](const net::Request& request) { return replyFrom(*cached, request); });
   ASSERT_TRUE(server);
   const uint16_t port = (*server)->port();
   for (const std::string accept : {"", "Accept-Encoding: gzip\r\n"}) {
@@ -320,12 +441,12 @@ TEST(HttpServerTest, PreSerialisedAnswersSayWhatBuiltOnesSay) {
 }
 
 TEST(HttpServerTest, ClosesAConnectionThatNeverFinishesItsRequest) {
-  ServerLimits limits;
+  net::ServerLimits limits;
   limits.idle_timeout = std::chrono::milliseconds(200);
-  auto server = HttpServer::start(
+  auto server = net::HttpServer::start(
       "127.0.0.1:0",
-      [](const Request&) {
-        return Reply{200, "text/plain", "ok"};
+      [](const net::Request&) {
+        return net::Reply{200, "text/plain", "ok"};
       },
       1, limits);
   ASSERT_TRUE(server);
@@ -353,15 +474,15 @@ TEST(HttpServerTest, ClosesAConnectionThatNeverFinishesItsRequest) {
 }
 
 TEST(HttpServerTest, ClosesAConnectionThatDoesNotTakeItsAnswer) {
-  ServerLimits limits;
+  net::ServerLimits limits;
   limits.write_timeout = std::chrono::milliseconds(50);
   // Far more than loopback socket buffers hold, so the write cannot complete unread.
   const auto body = std::make_shared<const std::string>(64 << 20, 'x');
   std::atomic<bool> answered{false};
-  auto server = HttpServer::start(
+  auto server = net::HttpServer::start(
       "127.0.0.1:0",
-      [&](const Request&) {
-        Reply reply{200, "text/plain", ""};
+      [&](const net::Request&) {
+        net::Reply reply{200, "text/plain", ""};
         reply.shared_body = body;
         answered = true;
         return reply;

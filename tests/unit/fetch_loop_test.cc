@@ -8,13 +8,14 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
-#include "api/http_server.h"
 #include "api/miss_fetcher.h"
 #include "coingecko/upstream_budget.h"
 #include "common/clock.h"
 #include "common/time_util.h"
 #include "net/http_client.h"
+#include "net/http_server.h"
 #include "simulate/simulator.h"
+#include "support/fake_http_server.h"
 
 namespace coinrelay::pipeline {
 namespace {
@@ -61,7 +62,7 @@ class FetchLoopTest : public ::testing::Test {
     market.coins = coins;
     market.update_interval_ms = 0;
     simulator_ = std::make_unique<simulate::Simulator>(market, faults);
-    server_ = std::move(api::HttpServer::start("127.0.0.1:0", [this](const api::Request& r) {
+    server_ = std::move(net::HttpServer::start("127.0.0.1:0", [this](const net::Request& r) {
                           if (!r.path.starts_with("/_sim")) {
                             std::lock_guard lock(times_mutex_);
                             times_.push_back(toUnixMillis(clock_.now()));
@@ -81,7 +82,7 @@ class FetchLoopTest : public ::testing::Test {
     return times_;
   }
   void post(const std::string& path, std::map<std::string, std::string> query) {
-    api::Request request;
+    net::Request request;
     request.method = "POST";
     request.path = path;
     request.query = std::move(query);
@@ -101,7 +102,7 @@ class FetchLoopTest : public ::testing::Test {
   StopSignal stop_;
   std::vector<std::unique_ptr<UpstreamBudget>> budgets_;
   std::unique_ptr<simulate::Simulator> simulator_;
-  std::unique_ptr<api::HttpServer> server_;
+  std::unique_ptr<net::HttpServer> server_;
   std::mutex times_mutex_;
   std::vector<int64_t> times_;
 };
@@ -588,37 +589,29 @@ TEST_F(FetchLoopTest, AStandbyFetcherSendsNoOnDemandCall) {
 }
 
 TEST(MissFetcherTest, ForwardsToTheFirstFetchRoleThatIsNotStandby) {
-  std::vector<std::string> seen;
-  std::mutex seen_mutex;
-  auto standby = api::HttpServer::start("127.0.0.1:0", [&](const api::Request& request) {
-    std::lock_guard lock(seen_mutex);
-    seen.push_back("standby " + std::string(request.target));
-    api::Reply reply{503, "application/json", R"({"error":"standby"})"};
+  testing::FakeHttpServer standby([](const net::Request&) {
+    net::Reply reply{503, "application/json", R"({"error":"standby"})"};
     reply.headers.emplace_back(api::MissFetcher::kStandbyHeader, "1");
     return reply;
   });
-  auto active = api::HttpServer::start("127.0.0.1:0", [&](const api::Request& request) {
-    std::lock_guard lock(seen_mutex);
-    seen.push_back("active " + std::string(request.target));
-    return api::Reply{200, "application/json", R"({"simcoin-9":{"usd":1.5}})"};
+  testing::FakeHttpServer active([](const net::Request&) {
+    return net::Reply{200, "application/json", R"({"simcoin-9":{"usd":1.5}})"};
   });
-  ASSERT_TRUE(standby && active);
   config::UpstreamConfig upstream;
   upstream.base_url = "http://127.0.0.1:1/api/v3";  // never called: the fetch roles are
   upstream.timeout_ms = 2000;
   api::MissFetcher misses(upstream, std::chrono::seconds(60));
   misses.forwardTo({"http://127.0.0.1:1",  // down: skipped
-                    "http://127.0.0.1:" + std::to_string((*standby)->port()),
-                    "http://127.0.0.1:" + std::to_string((*active)->port())});
+                    standby.url(), active.url()});
   auto answer = misses.ask("/simple/price?ids=simcoin-9&vs_currencies=usd");
   EXPECT_EQ(answer.status, 200);
   EXPECT_EQ(answer.body, R"({"simcoin-9":{"usd":1.5}})");
   EXPECT_EQ(misses.ask("/simple/price?ids=simcoin-9&vs_currencies=usd").status, 200);
   EXPECT_EQ(misses.upstreamCalls(), 0u) << "relayed by a fetch role, not called from here";
-  EXPECT_EQ(seen, (std::vector<std::string>{
-                      "standby /v1/upstream/simple/price?ids=simcoin-9&vs_currencies=usd",
-                      "active /v1/upstream/simple/price?ids=simcoin-9&vs_currencies=usd"}))
-      << "the second ask is answered from the TTL cache";
+  const std::vector<std::string> once = {
+      "GET /v1/upstream/simple/price?ids=simcoin-9&vs_currencies=usd"};
+  EXPECT_EQ(standby.log(), once);
+  EXPECT_EQ(active.log(), once) << "the second ask is answered from the TTL cache";
 
   api::MissFetcher nowhere(upstream, std::chrono::seconds(60));
   nowhere.forwardTo({"http://127.0.0.1:1"});
@@ -635,10 +628,10 @@ TEST(MissFetcherTest, ASlowUpstreamNeverHoldsTheServer) {
   // An upstream that answers only when the test lets it, and a server with a single thread:
   // while the miss waits for the upstream, the server keeps answering everything else.
   std::mutex held_mutex;
-  std::vector<std::function<void(api::Reply)>> held;  // the upstream's answers not yet sent
-  auto slow = api::HttpServer::start("127.0.0.1:0", [&](const api::Request&) {
-    api::Reply reply;
-    reply.deferred = [&](std::function<void(api::Reply)> answer) {
+  std::vector<std::function<void(net::Reply)>> held;  // the upstream's answers not yet sent
+  auto slow = net::HttpServer::start("127.0.0.1:0", [&](const net::Request&) {
+    net::Reply reply;
+    reply.deferred = [&](std::function<void(net::Reply)> answer) {
       std::lock_guard lock(held_mutex);
       held.push_back(std::move(answer));
     };
@@ -655,14 +648,14 @@ TEST(MissFetcherTest, ASlowUpstreamNeverHoldsTheServer) {
   upstream.timeout_ms = 10'000;
   api::MissFetcher misses(upstream, std::chrono::seconds(60));
   std::atomic<int> misses_asked{0};
-  auto server = api::HttpServer::start(
+  auto server = net::HttpServer::start(
       "127.0.0.1:0",
-      [&](const api::Request& request) {
+      [&](const net::Request& request) {
         if (request.path == "/miss") {
           ++misses_asked;
           return misses.deferred("/simple/price?ids=simcoin-9&vs_currencies=usd");
         }
-        return api::Reply{200, "text/plain", "fast"};
+        return net::Reply{200, "text/plain", "fast"};
       },
       1);
   ASSERT_TRUE(server);
@@ -685,7 +678,7 @@ TEST(MissFetcherTest, ASlowUpstreamNeverHoldsTheServer) {
   {
     std::lock_guard lock(held_mutex);
     for (auto& answer : held)
-      answer(api::Reply{200, "application/json", R"({"simcoin-9":{"usd":2}})"});
+      answer(net::Reply{200, "application/json", R"({"simcoin-9":{"usd":2}})"});
     held.clear();  // each holds its connection: let go of them while the upstream server runs
   }
   for (auto& client : clients)

@@ -21,9 +21,10 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
-#include "api/http_server.h"
 #include "app/setup_kibana_command.h"
 #include "elasticsearch/bulk_encoder.h"
+#include "net/http_server.h"
+#include "support/fake_http_server.h"
 
 namespace coinrelay {
 namespace {
@@ -42,29 +43,20 @@ class KibanaStub {
     std::string index = "crypto-prices";
   };
 
-  explicit KibanaStub(Options options) : options_(std::move(options)) {
-    auto server = api::HttpServer::start(
-        "127.0.0.1:0", [this](const api::Request& request) { return handle(request); }, 1);
-    EXPECT_TRUE(server) << server.error().message;
-    server_ = std::move(server).value();
-  }
+  explicit KibanaStub(Options options)
+      : options_(std::move(options)),
+        server_([this](const net::Request& request) { return handle(request); }, 1) {}
 
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }
+  std::string url() const { return server_.url(); }
 
-  /// Forces the answer to a path (after the request's checks), to test error reporting.
-  void answer(const std::string& path, api::Reply reply) {
-    std::lock_guard lock(mutex_);
-    forced_[path] = std::move(reply);
-  }
+  /// Forces the answer to "METHOD /path" (after the request's checks), to test error reporting.
+  void answer(const std::string& route, net::Reply reply) { server_.answer(route, reply); }
 
   std::vector<std::string> problems() const {
     std::lock_guard lock(mutex_);
     return problems_;
   }
-  std::vector<std::string> calls() const {
-    std::lock_guard lock(mutex_);
-    return calls_;
-  }
+  std::vector<std::string> calls() const { return server_.routes(); }
   /// The saved objects held, "type/id" -> title.
   std::map<std::string, std::string> objects() const {
     std::lock_guard lock(mutex_);
@@ -76,9 +68,8 @@ class KibanaStub {
   }
 
  private:
-  api::Reply handle(const api::Request& request) {
+  net::Reply handle(const net::Request& request) {
     std::lock_guard lock(mutex_);
-    calls_.push_back(request.method + " " + request.path);
     const std::string prefix = options_.space.empty() ? "" : "/s/" + options_.space;
     const std::string_view auth = request.header("authorization");
     if (auth != options_.authorization) {
@@ -86,10 +77,7 @@ class KibanaStub {
               kibanaError(401, "Unauthorized",
                           "[security_exception]: unable to authenticate user [coinrelay]")};
     }
-    auto forced = forced_.find(request.path);
     if (request.method == "GET" && request.path == "/api/status") {
-      if (forced != forced_.end())
-        return forced->second;
       return {200, "application/json",
               R"({"name":"kibana","version":{"number":")" + options_.version +
                   R"(","build_flavor":"default"},"status":{"overall":{"level":"available"}}})"};
@@ -106,8 +94,6 @@ class KibanaStub {
     }
     if (request.path == prefix + "/api/data_views/data_view") {
       checkDataView(request);
-      if (forced != forced_.end())
-        return forced->second;
       objects_["index-pattern/crypto-prices"] = options_.index;
       return {200, "application/json",
               R"({"data_view":{"id":"crypto-prices","title":")" + options_.index +
@@ -115,20 +101,17 @@ class KibanaStub {
     }
     if (request.path == prefix + "/api/saved_objects/_import") {
       ++imports_;
-      auto reply = importObjects(request);
-      if (forced != forced_.end())
-        return forced->second;
-      return reply;
+      return importObjects(request);
     }
     problem(request, "unexpected path");
     return {404, "application/json", kibanaError(404, "Not Found", "Not Found")};
   }
 
-  void problem(const api::Request& request, const std::string& what) {
+  void problem(const net::Request& request, const std::string& what) {
     problems_.push_back(request.method + " " + request.path + ": " + what);
   }
 
-  void checkDataView(const api::Request& request) {
+  void checkDataView(const net::Request& request) {
     if (request.header("content-type") != "application/json")
       problem(request, "content-type is not application/json");
     simdjson::dom::parser parser;
@@ -152,7 +135,7 @@ class KibanaStub {
 
   /// Checks the multipart form (one field "file" holding an .ndjson), then imports its objects
   /// as Kibana does: references must resolve, an existing id needs overwrite=true.
-  api::Reply importObjects(const api::Request& request) {
+  net::Reply importObjects(const net::Request& request) {
     if (request.param("overwrite") != "true")
       problem(request, "overwrite=true missing from the query");
     const std::string content_type(request.header("content-type"));
@@ -239,13 +222,11 @@ class KibanaStub {
   }
 
   Options options_;
-  std::unique_ptr<api::HttpServer> server_;
   mutable std::mutex mutex_;
   std::vector<std::string> problems_;
-  std::vector<std::string> calls_;
   std::map<std::string, std::string> objects_;
-  std::map<std::string, api::Reply> forced_;
   int imports_ = 0;
+  testing::FakeHttpServer server_;  // last: stopped before the state its handler uses
 };
 
 kibana::SetupOptions basicAuth(const KibanaStub& stub) {
@@ -342,7 +323,7 @@ TEST(KibanaSetupTest, RefusesAKibanaOlderThan811) {
 
 TEST(KibanaSetupTest, ReportsAMissingPrivilegeOnTheDataView) {
   KibanaStub stub({.authorization = kBasic});
-  stub.answer("/api/data_views/data_view",
+  stub.answer("POST /api/data_views/data_view",
               {403, "application/json",
                kibanaError(403, "Forbidden",
                            "API [POST /api/data_views/data_view] is unauthorized for user, "
@@ -357,7 +338,7 @@ TEST(KibanaSetupTest, ReportsAMissingPrivilegeOnTheDataView) {
 TEST(KibanaSetupTest, ReportsObjectsKibanaRefusedInTheImport) {
   KibanaStub stub({.authorization = kBasic});
   stub.answer(
-      "/api/saved_objects/_import",
+      "POST /api/saved_objects/_import",
       {200, "application/json",
        R"({"success":false,"successCount":3,"errors":[{"id":"coinrelay-latest-quotes","type":"visualization","title":"Latest quotes","meta":{"title":"Latest quotes"},"error":{"type":"unsupported_type"}}]})"});
   auto report = kibana::setupKibana(basicAuth(stub));
@@ -368,7 +349,7 @@ TEST(KibanaSetupTest, ReportsObjectsKibanaRefusedInTheImport) {
 
 TEST(KibanaSetupTest, ReportsWhatIsNotKibanaOrNotReachable) {
   KibanaStub stub({.authorization = kBasic});
-  stub.answer("/api/status",
+  stub.answer("GET /api/status",
               {404, "application/json", R"({"error":"no handler found for uri [/api/status]"})"});
   auto report = kibana::setupKibana(basicAuth(stub));
   ASSERT_FALSE(report);

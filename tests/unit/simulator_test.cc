@@ -8,8 +8,8 @@
 namespace coinrelay::simulate {
 namespace {
 
-api::Request get(const std::string& path, std::map<std::string, std::string> query = {}) {
-  api::Request request;
+net::Request get(const std::string& path, std::map<std::string, std::string> query = {}) {
+  net::Request request;
   request.method = "GET";
   request.path = path;
   request.query = std::move(query);

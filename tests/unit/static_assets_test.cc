@@ -19,15 +19,15 @@
 namespace coinrelay {
 namespace {
 
-api::Request get(std::string path, std::vector<std::pair<std::string, std::string>> headers = {}) {
-  api::Request request;
+net::Request get(std::string path, std::vector<std::pair<std::string, std::string>> headers = {}) {
+  net::Request request;
   request.method = "GET";
   request.path = std::move(path);
   request.headers = std::move(headers);
   return request;
 }
 
-std::string header(const api::Reply& reply, std::string_view name) {
+std::string header(const net::Reply& reply, std::string_view name) {
   for (const auto& [key, value] : reply.headers) {
     if (key == name)
       return value;
@@ -35,7 +35,7 @@ std::string header(const api::Reply& reply, std::string_view name) {
   return {};
 }
 
-std::string body(const api::Reply& reply) {
+std::string body(const net::Reply& reply) {
   return reply.shared_body ? *reply.shared_body : reply.body;
 }
 

@@ -12,7 +12,7 @@
 
 #include "common/result.h"
 
-namespace coinrelay::api {
+namespace coinrelay::net {
 
 struct Request {
   std::string method;
@@ -101,4 +101,4 @@ class HttpServer {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace coinrelay::api
+}  // namespace coinrelay::net

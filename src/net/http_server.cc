@@ -1,4 +1,4 @@
-#include "api/http_server.h"
+#include "net/http_server.h"
 
 #include <array>
 #include <deque>
@@ -13,7 +13,7 @@
 #include "common/strings.h"
 #include "telemetry/logging.h"
 
-namespace coinrelay::api {
+namespace coinrelay::net {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -476,4 +476,4 @@ HttpServer::~HttpServer() {
   stop();
 }
 
-}  // namespace coinrelay::api
+}  // namespace coinrelay::net
