@@ -146,8 +146,18 @@ KafkaLeaderElection::~KafkaLeaderElection() {
   stopping_ = true;
   if (thread_.joinable())
     thread_.join();
-  if (consumer_)
+  if (consumer_) {
+    // librdkafka 2.0.2 aborts the process when a cooperative-sticky member that joined is
+    // destroyed before its first assignment (confluentinc/librdkafka#4312, fixed in 2.3.0): a
+    // process stopped during its first join waits for that assignment (a rebalance: at most
+    // about two sessions).
+    if (!had_assignment_ && kafkaReachable(std::chrono::seconds(1))) {
+      const auto deadline = std::chrono::steady_clock::now() + 2 * session_timeout_;
+      while (!had_assignment_ && std::chrono::steady_clock::now() < deadline)
+        std::unique_ptr<RdKafka::Message>(consumer_->consume(100));
+    }
     consumer_->close();  // leaves the group: a standby is assigned the partition at once
+  }
   if (producer_)
     producer_->flush(2000);
 }
@@ -210,6 +220,7 @@ bool KafkaLeaderElection::kafkaReachable(std::chrono::milliseconds timeout) {
 }
 
 void KafkaLeaderElection::onAssign(bool has_partition_zero) {
+  had_assignment_ = true;
   if (has_partition_zero) {
     owns_partition_ = true;
     state_read_ = false;  // leads once the last state record is read (run())

@@ -89,7 +89,8 @@ class KafkaLeaderElection final : public Coordinator {
   std::atomic<bool> leading_{false};
   std::atomic<uint64_t> term_{0};
   std::atomic<bool> stopping_{false};
-  // Membership thread only:
+  // Membership thread only (and the destructor, once it has stopped):
+  bool had_assignment_ = false;  ///< an assignment (possibly empty) came since joining
   bool owns_partition_ = false;
   bool state_read_ = false;
   bool isolated_ = false;  ///< leading without the partition, because Kafka is unreachable
