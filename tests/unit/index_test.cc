@@ -13,14 +13,16 @@
 #include <simdjson.h>
 #include <sys/wait.h>
 
-#include "api/http_server.h"
 #include "elasticsearch/bulk_writer.h"
 #include "elasticsearch/elasticsearch_client.h"
 #include "elasticsearch/layout_setup.h"
 #include "elasticsearch/lifecycle.h"
 #include "kafka/dead_letter.h"
 #include "pipeline/offset_tracker.h"
+#include "support/fake_engine.h"
+#include "support/process.h"
 #include "support/temp_dir.h"
+#include "telemetry/metrics.h"
 
 namespace coinrelay {
 namespace {
@@ -253,113 +255,8 @@ TEST(BulkItemTest, OnlyRefusalsOfTheDocumentItselfAreFinal) {
 
 // ------------------------------------------------------------------------------ fake engine
 
-/// An in-process engine: answers GET / like the chosen engine, records every request, and
-/// lets a test script the answers to _bulk.
-class FakeEngine {
- public:
-  using BulkScript = std::function<api::Reply(const std::vector<std::string>& ids)>;
-
-  explicit FakeEngine(elasticsearch::Engine engine) : engine_(engine) {
-    api::ServerLimits limits;
-    limits.max_body_bytes = 16 << 20;
-    auto started = api::HttpServer::start(
-        "127.0.0.1:0", [this](const api::Request& request) { return handle(request); }, 2, limits);
-    EXPECT_TRUE(started) << started.error().message;
-    server_ = std::move(started).value();
-  }
-
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }
-  void onBulk(BulkScript script) {
-    std::lock_guard lock(mutex_);
-    bulk_ = std::move(script);
-  }
-  /// Answers to other paths: "METHOD /path" -> reply.
-  void answer(const std::string& route, api::Reply reply) {
-    std::lock_guard lock(mutex_);
-    routes_[route] = std::move(reply);
-  }
-  std::vector<std::string> log() const {
-    std::lock_guard lock(mutex_);
-    return log_;
-  }
-  std::vector<std::string> bodies() const {
-    std::lock_guard lock(mutex_);
-    return bodies_;
-  }
-  bool rootRoute = true;  ///< false: GET / answers 405 like the integ-test Elasticsearch
-
- private:
-  api::Reply handle(const api::Request& request) {
-    std::string route = request.method + " " + request.path;
-    std::string query;
-    for (const auto& [name, value] : request.query)
-      query += (query.empty() ? "?" : "&") + name + "=" + value;
-    BulkScript bulk;
-    {
-      std::lock_guard lock(mutex_);
-      log_.push_back(route + query);
-      bodies_.push_back(request.body);
-      if (auto it = routes_.find(route); it != routes_.end())
-        return it->second;
-      bulk = bulk_;
-    }
-    const bool es = engine_ == elasticsearch::Engine::Elasticsearch;
-    if (route == "GET /") {
-      if (!rootRoute) {
-        api::Reply reply{405, "application/json", R"({"error":"Incorrect HTTP method"})"};
-        reply.headers.emplace_back("X-elastic-product", "Elasticsearch");
-        return reply;
-      }
-      return {
-          200, "application/json",
-          es ? R"({"name":"n","version":{"number":"8.19.2","build_flavor":"default"},"tagline":"You Know, for Search"})"
-             : R"({"name":"n","version":{"distribution":"opensearch","number":"2.19.6"}})"};
-    }
-    if (route == "GET /_nodes/_local") {
-      return {200, "application/json", R"({"nodes":{"abc":{"version":"8.19.21"}}})"};
-    }
-    if (route == "POST /_bulk" && bulk) {
-      // Every other line is an action naming the _id.
-      std::vector<std::string> ids;
-      size_t start = 0;
-      bool action = true;
-      while (start < request.body.size()) {
-        const size_t end = request.body.find('\n', start);
-        const std::string line = request.body.substr(start, end - start);
-        if (action) {
-          const size_t at = line.find("\"_id\":\"") + 7;
-          ids.push_back(line.substr(at, line.find('"', at) - at));
-        }
-        action = !action;
-        start = end + 1;
-      }
-      return bulk(ids);
-    }
-    return {404, "application/json", R"({"error":{"type":"resource_not_found_exception"}})"};
-  }
-
-  elasticsearch::Engine engine_;
-  mutable std::mutex mutex_;
-  BulkScript bulk_;
-  std::map<std::string, api::Reply> routes_;
-  std::vector<std::string> log_;
-  std::vector<std::string> bodies_;
-  std::unique_ptr<api::HttpServer> server_;
-};
-
-/// A _bulk answer: `status_of(id)` gives each item's status (and an error type when not 2xx).
-api::Reply bulkAnswer(const std::vector<std::string>& ids,
-                      const std::function<std::pair<int, std::string>(const std::string&)>& of) {
-  std::string body = R"({"took":1,"errors":false,"items":[)";
-  for (size_t i = 0; i < ids.size(); ++i) {
-    const auto [status, type] = of(ids[i]);
-    body += (i ? "," : "") + fmt::format(R"({{"index":{{"_id":"{}","status":{})", ids[i], status);
-    if (!type.empty())
-      body += fmt::format(R"(,"error":{{"type":"{}","reason":"scripted"}})", type);
-    body += "}}";
-  }
-  return {200, "application/json", body + "]}"};
-}
+using testing::bulkAnswer;
+using testing::FakeEngine;
 
 config::ElasticsearchConfig engineConfig(const std::string& url) {
   config::ElasticsearchConfig config;
@@ -477,16 +374,20 @@ TEST(BulkWriterTest, AnUnreachableEngineIsRetriedUntilStopped) {
   StopSignal stop;
   elasticsearch::EngineHealth health(url);
   elasticsearch::BulkWriter writer(engineConfig(url), stop, health);
+  // The writer counts its failed requests (process-wide, so from where it stands now).
+  const telemetry::Counter& failed = telemetry::metrics().counter(
+      "coinrelay_index_bulk_requests_total", "", {{"result", "failed"}});
+  const uint64_t before = failed.value();
   std::thread stopper([&] {
-    std::this_thread::sleep_for(700ms);
+    // Stopped after its third attempt: it would go on by itself.
+    (void)testing::eventually([&] { return failed.value() >= before + 3; }, 10s, 5ms);
     stop.request();
   });
-  const auto started = std::chrono::steady_clock::now();
   auto outcomes = writer.write("crypto-prices", docs(2));
   stopper.join();
   EXPECT_FALSE(outcomes) << "never reported durable";
   EXPECT_FALSE(health.up());
-  EXPECT_GE(std::chrono::steady_clock::now() - started, 600ms) << "it kept trying until stopped";
+  EXPECT_GE(failed.value(), before + 3) << "it kept trying until stopped";
 }
 
 // ------------------------------------------------------------------------------ engine and layout
