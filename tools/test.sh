@@ -50,7 +50,8 @@ ctest --test-dir build -L unit --output-on-failure -j "$unit_jobs"
 step "integration tests (real Kafka 3.9 and OpenSearch 2.19)"
 wait "$testenv_up" || { cat build/testenv-up.log; exit 1; }
 cat build/testenv-up.log
-ctest --test-dir build -L integration --output-on-failure
+# Three groups at a time: they mostly wait on servers, schedules and outages (tests/CMakeLists.txt).
+ctest --test-dir build -L integration --output-on-failure -j 3
 
 step "message contract and consumer examples against real Kafka"
 tools/test-consumers.sh build
