@@ -86,7 +86,7 @@ std::optional<MarketsRequest> readMarketsRequest(const QueryParams& params, std:
   }
   const auto per_page = boundedCount(lowered(params, "per_page"), 100, kMaxPerPage);
   if (!per_page) {
-    *error = fmt::format("invalid per_page (from 1 to {})", kMaxPerPage);
+    *error = "invalid per_page";
     return std::nullopt;
   }
   const auto page = boundedCount(lowered(params, "page"), 1, 1'000'000);

@@ -536,7 +536,7 @@ TEST_F(FetchLoopTest, TheSimulatedUpstreamRefusesWhatCoinGeckoRefuses) {
   EXPECT_EQ(markets->body, R"j({"error":"too many ids (at most 250)"})j");
   auto page = get("/coins/markets?vs_currency=usd&per_page=251");
   EXPECT_EQ(page->status, 400);
-  EXPECT_EQ(page->body, R"j({"error":"invalid per_page (from 1 to 250)"})j");
+  EXPECT_EQ(page->body, R"({"error":"invalid per_page"})");
   EXPECT_EQ(get("/coins/markets?vs_currency=usd&per_page=250")->status, 200);
 }
 
