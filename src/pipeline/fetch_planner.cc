@@ -335,10 +335,8 @@ void FetchPlanner::onMarkets(const PlannedCall& call, Result<coingecko::MarketsP
   if (page->invalid_items > 0 && cycle_.invalid == 0)
     cycle_.first_invalid = page->first_invalid_reason;
   cycle_.invalid += page->invalid_items;
-  if (top && page->quotes.size() + page->invalid_items < static_cast<size_t>(call.per_page)) {
-    page_short_ = true;  // the universe ends before top_n
-    universe_ended_ = true;
-  }
+  const bool short_page =
+      top && page->quotes.size() + page->invalid_items < static_cast<size_t>(call.per_page);
   const auto limit = static_cast<size_t>(std::max(0, config_.top_n));
   for (auto& quote : page->quotes) {
     if (top) {
@@ -355,6 +353,12 @@ void FetchPlanner::onMarkets(const PlannedCall& call, Result<coingecko::MarketsP
       tracked_.insert(quote.id);
     }
     takeMarkets(std::move(quote));
+  }
+  if (short_page) {
+    page_short_ = true;  // no page after this one
+    // The ranking ended before top_n: the top N is the whole universe.
+    if (taken_in_currency_ < limit)
+      universe_ended_ = true;
   }
 }
 

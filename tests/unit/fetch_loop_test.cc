@@ -467,6 +467,8 @@ TEST_F(FetchLoopTest, TheCheapestMixCountedUpstream) {
   EXPECT_EQ(countedCalls(stats(), "/api/v3/coins/markets"), 18) << "two details reads";
   EXPECT_EQ(countedCalls(stats(), "/api/v3/simple/price"), 59 * 2)
       << "2 batches of up to 515 coins, every currency at once";
+  EXPECT_EQ(countedCalls(stats(), "/api/v3/coins/list"), 0)
+      << "the top 600 of 700 coins is not the whole universe";
   EXPECT_EQ(reports[0].kind, CycleKind::Details);
   EXPECT_EQ(reports[1].kind, CycleKind::Prices);
   EXPECT_EQ(reports[60].kind, CycleKind::Details);

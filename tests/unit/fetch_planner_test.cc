@@ -399,6 +399,23 @@ TEST(FetchPlannerTest, ListedIdsAreTrackedAndUnknownOnesReported) {
   EXPECT_EQ(Upstream::idsOf(upstream.paths[0]), (std::vector<std::string>{"c1", "c2", "c7"}));
 }
 
+TEST(FetchPlannerTest, ALastPageShorterThanOthersIsNotTheEndOfTheUniverse) {
+  // The top 600 of 700 coins: the third page has 200 coins, of which 100 are needed.
+  FetchPlanner planner(mixOf(600));
+  Upstream upstream;
+  upstream.universe = 700;
+  upstream.run(planner, at(0), ms(0));
+  EXPECT_FALSE(planner.wholeUniverse());
+  upstream.paths.clear();
+  upstream.run(planner, at(60), ms(60));
+  EXPECT_EQ(upstream.paths.size(), 2u) << "prices only, no /coins/list";
+  // The top 800 of the same 700 coins is all of them.
+  FetchPlanner all(mixOf(800));
+  upstream.run(all, at(0), ms(0));
+  EXPECT_TRUE(all.wholeUniverse());
+  EXPECT_EQ(all.trackedCount(), 700u);
+}
+
 TEST(FetchPlannerTest, AWholeUniverseIsWatchedThroughTheCoinsList) {
   PlannerConfig config = mixOf(1000, {"usd", "eur"});
   config.cache.list_s = 1800;
