@@ -172,10 +172,11 @@ int runFetchRole(const config::Config& config, int cycles, const StopSignal& sto
                                                     server->port())
                                       : std::string();
   log->info(
-      "fetching {} from {} every {} s into Kafka topic {} at {} (plan {}: {} calls per cycle, "
-      "{} calls/min and {} credits/month allowed){}",
+      "fetching {} from {} every {} s into Kafka topic {} at {} (plan {}: {}, {:.2f} calls per "
+      "cycle on average, {} calls/min and {} credits/month allowed){}",
       plan.tracked, net::redactUrl(config.upstream.base_url), config.upstream.interval_s,
-      config.kafka.topic, config.kafka.brokers, plan.plan, plan.calls.total(),
+      config.kafka.topic, config.kafka.brokers, plan.plan,
+      coingecko::toString(plan.planned.strategy), plan.planned.perCycle(),
       plan.calls_per_minute > 0 ? std::to_string(plan.calls_per_minute) : "unlimited",
       plan.monthly_credits > 0 ? std::to_string(plan.monthly_credits) : "unlimited", endpoint);
   const int delivered = loop.run(cycles);

@@ -1,7 +1,6 @@
 #include "coingecko/coingecko_client.h"
 
 #include <charconv>
-#include <set>
 
 #include <fmt/format.h>
 
@@ -166,96 +165,6 @@ Result<net::HttpResponse> CoinGeckoClient::send(const std::string& url, const ch
   return response;
 }
 
-TrackedPages CoinGeckoClient::fetchTracked(const std::string& vs_currency, int top_n,
-                                           const std::vector<std::string>& ids,
-                                           SystemTime deadline) {
-  TrackedPages out;
-  auto take = [&](Result<MarketsPage> one, size_t limit) -> bool {
-    ++out.pages_sent;
-    if (!one) {
-      if (!out.error)
-        out.error = one.error();
-      return false;
-    }
-    ++out.pages_ok;
-    if (out.page.invalid_items == 0 && one->invalid_items > 0)
-      out.page.first_invalid_reason = one->first_invalid_reason;
-    out.page.invalid_items += one->invalid_items;
-    for (auto& quote : one->quotes) {
-      if (out.page.quotes.size() >= limit)
-        break;
-      out.page.quotes.push_back(std::move(quote));
-    }
-    return true;
-  };
-  // A failure nothing can cure this cycle (a key problem, budget, leadership) stops the rest.
-  auto hopeless = [&] { return out.error && !out.error->retryable(); };
-
-  bool top_complete = true;
-  if (top_n > 0) {
-    const int per_page = std::min(top_n, kMaxPerPage);
-    const int pages = (top_n + per_page - 1) / per_page;
-    for (int page = 1; page <= pages && !hopeless(); ++page) {
-      const std::string url = fmt::format(
-          "{}/coins/markets?vs_currency={}&order=market_cap_desc&per_page={}&page={}"
-          "&sparkline=false",
-          config_.base_url, vs_currency, per_page, page);
-      const size_t before = out.page.quotes.size() + out.page.invalid_items;
-      if (!take(fetchPage(url, vs_currency, deadline), static_cast<size_t>(top_n))) {
-        top_complete = false;
-        continue;
-      }
-      const size_t received = out.page.quotes.size() + out.page.invalid_items - before;
-      if (received < static_cast<size_t>(per_page))
-        break;  // the universe ends before top_n
-    }
-  }
-  if (!ids.empty() && !hopeless()) {
-    std::set<std::string> have;
-    for (const auto& quote : out.page.quotes)
-      have.insert(quote.id);
-    std::vector<std::string> wanted;
-    for (const auto& id : ids) {
-      if (!have.contains(id))
-        wanted.push_back(id);
-    }
-    std::set<std::string> returned;
-    bool ids_complete = true;
-    for (size_t first = 0; first < wanted.size() && !hopeless(); first += kMaxPerPage) {
-      const size_t last = std::min(wanted.size(), first + kMaxPerPage);
-      std::string list;
-      for (size_t i = first; i < last; ++i)
-        list += (i == first ? "" : ",") + wanted[i];
-      const std::string url = fmt::format(
-          "{}/coins/markets?vs_currency={}&ids={}&order=market_cap_desc&per_page={}&page=1"
-          "&sparkline=false",
-          config_.base_url, vs_currency, list, kMaxPerPage);
-      const size_t before = out.page.quotes.size();
-      if (!take(fetchPage(url, vs_currency, deadline), SIZE_MAX)) {
-        ids_complete = false;
-        continue;
-      }
-      for (size_t i = before; i < out.page.quotes.size(); ++i)
-        returned.insert(out.page.quotes[i].id);
-    }
-    if (ids_complete && top_complete) {
-      for (const auto& id : wanted) {
-        if (!returned.contains(id))
-          out.missing_ids.push_back(id);
-      }
-    }
-  }
-  return out;
-}
-
-Result<MarketsPage> CoinGeckoClient::fetchTopMarkets(const std::string& vs_currency, int top_n,
-                                                     SystemTime deadline) {
-  TrackedPages pages = fetchTracked(vs_currency, top_n, {}, deadline);
-  if (pages.error)
-    return *pages.error;
-  return std::move(pages.page);
-}
-
 Result<KeyUsage> CoinGeckoClient::fetchKeyUsage(SystemTime deadline) {
   if (gate_ != nullptr)
     CR_RETURN_IF_ERROR(gate_->admit(deadline - kMinRequestTime));
@@ -267,10 +176,11 @@ Result<KeyUsage> CoinGeckoClient::fetchKeyUsage(SystemTime deadline) {
   return parseKeyUsage(response->body, parser_);
 }
 
-Result<MarketsPage> CoinGeckoClient::fetchPage(const std::string& url,
-                                               const std::string& vs_currency,
-                                               SystemTime deadline) {
+template <class Parse>
+auto CoinGeckoClient::fetch(const std::string& path, const char* endpoint, SystemTime deadline,
+                            Parse parse) -> decltype(parse(std::string_view())) {
   auto log = telemetry::logger("upstream");
+  const std::string url = config_.base_url + path;
   Backoff backoff(std::chrono::milliseconds(500), std::chrono::seconds(30));
   Error last = makeError(ErrorCode::Unavailable, "no attempt made before the cycle deadline");
   for (int attempt = 1; attempt <= config_.max_attempts; ++attempt) {
@@ -286,18 +196,17 @@ Result<MarketsPage> CoinGeckoClient::fetchPage(const std::string& url,
         break;
       }
     }
-    auto response = send(url, "coins/markets", deadline);
+    auto response = send(url, endpoint, deadline);
     std::optional<std::chrono::milliseconds> wait;
     if (!response) {
       last = response.error();
     } else if (response->status == 200) {
-      auto page =
-          parseCoinsMarkets(response->body, vs_currency, toUnixMillis(clock_.now()), parser_);
-      if (page) {
-        stats_.invalid_items += page->invalid_items;
-        return page;
+      auto parsed = parse(std::string_view(response->body));
+      if (parsed) {
+        stats_.invalid_items += parsed->invalid_items;
+        return parsed;
       }
-      last = page.error();
+      last = parsed.error();
     } else {
       last = classify(response->status, describeErrorBody(response->body, parser_));
       if (response->status == 429)
@@ -318,6 +227,27 @@ Result<MarketsPage> CoinGeckoClient::fetchPage(const std::string& url,
       break;
   }
   return last;
+}
+
+Result<MarketsPage> CoinGeckoClient::fetchMarkets(const std::string& path,
+                                                  const std::string& vs_currency,
+                                                  SystemTime deadline) {
+  return fetch(path, "coins/markets", deadline, [&](std::string_view body) {
+    return parseCoinsMarkets(body, vs_currency, toUnixMillis(clock_.now()), parser_);
+  });
+}
+
+Result<PricesPage> CoinGeckoClient::fetchPrices(const std::string& path,
+                                                const std::vector<std::string>& vs_currencies,
+                                                SystemTime deadline) {
+  return fetch(path, "simple/price", deadline, [&](std::string_view body) {
+    return parseSimplePrice(body, vs_currencies, toUnixMillis(clock_.now()), parser_);
+  });
+}
+
+Result<CoinsList> CoinGeckoClient::fetchCoinsList(const std::string& path, SystemTime deadline) {
+  return fetch(path, "coins/list", deadline,
+               [&](std::string_view body) { return parseCoinsList(body, parser_); });
 }
 
 }  // namespace coinrelay::coingecko

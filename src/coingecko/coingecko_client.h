@@ -9,7 +9,9 @@
 #include <simdjson.h>
 
 #include "coingecko/budget.h"
+#include "coingecko/coins_list_parser.h"
 #include "coingecko/markets_parser.h"
+#include "coingecko/simple_price_parser.h"
 #include "common/clock.h"
 #include "common/result.h"
 #include "common/stop_signal.h"
@@ -39,17 +41,8 @@ class RequestGate {
   virtual void settle(int status, std::optional<std::chrono::milliseconds> pause) = 0;
 };
 
-/// The quotes of one currency for the tracked set, fetched page by page: pages that failed do
-/// not discard the ones that succeeded.
-struct TrackedPages {
-  MarketsPage page;  ///< valid quotes of every page that succeeded, and the invalid items
-  int pages_sent = 0;
-  int pages_ok = 0;
-  std::optional<Error> error;            ///< the first failure; the quotes above stay valid
-  std::vector<std::string> missing_ids;  ///< listed ids the upstream did not return
-};
-
-/// Fetches market data from CoinGecko (or `coinrelay simulate`) with the plan's key header,
+/// Sends CoinGecko (or `coinrelay simulate`) the requests the fetch planner asks for, with the
+/// plan's key header,
 /// retrying transient failures with jittered backoff that honours retry-after and
 /// x-ratelimit-reset, never past the caller's deadline, and never without the gate's consent.
 /// Deadlines, waits and the fetch time written into quotes are on `clock`.
@@ -62,15 +55,15 @@ class CoinGeckoClient {
   /// Every request asks `gate` first (nullptr: no limits). The gate must outlive the client.
   void setGate(RequestGate* gate) { gate_ = gate; }
 
-  /// The top `top_n` coins by market cap plus the listed `ids` in `vs_currency`, in the fewest
-  /// requests: ceil(top_n / 250) pages, then pages of up to 250 of the ids the top pages did
-  /// not bring. Items that fail validation are skipped and counted.
-  TrackedPages fetchTracked(const std::string& vs_currency, int top_n,
-                            const std::vector<std::string>& ids, SystemTime deadline);
-
-  /// The top `top_n` coins only; an error if any page failed (tests and tools).
-  Result<MarketsPage> fetchTopMarkets(const std::string& vs_currency, int top_n,
-                                      SystemTime deadline);
+  /// One `/coins/markets` request (`path`: what follows the base URL) for `vs_currency`.
+  Result<MarketsPage> fetchMarkets(const std::string& path, const std::string& vs_currency,
+                                   SystemTime deadline);
+  /// One `/simple/price` request asked with every include flag for `vs_currencies`.
+  Result<PricesPage> fetchPrices(const std::string& path,
+                                 const std::vector<std::string>& vs_currencies,
+                                 SystemTime deadline);
+  /// One `/coins/list` request.
+  Result<CoinsList> fetchCoinsList(const std::string& path, SystemTime deadline);
 
   /// The key's usage from `/key` (paid plans only); one request, no retry.
   Result<KeyUsage> fetchKeyUsage(SystemTime deadline);
@@ -93,8 +86,12 @@ class CoinGeckoClient {
   static Result<KeyUsage> parseKeyUsage(std::string_view body, simdjson::dom::parser& parser);
 
  private:
-  Result<MarketsPage> fetchPage(const std::string& url, const std::string& vs_currency,
-                                SystemTime deadline);
+  /// Sends `path` until it gives a parsable answer, a failure retrying cannot cure, the last
+  /// attempt, or the deadline; every attempt admitted by the gate. `parse` turns a 200 body
+  /// into the result.
+  template <class Parse>
+  auto fetch(const std::string& path, const char* endpoint, SystemTime deadline, Parse parse)
+      -> decltype(parse(std::string_view()));
   /// Sends one admitted request; counts it by status and reports it to the gate.
   Result<net::HttpResponse> send(const std::string& url, const char* endpoint, SystemTime deadline);
 

@@ -1,6 +1,7 @@
 #include "coingecko/upstream_budget.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include <fmt/format.h>
 
@@ -10,7 +11,8 @@ BudgetLimits budgetLimitsFor(const config::Config& config, const BudgetPlan& pla
   BudgetLimits limits;
   limits.calls_per_minute = plan.calls_per_minute;
   limits.monthly_credits = plan.monthly_credits;
-  limits.calls_per_cycle = plan.calls.total();
+  limits.calls_per_cycle = plan.planned.peak_per_cycle;
+  limits.mean_calls_per_cycle = plan.planned.perCycle();
   limits.interval_s = config.upstream.interval_s;
   limits.on_demand_per_window = config.serve.miss_calls_per_minute;
   return limits;
@@ -73,12 +75,13 @@ Status UpstreamBudget::admitOnDemand() {
     const auto month_left = nextMonthStart(now) - now;
     const int64_t cycles_left =
         std::chrono::duration_cast<std::chrono::seconds>(month_left).count() / interval_s + 1;
-    const int64_t reserved = cycles_left * per_cycle;
+    const double mean = limits_.mean_calls_per_cycle > 0 ? limits_.mean_calls_per_cycle : per_cycle;
+    const auto reserved = static_cast<int64_t>(std::ceil(static_cast<double>(cycles_left) * mean));
     if (*left <= reserved) {
       return makeError(ErrorCode::ResourceExhausted,
                        fmt::format("the {} credits left in {} are kept for the schedule ({} "
-                                   "cycles x {} calls until the month ends)",
-                                   *left, ledger_.month(), cycles_left, per_cycle));
+                                   "cycles x {:g} calls until the month ends)",
+                                   *left, ledger_.month(), cycles_left, mean));
     }
   }
   switch (limiter_.tryAcquireOnDemand(per_cycle, limits_.on_demand_per_window)) {

@@ -20,10 +20,13 @@ struct BudgetLimits {
   /// The window calls_per_minute applies to (a minute and a margin; shorter in tests).
   std::chrono::milliseconds rate_window = RateLimiter::kDefaultWindow;
   int monthly_credits = 0;  ///< 0: no monthly cap
-  /// What the schedule needs: the most calls one cycle makes (the budget plan's figure), every
-  /// `interval_s`. On-demand requests leave calls_per_cycle free in the rate window, and the
-  /// credits of every cycle left in the month.
+  /// What the schedule needs: the most calls one cycle makes (the budget plan's heaviest
+  /// cycle), every `interval_s`. On-demand requests leave calls_per_cycle free in the rate
+  /// window, and the credits of every cycle left in the month at mean_calls_per_cycle.
   int calls_per_cycle = 0;
+  /// The calls of a cycle on average (the cheapest mix reads /coins/markets only every so many
+  /// cycles); 0: calls_per_cycle.
+  double mean_calls_per_cycle = 0;
   int interval_s = 60;
   /// On-demand requests allowed in one rate window, within calls_per_minute
   /// (serve.miss_calls_per_minute); 0: no cap of their own.

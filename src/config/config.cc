@@ -120,6 +120,14 @@ const std::vector<OptionSpec> kOptions = {
     {CR_KEY(upstream, interval_s, "60",
             "Seconds between fetch cycles; cycles start on multiples of it on the wall clock."),
      .min = 1, .max = 86'400},
+    {CR_KEY(upstream, details_interval_s, "3600",
+            "Seconds between two reads of ranks and the slow fields (name, image, supplies, "
+            "ATH/ATL, ROI, 24 h high/low and market cap change) from /coins/markets when prices "
+            "come from the cheaper /simple/price in between; an hour keeps the top N and those "
+            "fields at most an hour old (each quote says how old in details_fetched) for a small "
+            "share of the calls. At or below upstream.interval_s, every field comes from "
+            "/coins/markets every cycle."),
+     .min = 0, .max = 7 * 86'400},
     {CR_KEY(upstream, timeout_ms, "10000", "Timeout of one upstream request."), .min = 100,
      .max = 120'000},
     {CR_KEY(upstream, max_attempts, "4",
@@ -139,7 +147,17 @@ const std::vector<OptionSpec> kOptions = {
      .min = 0, .max = 90},
     {CR_KEY(budget, cache_period_s, "0",
             "How often CoinGecko refreshes /coins/markets; 0: the plan's figure (60 s keyless and "
-            "demo, 45 s paid). A shorter interval draws a warning: it buys no fresher data."),
+            "demo, 45 s paid). coinrelay never reads it more often: a shorter interval buys no "
+            "fresher data, and draws a warning."),
+     .min = 0, .max = 86'400},
+    {CR_KEY(budget, price_cache_period_s, "0",
+            "How often CoinGecko refreshes /simple/price; 0: the plan's figure (60 s keyless and "
+            "demo, 20 s paid). coinrelay never reads it more often."),
+     .min = 0, .max = 86'400},
+    {CR_KEY(budget, list_cache_period_s, "0",
+            "How often CoinGecko refreshes /coins/list, which coinrelay reads when the top N "
+            "reaches the end of the universe; 0: the plan's figure (30 min keyless and demo, "
+            "5 min paid)."),
      .min = 0, .max = 86'400},
     {CR_KEY(budget, state_file, "",
             "Where `coinrelay run` keeps the credits used this month and its last cycle across "

@@ -20,6 +20,9 @@ struct UpstreamConfig {
   std::vector<std::string> ids;  ///< tracked besides the top N
   std::vector<std::string> vs_currencies;
   int interval_s = 60;
+  /// How often the cheapest mix refreshes ranks and the slow fields from /coins/markets; at or
+  /// below interval_s every field comes from /coins/markets every cycle.
+  int details_interval_s = 3600;
   int timeout_ms = 10'000;
   int max_attempts = 4;
 };
@@ -29,7 +32,9 @@ struct BudgetConfig {
   int calls_per_minute = 0;
   int monthly_credits = 0;
   int retry_reserve_percent = 10;
-  int cache_period_s = 0;
+  int cache_period_s = 0;  ///< /coins/markets
+  int price_cache_period_s = 0;
+  int list_cache_period_s = 0;
   std::string state_file;  ///< `coinrelay run` only
 };
 

@@ -24,6 +24,24 @@ Status installTemplate(ElasticsearchClient& client, const EngineInfo& engine, co
   return {};
 }
 
+/// Maps the fields added to the quote document since `name` (an index, or the alias of the
+/// backing indices) was created: its mapping is `dynamic: strict`, so a document with a field it
+/// lacks would be refused. Adding fields is allowed on a live index; nothing to do when it does
+/// not exist yet (the template maps everything).
+Status updateMappings(ElasticsearchClient& client, const Layout& layout,
+                      std::vector<std::string>& steps) {
+  CR_TRY(auto response,
+         client.send("PUT", "/" + layout.name + "/_mapping", mappingUpdateBody(), kJson));
+  if (response.status == 404)
+    return {};
+  if (response.status != 200) {
+    return callError(client.config(), fmt::format("mapping the new fields of {}", layout.name),
+                     response);
+  }
+  steps.push_back(fmt::format("mappings of {} up to date", layout.name));
+  return {};
+}
+
 /// Whether `name` is an alias (200) or not (404).
 Result<bool> isAlias(ElasticsearchClient& client, const std::string& name) {
   CR_TRY(auto response, client.send("GET", "/_alias/" + name));
@@ -141,6 +159,7 @@ Result<std::vector<std::string>> ensureLayout(ElasticsearchClient& client, const
                                    layout.name));
     }
     CR_RETURN_IF_ERROR(installTemplate(client, engine, layout, steps));
+    CR_RETURN_IF_ERROR(updateMappings(client, layout, steps));
     return steps;
   }
   if (!alias) {
@@ -163,6 +182,8 @@ Result<std::vector<std::string>> ensureLayout(ElasticsearchClient& client, const
     CR_RETURN_IF_ERROR(installIsmPolicy(client, layout, steps));
   }
   CR_RETURN_IF_ERROR(installTemplate(client, engine, layout, steps));
+  if (alias)
+    CR_RETURN_IF_ERROR(updateMappings(client, layout, steps));
   CR_RETURN_IF_ERROR(bootstrapWriteAlias(client, layout, steps));
   return steps;
 }

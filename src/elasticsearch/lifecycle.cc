@@ -16,11 +16,17 @@ std::string backingPattern(const Layout& layout) {
   return layout.name + "-0*";
 }
 
-void writeQuoteMappings(JsonWriter& w) {
-  w.key("mappings").beginObject().field("dynamic", "strict").key("properties").beginObject();
+void writeProperties(JsonWriter& w) {
+  w.field("dynamic", "strict").key("properties").beginObject();
   for (const model::QuoteField& field : model::kQuoteFields)
     w.key(field.name).raw(field.mapping);
-  w.endObject().endObject();  // properties, mappings
+  w.endObject();
+}
+
+void writeQuoteMappings(JsonWriter& w) {
+  w.key("mappings").beginObject();
+  writeProperties(w);
+  w.endObject();
 }
 
 std::string days(int n) {
@@ -199,6 +205,15 @@ std::string bootstrapIndexBody(const Layout& layout) {
       .endObject()
       .endObject()
       .endObject();
+  return out;
+}
+
+std::string mappingUpdateBody() {
+  std::string out;
+  JsonWriter w(out);
+  w.beginObject();
+  writeProperties(w);
+  w.endObject();
   return out;
 }
 

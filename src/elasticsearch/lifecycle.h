@@ -49,4 +49,8 @@ std::string ismPolicyBody(const Layout& layout);
 /// The first backing index of a rollover layout, carrying the write alias.
 std::string bootstrapIndexBody(const Layout& layout);
 
+/// PUT <index or alias>/_mapping: every field of the quote document, so that indices created
+/// before a field was added to it (additive changes keep schema_version 1) take it too.
+std::string mappingUpdateBody();
+
 }  // namespace coinrelay::elasticsearch

@@ -53,6 +53,14 @@ struct Quote {
   std::optional<int64_t> atl_date_ms;
   std::optional<Roi> roi;
 
+  // When each group of fields was fetched: coinrelay may take them from different endpoints at
+  // different cadences (the fetch planner). nullopt: with the rest of the quote, at fetched_ms
+  // (documents written before these fields existed, and quotes not assembled by the planner).
+  /// price, market_cap, volume_24h, change_24h, last_updated and the fields derived from them
+  std::optional<int64_t> price_fetched_ms;
+  /// rank, name, symbol, image, supplies, ATH/ATL, ROI, 24 h high/low, 24 h market cap change
+  std::optional<int64_t> details_fetched_ms;
+
   bool operator==(const Quote&) const = default;
 };
 

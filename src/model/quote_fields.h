@@ -123,6 +123,11 @@ inline constexpr auto kQuoteFields = std::to_array<QuoteField>({
      mapping::kDate, &Quote::last_updated_ms},
     {"timestamp", "", FieldType::Date, Presence::Required, true, false, mapping::kDate,
      &Quote::fetched_ms},
+    // Added to v1 later (additive): absent from older documents, read as null.
+    {"price_fetched", "", FieldType::Date, Presence::Nullable, false, false, mapping::kDate,
+     &Quote::price_fetched_ms},
+    {"details_fetched", "", FieldType::Date, Presence::Nullable, false, false, mapping::kDate,
+     &Quote::details_fetched_ms},
 });
 
 /// Where a quote is written or read.

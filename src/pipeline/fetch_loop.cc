@@ -97,8 +97,24 @@ FetchOptions fetchOptionsFor(const config::Config& config) {
   options.publish_unchanged = config.fetch.publish_unchanged;
   const auto* facts = coingecko::findPlan(config.upstream.plan);
   options.read_key_usage = facts != nullptr && facts->paid;
+  // The same arithmetic `coinrelay budget` shows and the start-up check applied.
+  const coingecko::BudgetPlan plan = coingecko::planBudget(config);
+  options.cache = plan.cache;
+  options.strategy = plan.planned.strategy;
   return options;
 }
+
+namespace {
+
+coingecko::Strategy strategyOf(const config::UpstreamConfig& config, const FetchOptions& options) {
+  if (options.strategy)
+    return *options.strategy;
+  return coingecko::cheapestSchedule(coingecko::trackedShapeOf(config), options.cache,
+                                     config.details_interval_s, config.interval_s)
+      .strategy;
+}
+
+}  // namespace
 
 coingecko::UpstreamBudget::Leadership leadershipOf(const Coordinator& coordinator) {
   return [&coordinator] { return coordinator.leading(); };
@@ -113,7 +129,8 @@ FetchLoop::FetchLoop(const config::UpstreamConfig& config, std::vector<sinks::Si
       budget_(budget),
       clock_(budget.clock()),
       options_(options),
-      client_(config, stop, budget.clock()) {
+      client_(config, stop, budget.clock()),
+      planner_(plannerConfigFor(config, options.cache, strategyOf(config, options))) {
   client_.setGate(this);
   publishState(state_);
   loopMetrics().leading.set(options_.coordinator == nullptr ? 1 : 0);
@@ -241,27 +258,30 @@ CycleReport FetchLoop::runCycle(SystemTime deadline) {
   report.started_ms = toUnixMillis(clock_.now());
   report.slot_ms = toUnixMillis(deadline) - int64_t{config_.interval_s} * 1000;
   const uint64_t requests_before = client_.stats().requests.load();
-  std::vector<model::Quote> quotes;
-  std::string first_invalid;
-  std::vector<std::string> missing;
-  for (const auto& currency : config_.vs_currencies) {
-    coingecko::TrackedPages pages =
-        client_.fetchTracked(currency, config_.top_n, config_.ids, deadline);
-    if (pages.error) {
-      report.upstream_ok = false;
-      if (report.error.empty()) {
-        report.error = fmt::format("upstream {} ({} of {} pages): {}", currency, pages.pages_ok,
-                                   pages.pages_sent, pages.error->message);
-      }
+  report.kind = planner_.begin(fromUnixMillis(report.slot_ms));
+  while (auto call = planner_.next()) {
+    switch (call->kind) {
+      case PlannedCall::Kind::Prices:
+        planner_.onPrices(*call, client_.fetchPrices(call->path, config_.vs_currencies, deadline));
+        break;
+      case PlannedCall::Kind::Universe:
+        planner_.onList(*call, client_.fetchCoinsList(call->path, deadline));
+        break;
+      default:
+        planner_.onMarkets(*call, client_.fetchMarkets(call->path, call->vs_currency, deadline));
+        break;
     }
-    if (pages.page.invalid_items > 0 && first_invalid.empty())
-      first_invalid = pages.page.first_invalid_reason;
-    report.invalid += pages.page.invalid_items;
-    for (auto& id : pages.missing_ids)
-      missing.push_back(std::move(id));
-    for (auto& quote : pages.page.quotes)
-      quotes.push_back(std::move(quote));
   }
+  PlannedCycle planned = planner_.finish();
+  if (planned.error) {
+    report.upstream_ok = false;
+    report.error = fmt::format("upstream {} ({} of {} calls answered): {}", planned.failed_call,
+                               planned.calls_ok, planned.calls, planned.error->message);
+  }
+  report.invalid = planned.invalid;
+  const std::string first_invalid = std::move(planned.first_invalid);
+  const std::vector<std::string> missing = std::move(planned.missing_ids);
+  std::vector<model::Quote> quotes = std::move(planned.quotes);
   report.requests = client_.stats().requests.load() - requests_before;
   report.fetched = quotes.size();
   if (report.invalid > 0) {
@@ -315,15 +335,18 @@ CycleReport FetchLoop::runCycle(SystemTime deadline) {
   const std::string next = formatIso8601Millis(toUnixMillis(deadline));
   if (report.delivered > 0) {
     log->info(
-        "sent {} quotes to {} ({} unchanged, {} invalid, {} upstream requests) in {} ms "
+        "sent {} quotes to {} ({} unchanged, {} invalid, {} upstream requests for {}) in {} ms "
         "({}); next cycle at {}",
         report.delivered, names, report.unchanged, report.invalid, report.requests,
-        report.duration.count(), samplePrices(changed, 3), next);
+        toString(report.kind), report.duration.count(), samplePrices(changed, 3), next);
+  } else if (report.kind == CycleKind::Idle) {
+    log->debug("nothing due: every endpoint was read within its cache period; next cycle at {}",
+               next);
   } else if (report.fetched > 0 && report.sinks_ok) {
     log->info(
         "sent 0 quotes: all {} unchanged since their last publication ({} invalid, {} "
-        "upstream requests); next cycle at {}",
-        report.unchanged, report.invalid, report.requests, next);
+        "upstream requests for {}); next cycle at {}",
+        report.unchanged, report.invalid, report.requests, toString(report.kind), next);
   } else {
     log->warn("cycle sent nothing ({}); next cycle at {}",
               report.error.empty() ? "upstream returned no coins" : report.error, next);
@@ -409,7 +432,8 @@ int FetchLoop::run(int max_cycles) {
     last_slot_ms_ = toUnixMillis(deadline) - interval_ms;
     saveState();
     ++cycles;
-    if (!report.skipped && report.upstream_ok && report.sinks_ok && report.fetched > 0)
+    if (!report.skipped && report.upstream_ok && report.sinks_ok &&
+        (report.fetched > 0 || report.kind == CycleKind::Idle))
       ++delivered;
     finish(report);
     if (max_cycles != 0 && cycles >= max_cycles)

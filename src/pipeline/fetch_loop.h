@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "common/clock.h"
 #include "common/stop_signal.h"
 #include "config/config.h"
+#include "pipeline/fetch_planner.h"
 #include "pipeline/fetch_state.h"
 #include "sinks/sink.h"
 
@@ -40,7 +42,8 @@ struct CycleReport {
   uint64_t requests = 0;  ///< upstream requests this cycle, retries included
   bool upstream_ok = true;
   bool sinks_ok = true;
-  bool skipped = false;  ///< not run: the monthly credits are used up
+  bool skipped = false;                 ///< not run: the monthly credits are used up
+  CycleKind kind = CycleKind::Details;  ///< what the planner fetched
   std::string error;
   std::chrono::milliseconds duration{0};
 };
@@ -53,6 +56,11 @@ struct FetchOptions {
   /// nullptr: always active, nothing persisted. Give the budget the same coordinator's
   /// leadership (leadershipOf), so that a lead lost within a cycle stops its requests.
   Coordinator* coordinator = nullptr;
+  /// How often the upstream refreshes each endpoint: no endpoint is read more often.
+  coingecko::CachePeriods cache;
+  /// The strategy the budget plan chose (planBudget); nullopt: the cheaper one by the calls
+  /// alone (coingecko::cheapestSchedule).
+  std::optional<coingecko::Strategy> strategy;
 };
 
 /// The budget's leadership check for a process whose fetcher `coordinator` elects.
@@ -97,6 +105,7 @@ class FetchLoop : private coingecko::RequestGate {
   CycleReport runCycle(SystemTime deadline);
 
   const coingecko::ClientStats& upstreamStats() const { return client_.stats(); }
+  const FetchPlanner& planner() const { return planner_; }
   const coingecko::UpstreamBudget& budget() const { return budget_; }
   FetchStatus status() const;
   void onCycle(std::function<void(const CycleReport&)> callback) {
@@ -123,6 +132,7 @@ class FetchLoop : private coingecko::RequestGate {
   const Clock& clock_;
   FetchOptions options_;
   coingecko::CoinGeckoClient client_;
+  FetchPlanner planner_;
   std::function<void(const CycleReport&)> on_cycle_;
 
   /// (id, vs_currency) -> last_updated_ms of its last publication.

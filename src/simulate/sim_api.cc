@@ -14,24 +14,29 @@ namespace coinrelay::simulate {
 
 namespace {
 
-constexpr size_t kMaxIds = 1000;
+// CoinGecko's documented limits per request (../shared FACTS §3.2, §3.4), refused as it
+// refuses a bad parameter: 400 with {"error":"..."}, so a plan that breaks them fails in tests
+// as it would upstream.
+constexpr size_t kMaxMarketsIds = 250;
+constexpr size_t kMaxPriceIds = 515;
+constexpr int kMaxPerPage = 250;
 
 std::string lowered(const QueryParams& params, const char* name) {
   auto it = params.find(name);
   return it == params.end() ? std::string() : toLower(it->second);
 }
 
-/// A whole number in [1, max] (larger ones are capped, as CoinGecko does); `fallback` when the
-/// parameter is absent; nullopt for anything else.
+/// A whole number in [1, max]; `fallback` when the parameter is absent; nullopt for anything
+/// else.
 std::optional<int> boundedCount(const std::string& text, int fallback, int max) {
   if (text.empty())
     return fallback;
   int value = 0;
   const char* end = text.data() + text.size();
   auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (ec != std::errc() || ptr != end || value < 1)
+  if (ec != std::errc() || ptr != end || value < 1 || value > max)
     return std::nullopt;
-  return std::min(value, max);
+  return value;
 }
 
 /// `precision`: "full" (or absent) keeps every digit, 0 to 18 rounds to that many decimals.
@@ -79,7 +84,7 @@ std::optional<MarketsRequest> readMarketsRequest(const QueryParams& params, std:
     *error = "invalid order";
     return std::nullopt;
   }
-  const auto per_page = boundedCount(lowered(params, "per_page"), 100, 250);
+  const auto per_page = boundedCount(lowered(params, "per_page"), 100, kMaxPerPage);
   if (!per_page) {
     *error = "invalid per_page";
     return std::nullopt;
@@ -96,8 +101,8 @@ std::optional<MarketsRequest> readMarketsRequest(const QueryParams& params, std:
     return std::nullopt;
   }
   request.ids = splitCsv(lowered(params, "ids"));
-  if (request.ids.size() > kMaxIds) {
-    *error = fmt::format("too many ids (at most {})", kMaxIds);
+  if (request.ids.size() > kMaxMarketsIds) {
+    *error = fmt::format("too many ids (at most {})", kMaxMarketsIds);
     return std::nullopt;
   }
   std::sort(request.ids.begin(), request.ids.end());
@@ -196,8 +201,8 @@ std::optional<PriceRequest> readPriceRequest(const QueryParams& params, std::str
     *error = "Missing parameter ids";
     return std::nullopt;
   }
-  if (request.ids.size() > kMaxIds || request.symbols.size() > kMaxIds) {
-    *error = fmt::format("too many ids (at most {})", kMaxIds);
+  if (request.ids.size() > kMaxPriceIds || request.symbols.size() > kMaxPriceIds) {
+    *error = fmt::format("too many ids (at most {})", kMaxPriceIds);
     return std::nullopt;
   }
   request.market_cap = lowered(params, "include_market_cap") == "true";

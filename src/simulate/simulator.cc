@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <set>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -184,23 +185,27 @@ net::Reply Simulator::simplePrice(const net::Request& request) {
   auto query = readPriceRequest(request.query, &error);
   if (!query)
     return flatError(400, error);
-  std::vector<std::vector<MarketRow>> per_currency;
+  std::vector<double> rates;
   for (const auto& vs : query->vs_currencies) {
     auto rate = usdRate(market_, vs);
     if (!rate)
       return flatError(400, "invalid vs_currency");
-    per_currency.push_back(rowsIn(*rate));
+    rates.push_back(*rate);
   }
-  // ranked() order: index i is the same coin in every currency.
+  // Indexes into ranked(); rows are built for these coins only (a universe of 20 000 coins
+  // would otherwise cost every row of every currency per request).
   std::vector<size_t> selected;
   std::set<size_t> seen;
   const auto& coins = market_.ranked();
   if (!query->ids.empty()) {
+    std::unordered_map<std::string_view, size_t> index;
+    index.reserve(coins.size());
+    for (size_t i = 0; i < coins.size(); ++i)
+      index.emplace(coins[i].id, i);
     for (const auto& id : query->ids) {
-      for (size_t i = 0; i < coins.size(); ++i) {
-        if (coins[i].id == id && seen.insert(i).second)
-          selected.push_back(i);
-      }
+      auto it = index.find(id);
+      if (it != index.end() && seen.insert(it->second).second)
+        selected.push_back(it->second);
     }
   } else {
     for (const auto& symbol : query->symbols) {
@@ -213,12 +218,18 @@ net::Reply Simulator::simplePrice(const net::Request& request) {
       }
     }
   }
-  std::vector<std::vector<const MarketRow*>> answer;
+  std::vector<MarketRow> rows;  // coin by coin, each in every currency
+  rows.reserve(selected.size() * rates.size());
   for (size_t i : selected) {
-    std::vector<const MarketRow*> rows;
-    for (const auto& rows_in_currency : per_currency)
-      rows.push_back(&rows_in_currency[i]);
-    answer.push_back(std::move(rows));
+    for (double rate : rates)
+      rows.push_back(rowOf(coins[i], rate));
+  }
+  std::vector<std::vector<const MarketRow*>> answer;
+  for (size_t c = 0; c < selected.size(); ++c) {
+    std::vector<const MarketRow*> in_currencies;
+    for (size_t r = 0; r < rates.size(); ++r)
+      in_currencies.push_back(&rows[c * rates.size() + r]);
+    answer.push_back(std::move(in_currencies));
   }
   return jsonReply(200, priceJson(answer, *query));
 }

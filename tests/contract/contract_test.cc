@@ -205,6 +205,15 @@ TEST(QuoteContractTest, DeliberatelyBrokenMessagesAreRefused) {
   EXPECT_EQ(index, breakages.size()) << verdict.output;
 }
 
+/// `text` with its first `from` replaced by `to` (which must be there).
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+  const size_t at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << "'" << from << "' is not in " << text;
+  if (at != std::string::npos)
+    text.replace(at, from.size(), to);
+  return text;
+}
+
 TEST(QuoteContractTest, TheSchemaNamesEveryFieldTheEncoderWrites) {
   // additionalProperties:false already refuses a field the schema lacks; this also catches a
   // field the schema lists but the encoder stopped writing, and keeps `required` complete.
@@ -221,16 +230,44 @@ TEST(QuoteContractTest, TheSchemaNamesEveryFieldTheEncoderWrites) {
   for (auto [key, value] : simdjson::dom::object(message))
     written.emplace(key);
   EXPECT_EQ(written, properties);
-  EXPECT_EQ(written, required) << "v1 writes every key, null when CoinGecko sent no value";
+  // v1 writes every key, null when CoinGecko sent no value; the keys added to v1 later are not
+  // required, so that the messages written before them stay valid.
+  std::set<std::string> added_later = {"price_fetched", "details_fetched"};
+  std::set<std::string> original;
+  for (const auto& key : written) {
+    if (!added_later.contains(key))
+      original.insert(key);
+  }
+  EXPECT_EQ(required, original);
 }
 
-/// `text` with its first `from` replaced by `to` (which must be there).
-std::string replaced(std::string text, const std::string& from, const std::string& to) {
-  const size_t at = text.find(from);
-  EXPECT_NE(at, std::string::npos) << "'" << from << "' is not in " << text;
-  if (at != std::string::npos)
-    text.replace(at, from.size(), to);
-  return text;
+TEST(QuoteContractTest, MessagesWrittenBeforeTheFetchTimesExistedStayValid) {
+  model::Quote quote = fullQuote();
+  quote.price_fetched_ms = 1718184700000;
+  quote.details_fetched_ms = 1718181000000;
+  const std::string current = model::encodeQuote(quote);
+  EXPECT_NE(current.find(R"("price_fetched":"2024-06-12T09:31:40.000Z",)"
+                         R"("details_fetched":"2024-06-12T08:30:00.000Z")"),
+            std::string::npos)
+      << current;
+  // A message of an earlier coinrelay: the same without the two keys.
+  std::string older = replaced(current, R"(,"price_fetched":"2024-06-12T09:31:40.000Z")", "");
+  older = replaced(older, R"(,"details_fetched":"2024-06-12T08:30:00.000Z")", "");
+  const auto verdict = validate(kQuoteSchema, {current, older});
+  EXPECT_EQ(verdict.exit_code, 0) << verdict.output;
+  // coinrelay reads it too: the times are unknown, i.e. those of the whole quote.
+  simdjson::dom::parser parser;
+  auto decoded = model::decodeQuote(older, parser);
+  ASSERT_TRUE(decoded) << decoded.error().message;
+  EXPECT_FALSE(decoded->price_fetched_ms);
+  EXPECT_FALSE(decoded->details_fetched_ms);
+  // And a wrong value in the new keys is refused like any other.
+  const auto refused = validate(kQuoteSchema,
+                                {replaced(current, R"("price_fetched":"2024-06-12T09:31:40.000Z")",
+                                          R"("price_fetched":1718184700000)")},
+                                /*expect_invalid=*/true);
+  EXPECT_EQ(refused.exit_code, 0) << refused.output;
+  EXPECT_NE(refused.output.find("invalid at price_fetched"), std::string::npos) << refused.output;
 }
 
 std::string deadLetter(const std::string& stage, const std::string& status,

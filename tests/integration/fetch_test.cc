@@ -159,12 +159,18 @@ TEST_F(FetchTest, BudgetSaysWhetherAPlanFitsAndTheShortestIntervalThatDoes) {
   auto demo =
       runCommand({kBinary, "budget", "--plan", "demo", "--top", "1000", "--interval", "60"});
   EXPECT_EQ(demo.exit_code, 2) << demo.output;
-  EXPECT_NE(demo.output.find("month: 4 calls x 44640 cycles = 178560 calls > 9000 credits"),
+  // The cheapest mix: prices from /simple/price every cycle, details from /coins/markets hourly.
+  EXPECT_NE(demo.output.find("month: 90768 calls > 9000 credits"), std::string::npos)
+      << demo.output;
+  EXPECT_NE(demo.output.find("markets-only would need: 4 calls every cycle = 4.00/cycle, "
+                             "240.0/hour, 178560/month"),
             std::string::npos)
       << demo.output;
   EXPECT_NE(demo.output.find("verdict: DOES NOT FIT"), std::string::npos) << demo.output;
-  EXPECT_NE(demo.output.find("shortest interval that fits: 1191 s (19 min 51 s)"),
+  EXPECT_NE(demo.output.find("shortest interval that fits: 696 s (11 min 36 s): cheapest mix"),
             std::string::npos)
+      << demo.output;
+  EXPECT_NE(demo.output.find("markets-only: 1191 s (19 min 51 s)"), std::string::npos)
       << demo.output;
 
   auto analyst = runCommand({kBinary, "budget", "--plan", "analyst", "--top", "50"});
@@ -186,7 +192,7 @@ TEST_F(FetchTest, BudgetSaysWhetherAPlanFitsAndTheShortestIntervalThatDoes) {
   EXPECT_EQ(refused.wait(30s), 2);
   EXPECT_NE(refused.output().find("does not fit the upstream budget"), std::string::npos)
       << refused.output();
-  EXPECT_NE(refused.output().find("set upstream.interval_s = 1191"), std::string::npos)
+  EXPECT_NE(refused.output().find("set upstream.interval_s = 696"), std::string::npos)
       << refused.output();
 }
 

@@ -40,27 +40,86 @@ TEST(BudgetTest, TheSeedScheduleDoesNotFitTheDemoPlan) {
 TEST(BudgetTest, AThousandCoinsOnDemoNeedTheShortestIntervalThatFits) {
   const BudgetPlan plan = planBudget(withPlan("demo", 1000, 60));
   EXPECT_EQ(plan.calls.top_pages, 4);
-  EXPECT_EQ(plan.calls_per_month, 4 * 44'640);
+  EXPECT_EQ(plan.planned.strategy, Strategy::CheapestMix);
+  // Markets-only: 4 pages every cycle.
+  EXPECT_EQ(plan.markets_only.per_month, 4 * 44'640);
+  // The mix: a details read (4 pages) every 60 cycles, 2 price batches in the 59 between.
+  EXPECT_EQ(plan.calls_per_month, 744 * (4 + 59 * 2));
+  ASSERT_EQ(plan.planned.endpoints.size(), 2u);
+  EXPECT_EQ(plan.planned.endpoints[0].endpoint, "/simple/price");
+  EXPECT_EQ(plan.planned.endpoints[0].per_month, 744 * 59 * 2);
+  EXPECT_EQ(plan.planned.endpoints[1].endpoint, "/coins/markets");
+  EXPECT_EQ(plan.planned.endpoints[1].every, 60);
   EXPECT_FALSE(plan.fits());
-  // At most 9000 / 4 = 2250 cycles: s >= ceil(2678400 / 2250) = 1191.
+  // Markets-only fits at most 9000 / 4 = 2250 cycles: s >= ceil(2678400 / 2250) = 1191. The mix
+  // fits at 696 s: 3849 cycles, a details read every 6 of them.
+  EXPECT_EQ(plan.markets_only_shortest_s, 1191);
   ASSERT_TRUE(plan.shortest_interval_s);
-  EXPECT_EQ(*plan.shortest_interval_s, 1191);
+  EXPECT_EQ(*plan.shortest_interval_s, 696);
   const std::string text = describeBudget(plan);
   EXPECT_NE(text.find("verdict: DOES NOT FIT"), std::string::npos) << text;
-  EXPECT_NE(text.find("shortest interval that fits: 1191 s (19 min 51 s)"), std::string::npos)
+  EXPECT_NE(text.find("shortest interval that fits: 696 s (11 min 36 s): cheapest mix, 8988 "
+                      "calls a month <= 9000"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("markets-only: 1191 s (19 min 51 s)"), std::string::npos) << text;
+  EXPECT_NE(text.find("saving: 87792 calls a month (49.2% of markets-only)"), std::string::npos)
       << text;
   const Error refusal = budgetRefusal(plan);
   EXPECT_EQ(refusal.code, ErrorCode::InvalidArgument);
-  EXPECT_NE(refusal.message.find("4 calls x 44640 cycles (31-day month) = 178560 calls a month, "
-                                 "but plan demo gives 10000 credits, 9000 after the 10% retry "
-                                 "reserve"),
+  EXPECT_NE(refusal.message.find("needs 90768 calls a month (cheapest mix, 2.03 calls per cycle x "
+                                 "44640 cycles of a 31-day month), but plan demo gives 10000 "
+                                 "credits, 9000 after the 10% retry reserve"),
             std::string::npos)
       << refusal.message;
-  EXPECT_NE(refusal.message.find("set upstream.interval_s = 1191"), std::string::npos);
+  EXPECT_NE(refusal.message.find("set upstream.interval_s = 696"), std::string::npos);
   // The shortest interval really fits, and one second less does not.
   auto at = [](int interval) { return planBudget(withPlan("demo", 1000, interval)).fits(); };
-  EXPECT_TRUE(at(1191));
-  EXPECT_FALSE(at(1190));
+  EXPECT_TRUE(at(696));
+  EXPECT_FALSE(at(695));
+}
+
+TEST(BudgetTest, TheMixIsAtLeastTwoAndAHalfTimesFasterForThreeCurrenciesOnDemo) {
+  const BudgetPlan plan = planBudget(withPlan("demo", 250, 60, {"usd", "eur", "btc"}));
+  ASSERT_TRUE(plan.shortest_interval_s && plan.markets_only_shortest_s);
+  EXPECT_EQ(*plan.markets_only_shortest_s, 893) << "3 pages a cycle: 3000 cycles";
+  EXPECT_EQ(*plan.shortest_interval_s, 352) << "1 price call a cycle, 3 pages every 11";
+  EXPECT_GE(static_cast<double>(*plan.markets_only_shortest_s) / *plan.shortest_interval_s, 2.5);
+}
+
+TEST(BudgetTest, TheCheapestPlanOfEachTrackedSet) {
+  // The whole universe (top 20000) in three currencies on a paid plan, every 60 s.
+  const BudgetPlan universe = planBudget(withPlan("pro", 20'000, 60, {"usd", "eur", "btc"}));
+  EXPECT_EQ(universe.planned.strategy, Strategy::CheapestMix);
+  EXPECT_EQ(universe.markets_only.perCycle(), 240);
+  EXPECT_LE(universe.planned.perCycle(), 45) << describeBudget(universe);
+  EXPECT_EQ(universe.planned.endpoints.size(), 4u) << "and /coins/list, for coins new to it";
+  EXPECT_EQ(universe.planned.peak_per_cycle, 240) << "the details cycle";
+  // The top 50 in one currency: one page is as cheap as it gets.
+  const BudgetPlan fifty = planBudget(withPlan("pro", 50, 60));
+  EXPECT_EQ(fifty.planned.strategy, Strategy::MarketsOnly);
+  EXPECT_EQ(fifty.planned.perCycle(), 1);
+  // Details every cycle (upstream.details_interval_s at or below the interval): markets-only.
+  config::Config every = withPlan("pro", 1000, 60);
+  every.upstream.details_interval_s = 60;
+  EXPECT_EQ(planBudget(every).planned.strategy, Strategy::MarketsOnly);
+}
+
+TEST(BudgetTest, FreshPricesAreBoughtWhenThePlanAffordsThem) {
+  // Every 20 s on a paid plan: /coins/markets is refreshed every 45 s, /simple/price every 20 s.
+  // Markets-only reads one page every 3 cycles; the mix reads prices every cycle, for more calls
+  // that the plan can afford.
+  const BudgetPlan plan = planBudget(withPlan("pro", 10, 20));
+  EXPECT_EQ(plan.markets_only.endpoints[0].every, 3);
+  EXPECT_EQ(plan.planned.strategy, Strategy::CheapestMix);
+  EXPECT_GT(plan.calls_per_month, plan.markets_only.per_month);
+  EXPECT_TRUE(plan.fits());
+  EXPECT_NE(describeBudget(plan).find("more than markets-only, for prices every 20 s instead of "
+                                      "every 60 s"),
+            std::string::npos)
+      << describeBudget(plan);
+  // On demo both are refreshed every 60 s: nothing fresher to buy.
+  EXPECT_EQ(planBudget(withPlan("demo", 10, 20)).planned.strategy, Strategy::MarketsOnly);
 }
 
 TEST(BudgetTest, FiftyCoinsOnAnalystFitWithAMargin) {
@@ -86,7 +145,13 @@ TEST(BudgetTest, ThePerMinuteLimitBindsLargeSetsAndShortIntervals) {
   EXPECT_EQ(plan.shortest_interval_s, 152) << "ceil(68 x 60 / 27)";
   const BudgetPlan faster = planBudget(withPlan("public", 50, 5));
   EXPECT_FALSE(faster.fits_minute) << "12 calls a minute against keyless 5";
-  EXPECT_EQ(faster.shortest_interval_s, 14) << "ceil(60 / 4.5)";
+  EXPECT_EQ(faster.shortest_interval_s, 60)
+      << "ceil(60 / 4.5) = 14 s would fit, but /coins/markets is refreshed every 60 s";
+  config::Config mirror = withPlan("public", 50, 5);
+  mirror.upstream.base_url = "http://127.0.0.1:8090/api/v3";
+  mirror.budget.calls_per_minute = 5;
+  EXPECT_EQ(planBudget(mirror).shortest_interval_s, 14)
+      << "ceil(60 / 4.5) where no cache period is known";
 }
 
 TEST(BudgetTest, IdsAndCurrenciesMultiplyThePages) {
@@ -110,10 +175,20 @@ TEST(BudgetTest, OverridesReplaceThePublishedFigures) {
 }
 
 TEST(BudgetTest, PollingFasterThanTheCacheDrawsAWarning) {
-  const BudgetPlan plan = planBudget(withPlan("pro", 10, 20));
-  EXPECT_EQ(plan.cache_period_s, 45);
-  EXPECT_NE(cacheWarning(plan).find("shorter than the 45 s"), std::string::npos);
-  EXPECT_NE(describeBudget(plan).find("warning: "), std::string::npos);
+  const BudgetPlan markets = planBudget(withPlan("demo", 10, 20));
+  EXPECT_EQ(markets.cache_period_s, 60);
+  EXPECT_NE(cacheWarning(markets).find("shorter than the 60 s in which CoinGecko refreshes "
+                                       "/coins/markets"),
+            std::string::npos)
+      << cacheWarning(markets);
+  EXPECT_NE(describeBudget(markets).find("warning: "), std::string::npos);
+  const BudgetPlan prices = planBudget(withPlan("pro", 10, 10));
+  EXPECT_EQ(prices.planned.strategy, Strategy::CheapestMix);
+  EXPECT_NE(cacheWarning(prices).find("shorter than the 20 s in which CoinGecko refreshes "
+                                      "/simple/price"),
+            std::string::npos)
+      << cacheWarning(prices);
+  EXPECT_TRUE(cacheWarning(planBudget(withPlan("pro", 10, 20))).empty());
 }
 
 TEST(BudgetTest, PaidPlansAndKeylessHaveTheirFacts) {
@@ -417,6 +492,12 @@ TEST(UpstreamBudgetTest, TheConfigurationGivesTheLimits) {
   EXPECT_EQ(l.calls_per_minute, 30);
   EXPECT_EQ(l.monthly_credits, 10'000);
   EXPECT_EQ(l.calls_per_cycle, 4) << "2 pages x 2 currencies";
+  EXPECT_NEAR(l.mean_calls_per_cycle, (4 + 11 * 1) / 12.0, 0.01)
+      << "the mix: details every 12 cycles, one price call in the 11 between";
+  auto mix = withPlan("demo", 1000, 700);
+  const BudgetLimits m = budgetLimitsFor(mix, planBudget(mix));
+  EXPECT_EQ(m.calls_per_cycle, 4) << "the details cycle is the heaviest";
+  EXPECT_NEAR(m.mean_calls_per_cycle, (4 + 5 * 2) / 6.0, 0.01) << "details every 6 cycles";
   EXPECT_EQ(l.interval_s, 300);
   EXPECT_EQ(l.on_demand_per_window, 7);
 }

@@ -427,6 +427,121 @@ TEST_F(FetchLoopTest, ACycleWithNoCreditsLeftIsSkippedUntilTheMonthTurns) {
   EXPECT_EQ(credits.credits().used(), 1);
 }
 
+/// The calls the simulator counted for `path` (its /_sim/stats), 0 when none.
+int64_t countedCalls(const std::string& stats, const std::string& path) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc = parser.parse(stats);
+  int64_t total = 0;
+  if (doc["paths"][path]["total"].get(total) != simdjson::SUCCESS)
+    return 0;
+  return total;
+}
+
+TEST_F(FetchLoopTest, TheTopFiftyInOneCurrencyStillCostsOneCallPerCycle) {
+  startUpstream({});
+  config_.top_n = 50;
+  config_.interval_s = 60;
+  RecordingSink sink;
+  FetchLoop loop(config_, {&sink}, stop_, budget());
+  EXPECT_EQ(loop.run(20), 20);
+  EXPECT_EQ(countedCalls(stats(), "/api/v3/coins/markets"), 20) << stats();
+  EXPECT_EQ(countedCalls(stats(), "/api/v3/simple/price"), 0) << stats();
+}
+
+TEST_F(FetchLoopTest, TheCheapestMixCountedUpstream) {
+  startUpstream({}, 700);
+  config_.top_n = 600;
+  config_.vs_currencies = {"usd", "eur", "btc"};
+  config_.interval_s = 60;
+  config_.details_interval_s = 3600;
+  RecordingSink sink;
+  FetchLoop loop(config_, {&sink}, stop_, budget());
+  std::vector<CycleReport> reports;
+  loop.onCycle([&](const CycleReport& report) {
+    reports.push_back(report);
+    if (reports.size() == 30)  // bitcoin moves: the next prices cycle publishes it
+      post("/_sim/price", {{"id", "bitcoin"}, {"usd", "71234.5"}});
+  });
+  EXPECT_EQ(loop.run(61), 61);  // an hour and the next details cycle
+  // Markets-only would be 3 pages x 3 currencies = 9 calls every cycle, 549 in all.
+  EXPECT_EQ(countedCalls(stats(), "/api/v3/coins/markets"), 18) << "two details reads";
+  EXPECT_EQ(countedCalls(stats(), "/api/v3/simple/price"), 59 * 2)
+      << "2 batches of up to 515 coins, every currency at once";
+  EXPECT_EQ(countedCalls(stats(), "/api/v3/coins/list"), 0)
+      << "the top 600 of 700 coins is not the whole universe";
+  EXPECT_EQ(reports[0].kind, CycleKind::Details);
+  EXPECT_EQ(reports[1].kind, CycleKind::Prices);
+  EXPECT_EQ(reports[60].kind, CycleKind::Details);
+  for (const auto& report : reports)
+    EXPECT_TRUE(report.upstream_ok && report.fetched == 1800) << report.error;
+
+  // The frozen market's coins were published once; bitcoin again when it moved, in each
+  // currency, from /simple/price with its details of the first cycle.
+  ASSERT_EQ(sink.batches.size(), 2u);
+  EXPECT_EQ(sink.batches[0].size(), 1800u);
+  ASSERT_EQ(sink.batches[1].size(), 3u);
+  const model::Quote& moved = sink.batches[1][0];
+  EXPECT_EQ(moved.id, "bitcoin");
+  EXPECT_EQ(moved.price, 71234.5);
+  EXPECT_EQ(moved.price_fetched_ms, moved.fetched_ms);
+  EXPECT_EQ(moved.details_fetched_ms, sink.batches[0][0].fetched_ms);
+  EXPECT_EQ(*moved.price_fetched_ms - *moved.details_fetched_ms,
+            reports[30].started_ms - reports[0].started_ms)
+      << "the prices of cycle 30, the details of cycle 0";
+  EXPECT_EQ(moved.name, "Bitcoin");
+  EXPECT_EQ(moved.market_cap_rank, 1);
+  EXPECT_EQ(moved.last_updated_ms % 1000, 0) << "/simple/price gives whole seconds";
+}
+
+TEST_F(FetchLoopTest, TheMixRetriesFaultsOfEveryEndpoint) {
+  simulate::FaultOptions faults;
+  faults.rate_limited = 0.15;
+  faults.server_error = 0.1;
+  faults.truncated = 0.05;
+  faults.html = 0.05;
+  faults.retry_after_s = 0;
+  startUpstream(faults, 700);
+  config_.top_n = 600;
+  config_.vs_currencies = {"usd", "eur"};
+  config_.interval_s = 300;  // room for the retries' backoff within each cycle
+  config_.details_interval_s = 1500;
+  config_.max_attempts = 20;
+  RecordingSink sink;
+  FetchLoop loop(config_, {&sink}, stop_, budget());
+  std::vector<CycleReport> reports;
+  loop.onCycle([&](const CycleReport& report) { reports.push_back(report); });
+  EXPECT_EQ(loop.run(12), 12);
+  for (const auto& report : reports) {
+    EXPECT_TRUE(report.upstream_ok) << report.error;
+    EXPECT_EQ(report.fetched, 1200u);
+  }
+  EXPECT_GT(loop.upstreamStats().failures.load(), 0u) << "faults were met, and retried";
+  EXPECT_EQ(reports[5].kind, CycleKind::Details) << "details every 5 cycles";
+}
+
+TEST_F(FetchLoopTest, TheSimulatedUpstreamRefusesWhatCoinGeckoRefuses) {
+  startUpstream({}, 600);
+  net::HttpClient http;
+  const auto get = [&](const std::string& path) { return http.get(config_.base_url + path); };
+  std::string ids;
+  for (int i = 1; i <= 516; ++i)
+    ids += (i == 1 ? "simcoin-" : ",simcoin-") + std::to_string(i);
+  auto price = get("/simple/price?vs_currencies=usd&ids=" + ids);
+  ASSERT_TRUE(price);
+  EXPECT_EQ(price->status, 400);
+  EXPECT_EQ(price->body, R"j({"error":"too many ids (at most 515)"})j");
+  ids.resize(ids.rfind(','));  // 515
+  EXPECT_EQ(get("/simple/price?vs_currencies=usd&ids=" + ids)->status, 200);
+  ids.resize(ids.find(",simcoin-252"));  // 251
+  auto markets = get("/coins/markets?vs_currency=usd&ids=" + ids);
+  EXPECT_EQ(markets->status, 400);
+  EXPECT_EQ(markets->body, R"j({"error":"too many ids (at most 250)"})j");
+  auto page = get("/coins/markets?vs_currency=usd&per_page=251");
+  EXPECT_EQ(page->status, 400);
+  EXPECT_EQ(page->body, R"({"error":"invalid per_page"})");
+  EXPECT_EQ(get("/coins/markets?vs_currency=usd&per_page=250")->status, 200);
+}
+
 /// A coordinator driven by the test: the lead and the stored state are set by hand.
 class FakeCoordinator final : public Coordinator {
  public:

@@ -472,6 +472,33 @@ TEST(LayoutSetupTest, OpenSearchUpdatesAnExistingIsmPolicyByItsVersion) {
   EXPECT_EQ(log.back(), "GET /_alias/crypto-prices") << "the alias exists: no new index";
 }
 
+TEST(LayoutSetupTest, AnIndexCreatedBeforeAFieldWasAddedIsGivenItsMapping) {
+  // The mapping is strict: without this, every document with a field added to v1 since the
+  // index was created would be refused.
+  FakeEngine engine(elasticsearch::Engine::OpenSearch);
+  engine.answer("PUT /_index_template/crypto-prices", {200, "application/json", "{}"});
+  engine.answer("PUT /crypto-prices/_mapping", {200, "application/json", "{}"});
+  elasticsearch::ElasticsearchClient client(engineConfig(engine.url()));
+  auto info = client.probe();
+  ASSERT_TRUE(info);
+  elasticsearch::Layout plain;
+  plain.name = "crypto-prices";
+  auto steps = elasticsearch::ensureLayout(client, *info, plain);
+  ASSERT_TRUE(steps) << steps.error().message;
+  EXPECT_EQ(engine.log().back(), "PUT /crypto-prices/_mapping");
+  EXPECT_NE(engine.bodies().back().find(R"("details_fetched":{"type":"date")"), std::string::npos)
+      << engine.bodies().back();
+  EXPECT_EQ(steps->back(), "mappings of crypto-prices up to date");
+
+  // No index yet: the template maps everything, nothing else to do.
+  FakeEngine fresh(elasticsearch::Engine::OpenSearch);
+  fresh.answer("PUT /_index_template/crypto-prices", {200, "application/json", "{}"});
+  elasticsearch::ElasticsearchClient fresh_client(engineConfig(fresh.url()));
+  auto none = elasticsearch::ensureLayout(fresh_client, *info, plain);
+  ASSERT_TRUE(none) << none.error().message;
+  EXPECT_EQ(none->size(), 1u);
+}
+
 TEST(LayoutSetupTest, AnEngineWithoutIsmGetsOneClearRefusal) {
   FakeEngine engine(elasticsearch::Engine::OpenSearch);
   engine.answer(
