@@ -396,7 +396,8 @@ std::map<std::string, std::string> parseQuery(std::string_view query) {
 
 struct HttpServer::Impl {
   asio::io_context io;
-  tcp::acceptor acceptor{io};
+  /// On a strand: its accept handler and stop()'s close never run at once on two threads.
+  tcp::acceptor acceptor{asio::make_strand(io)};
   Handler handler;
   ServerLimits limits;
   std::vector<std::thread> threads;
@@ -469,7 +470,7 @@ void HttpServer::stop() {
   if (impl_->stopped)
     return;
   impl_->stopped = true;
-  asio::post(impl_->io, [impl = impl_.get()] {
+  asio::post(impl_->acceptor.get_executor(), [impl = impl_.get()] {
     beast::error_code ignored;
     impl->acceptor.close(ignored);
   });
