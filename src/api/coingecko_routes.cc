@@ -17,9 +17,10 @@ namespace {
 
 telemetry::Counter& perPath(const char* name, const char* help, std::string_view templ) {
   // Series live as long as the process and the label set is the path table's (51 paths and
-  // "unknown"), so each thread keeps the ones it used: the hot path skips the registry's lock.
-  thread_local std::map<std::pair<const char*, std::string>, telemetry::Counter*> counters;
-  auto& counter = counters[{name, std::string(templ)}];
+  // "unknown"), whose strings never move: each thread keeps the series it used by the
+  // addresses of the name and the label, so the hot path neither locks nor allocates.
+  thread_local std::map<std::pair<const char*, const char*>, telemetry::Counter*> counters;
+  auto& counter = counters[{name, templ.data()}];
   if (counter == nullptr)
     counter = &telemetry::metrics().counter(name, help, {{"path", std::string(templ)}});
   return *counter;
@@ -180,7 +181,9 @@ CoinGeckoRoutes::CoinGeckoRoutes(const pipeline::Snapshot& snapshot, MissFetcher
     : snapshot_(snapshot), relay_(relay), universe_(universe), options_(options) {}
 
 std::optional<net::Reply> CoinGeckoRoutes::handle(const net::Request& request,
-                                                  const std::string& client) {
+                                                  const std::string& client,
+                                                  std::string_view* route) {
+  static constexpr std::string_view kUnknown = "unknown";
   if (!request.path.starts_with("/api/v3/"))
     return std::nullopt;
   auto version = snapshot_.current();
@@ -188,17 +191,23 @@ std::optional<net::Reply> CoinGeckoRoutes::handle(const net::Request& request,
   if (!request.target.empty()) {
     if (auto hit = by_target_.find(version->version, request.target)) {
       countRequest(hit->route);
+      if (route != nullptr)
+        *route = hit->route;
       return answered(*hit, request, nullptr);
     }
   }
   ParsedCall parsed = parseCall(request);
   if (!parsed) {
-    countRequest("unknown");
+    countRequest(kUnknown);
+    if (route != nullptr)
+      *route = kUnknown;
     return refusalOf(parsed);
   }
   const ApiCall& call = *parsed.call;
   const ApiPath& path = *call.path;
   countRequest(path.templ);
+  if (route != nullptr)
+    *route = path.templ;
   if (path.plan > options_.tier) {
     // CoinGecko's own answer for a path the plan does not have; coinrelay's plan is the one
     // every team shares.

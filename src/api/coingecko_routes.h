@@ -41,8 +41,11 @@ class CoinGeckoRoutes {
                   Options options);
 
   /// nullopt when the path is not under /api/v3/. `client` names who asks, for the fair share
-  /// of upstream calls ("team:<name>" or "address:<ip>"; empty: not limited).
-  std::optional<net::Reply> handle(const net::Request& request, const std::string& client = {});
+  /// of upstream calls ("team:<name>" or "address:<ip>"; empty: not limited). `route`, when
+  /// given, receives the path template answered ("unknown" for no path of the API), a label
+  /// with static storage.
+  std::optional<net::Reply> handle(const net::Request& request, const std::string& client = {},
+                                   std::string_view* route = nullptr);
 
   /// Answers a history path (market_chart, market_chart/range, ohlc, ohlc/range) from
   /// coinrelay's own history; nullopt: it cannot, and the call is relayed.

@@ -158,9 +158,10 @@ net::Reply RelayRoutes::route(const net::Request& request, std::string& route_na
   const std::string& path = request.path;
   if (path.starts_with("/api/v3/")) {
     // One label per path template of the API (a bounded set), never the raw path.
-    auto match = matchPath(std::string_view(path).substr(7));
-    route_name = match ? match->path->templ : "/api/v3/other";
-    return *parts_.coingecko->handle(request, client);
+    std::string_view templ;
+    net::Reply reply = *parts_.coingecko->handle(request, client, &templ);
+    route_name = templ == "unknown" ? "/api/v3/other" : std::string(templ);
+    return reply;
   }
   route_name = path;
   if (path == "/healthz") {

@@ -101,7 +101,7 @@ void deliverTopTwo(pipeline::Snapshot& snapshot) {
   std::vector<model::Quote> batch;
   for (const char* vs : {"usd", "eur"}) {
     batch.push_back(quote("bitcoin", "btc", "Bitcoin", 1, 67000, vs));
-    batch.push_back(quote("ethereum", "eth", "Ethereum", 2, 3500, vs));
+    batch.push_back(quote("ethereum", "eth", "Ethereum", 2, 3500.46, vs));
   }
   ASSERT_TRUE(snapshot.deliver(batch));
 }
@@ -642,7 +642,7 @@ TEST(CoinGeckoRoutesTest, SimplePriceNamesSymbolsAndIncludeTokens) {
     return bodyOf(ask(stack.routes, "/api/v3/simple/price?vs_currencies=usd&" + query));
   };
   // symbols: the best-ranked coin with the symbol (bitcoin ranks 1; bridged-btc is untracked).
-  EXPECT_EQ(price("symbols=btc,eth"), R"({"bitcoin":{"usd":67000},"ethereum":{"usd":3500}})");
+  EXPECT_EQ(price("symbols=btc,eth"), R"({"bitcoin":{"usd":67000},"ethereum":{"usd":3500.46}})");
   EXPECT_EQ(stack.relayed(), 0u);
   // include_tokens=all: every coin with it, bridged-btc included: only the upstream has it.
   price("symbols=btc&include_tokens=all");
@@ -655,7 +655,7 @@ TEST(CoinGeckoRoutesTest, SimplePriceNamesSymbolsAndIncludeTokens) {
   price("names=Ethereum");
   EXPECT_EQ(stack.relayed(), 2u);
   // Priority ids > names > symbols.
-  EXPECT_EQ(price("ids=ethereum&names=Bitcoin&symbols=btc"), R"({"ethereum":{"usd":3500}})");
+  EXPECT_EQ(price("ids=ethereum&names=Bitcoin&symbols=btc"), R"({"ethereum":{"usd":3500.46}})");
   EXPECT_EQ(price("names=Bitcoin&symbols=eth"), R"({"bitcoin":{"usd":67000}})");
   EXPECT_EQ(price("symbols=zzz"), "{}") << "no coin has it";
   EXPECT_EQ(bodyOf(ask(stack.routes, "/api/v3/simple/price?vs_currencies=usd")),
@@ -683,8 +683,9 @@ TEST(CoinGeckoRoutesTest, CoinsMarketsAnswersWhatItHoldsAndRelaysTheRest) {
   EXPECT_EQ(ids(markets("ids=ethereum&symbols=btc")), (Ids{"ethereum"}));
   EXPECT_EQ(ids(markets("per_page=1&page=2")), (Ids{"ethereum"}));
   EXPECT_EQ(ids(markets("per_page=2&locale=en")), (Ids{"bitcoin", "ethereum"}));
-  EXPECT_NE(bodyOf(markets("ids=bitcoin&precision=0")).find(R"("current_price":67000)"),
+  EXPECT_NE(bodyOf(markets("ids=ethereum&precision=1")).find(R"("current_price":3500.5,)"),
             std::string::npos);
+  EXPECT_NE(bodyOf(markets("ids=ethereum")).find(R"("current_price":3500.46,)"), std::string::npos);
   EXPECT_EQ(stack.relayed(), 0u);
   // What a quote does not hold goes upstream with the parameter, rebuilt by coinrelay.
   const std::vector<std::pair<std::string, std::string>> relayed = {
