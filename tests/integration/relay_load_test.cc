@@ -152,7 +152,8 @@ TEST_F(RelayLoadTest, TwoHundredClientsOnTwentyRelayedPathsCostOneCallPerPathPer
   EXPECT_GT(answered.load(), 10'000u);
 
   // Per path: the calls are at least a period apart (never two in one period) and at most a
-  // period and a second apart (one in every period, as clients keep asking).
+  // period and two seconds apart (one in every period, as clients keep asking; the margin is
+  // for a loaded CI machine).
   uint64_t relayed_calls = 0;
   for (const auto& target : kPaths) {
     const auto times = callTimes(pathOf(target));
@@ -162,7 +163,7 @@ TEST_F(RelayLoadTest, TwoHundredClientsOnTwentyRelayedPathsCostOneCallPerPathPer
     for (size_t i = 1; i < times.size(); ++i) {
       const int64_t gap = times[i] - times[i - 1];
       EXPECT_GE(gap, 4000 - 20) << target << ": two calls in one period";
-      EXPECT_LE(gap, 4000 + 1000) << target << ": a period without its call";
+      EXPECT_LE(gap, 4000 + 2000) << target << ": a period without its call";
     }
   }
 
