@@ -13,11 +13,14 @@ int statusShapeCode(ApiErrorKind kind) {
   switch (kind) {
     case ApiErrorKind::UnknownKey:
       return 10002;  // CoinGecko's code for a missing or invalid key
+    case ApiErrorKind::PlanRestricted:
+      return 10005;  // CoinGecko's code for a path the plan does not have
     case ApiErrorKind::RateLimited:
       return 429;
     case ApiErrorKind::UpstreamUnavailable:
       return 503;
     case ApiErrorKind::BadRequest:
+    case ApiErrorKind::Forbidden:
     case ApiErrorKind::NotFound:
     case ApiErrorKind::MethodNotAllowed:
     case ApiErrorKind::Unavailable:
@@ -33,7 +36,10 @@ int statusOf(ApiErrorKind kind) {
     case ApiErrorKind::BadRequest:
       return 400;
     case ApiErrorKind::UnknownKey:
+    case ApiErrorKind::PlanRestricted:
       return 401;
+    case ApiErrorKind::Forbidden:
+      return 403;
     case ApiErrorKind::NotFound:
       return 404;
     case ApiErrorKind::MethodNotAllowed:

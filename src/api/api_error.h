@@ -12,6 +12,8 @@ namespace coinrelay::api {
 enum class ApiErrorKind {
   BadRequest,           ///< 400 {"error":"..."}: a parameter is missing or invalid
   UnknownKey,           ///< 401 {"status":{"error_code":10002,...}}: no team key, or a wrong one
+  PlanRestricted,       ///< 401 {"status":{"error_code":10005,...}}: a path above the plan
+  Forbidden,            ///< 403 {"error":"..."}: a listener that needs a secret not given
   NotFound,             ///< 404 {"error":"..."}: no such path, file, or tracked coin/currency
   MethodNotAllowed,     ///< 405 {"error":"..."}
   RateLimited,          ///< 429 {"status":{"error_code":429,...}}: a quota or budget is spent

@@ -18,42 +18,62 @@ namespace {
 constexpr std::chrono::seconds kRefusalTtl{5};
 constexpr size_t kMaxEntries = 10'000;
 
-/// An answer CoinGecko gave about the query itself (a result, or an error in the request), to
-/// relay as it is and keep for the TTL; 429 and 5xx say something about the moment instead.
-bool coinGeckoVerdict(int status) {
-  return status == 200 || (status >= 400 && status < 500 && status != 429);
+/// An answer the upstream gave about the call itself, to relay as it is and keep for the
+/// path's period: a result, a bad request or a 404. The rest (429, 5xx, and 401/403, which are
+/// about coinrelay's own key) say something about the moment, or about coinrelay, not the call.
+bool verdict(int status) {
+  return status == 200 || status == 400 || status == 404;
 }
 
-net::Reply replyOf(int status, const std::string& body,
-                   const std::vector<std::pair<std::string, std::string>>& headers) {
-  net::Reply reply{status, "application/json", body};
-  reply.headers = headers;
+net::Reply replyOf(const auto& answer) {
+  net::Reply reply{answer.status, "application/json", answer.body};
+  reply.headers = answer.headers;
   return reply;
 }
 
-/// Makes a cache entry coinrelay's own refusal (api_error.h).
-template <class Entry>
-void refuse(Entry& entry, ApiErrorKind kind, std::string_view message) {
+/// Makes `out` coinrelay's own refusal (api_error.h).
+void refuse(auto& out, ApiErrorKind kind, std::string_view message) {
   net::Reply reply = errorReply(kind, message);
-  entry.status = reply.status;
-  entry.body = std::move(reply.body);
+  out.status = reply.status;
+  out.body = std::move(reply.body);
+}
+
+telemetry::Counter& pathCounter(const char* name, const char* help, const ApiPath* path) {
+  return telemetry::metrics().counter(name, help, {{"path", path ? path->templ : "unknown"}});
+}
+
+void countCacheHit(const ApiPath* path) {
+  pathCounter("coinrelay_api_cache_hits_total",
+              "Requests of a relayed path answered from the relay's cache (fresh or stale), by "
+              "path template.",
+              path)
+      .inc();
 }
 
 }  // namespace
 
-MissFetcher::MissFetcher(const config::UpstreamConfig& upstream, std::chrono::seconds ttl,
+MissFetcher::MissFetcher(const config::UpstreamConfig& upstream, std::chrono::seconds ttl_override,
                          const Clock& clock)
-    : upstream_(upstream), ttl_(ttl), clock_(clock) {
+    : upstream_(upstream),
+      tier_(tierOfPlan(upstream.plan)),
+      ttl_override_(ttl_override),
+      clock_(clock) {
   for (int i = 0; i < kWorkers; ++i)
     workers_.emplace_back([this] { work(); });
 }
 
 std::unique_ptr<MissFetcher> MissFetcher::fromConfig(const config::Config& config,
                                                      const Clock& clock) {
-  if (config.serve.on_miss != "fetch")
+  const bool keyed = config.upstream.plan == "public" || !config.upstream.api_key.empty();
+  if (!keyed && config.serve.miss_via.empty())
     return nullptr;
-  return std::make_unique<MissFetcher>(config.upstream,
-                                       std::chrono::seconds(config.serve.miss_ttl_s), clock);
+  auto fetcher = std::make_unique<MissFetcher>(
+      config.upstream, std::chrono::seconds(config.serve.miss_ttl_s), clock);
+  int per_client = config.serve.miss_calls_per_client;
+  if (per_client == 0)
+    per_client = std::max(1, config.serve.miss_calls_per_minute / 2);
+  fetcher->setCallsPerClient(per_client, coingecko::RateLimiter::kDefaultWindow);
+  return fetcher;
 }
 
 MissFetcher::~MissFetcher() {
@@ -71,57 +91,146 @@ uint64_t MissFetcher::upstreamCalls() const {
   return calls_;
 }
 
-bool MissFetcher::forwardable(std::string_view path_and_query) {
-  const std::string_view path = path_and_query.substr(0, path_and_query.find('?'));
-  return path == "/simple/price" || path == "/coins/markets" ||
-         path == "/simple/supported_vs_currencies" || path == "/coins/list";
+std::chrono::seconds MissFetcher::ttlOf(const ApiPath& path) const {
+  if (ttl_override_.count() > 0)
+    return ttl_override_;
+  return std::max(path.ttl(tier_), std::chrono::seconds(1));
 }
 
-net::Reply MissFetcher::ask(const std::string& path_and_query) {
+net::Reply MissFetcher::ask(const ApiCall& call, const std::string& client) {
   std::promise<net::Reply> answer;
   auto future = answer.get_future();
-  askAsync(path_and_query, [&answer](net::Reply reply) { answer.set_value(std::move(reply)); });
+  askAsync(call, client, [&answer](net::Reply reply) { answer.set_value(std::move(reply)); });
   return future.get();
 }
 
-net::Reply MissFetcher::deferred(std::string path_and_query) {
+namespace {
+
+ParsedCall parseTarget(std::string_view target) {
+  const size_t question = target.find('?');
+  const std::string_view query =
+      question == std::string_view::npos ? std::string_view() : target.substr(question + 1);
+  return parseCall(target.substr(0, question), net::parseQuery(query), query);
+}
+
+}  // namespace
+
+net::Reply MissFetcher::ask(std::string_view target, const std::string& client) {
+  ParsedCall parsed = parseTarget(target);
+  return parsed ? ask(*parsed.call, client) : refusalOf(parsed);
+}
+
+net::Reply MissFetcher::deferred(std::string_view target, std::string client) {
+  ParsedCall parsed = parseTarget(target);
+  return parsed ? deferred(*parsed.call, std::move(client)) : refusalOf(parsed);
+}
+
+net::Reply MissFetcher::deferred(ApiCall call, std::string client) {
   net::Reply reply;
-  reply.deferred = [this, path = std::move(path_and_query)](std::function<void(net::Reply)> done) {
-    askAsync(path, std::move(done));
+  reply.deferred = [this, call = std::move(call),
+                    client = std::move(client)](std::function<void(net::Reply)> done) {
+    askAsync(call, client, std::move(done));
   };
   return reply;
 }
 
-void MissFetcher::askAsync(const std::string& path_and_query,
-                           std::function<void(net::Reply)> done) {
-  const auto now = clock_.steadyNow();
-  std::unique_lock lock(mutex_);
-  auto it = entries_.find(path_and_query);
-  if (it != entries_.end() && !it->second->ready) {
-    it->second->waiters.push_back(std::move(done));  // the same call is under way
-    return;
-  }
-  if (it != entries_.end() && it->second->expires > now) {
-    net::Reply reply = replyOf(it->second->status, it->second->body, it->second->headers);
-    lock.unlock();
-    return done(std::move(reply));
-  }
-  if (entries_.size() >= kMaxEntries) {  // forget expired answers rather than grow forever
-    std::erase_if(entries_, [&](const auto& item) {
-      return item.second->ready && item.second->expires <= now;
+bool MissFetcher::chargeClient(const std::string& client, SteadyTime now) {
+  if (client.empty() || per_client_ <= 0)
+    return true;
+  auto& starts = client_calls_[client];
+  while (!starts.empty() && starts.front() + client_window_ <= now)
+    starts.pop_front();
+  if (static_cast<int>(starts.size()) >= per_client_)
+    return false;
+  starts.push_back(now);
+  if (client_calls_.size() > kMaxEntries) {  // forget clients idle for a whole window
+    std::erase_if(client_calls_, [&](const auto& item) {
+      return item.second.empty() || item.second.back() + client_window_ <= now;
     });
   }
-  auto entry = std::make_shared<Entry>();
+  return true;
+}
+
+void MissFetcher::refundClient(const std::string& client) {
+  if (client.empty() || per_client_ <= 0)
+    return;
+  auto it = client_calls_.find(client);
+  if (it != client_calls_.end() && !it->second.empty())
+    it->second.pop_back();
+}
+
+net::Reply MissFetcher::clientRefusal(const std::string& client) const {
+  static telemetry::Counter& refused = telemetry::metrics().counter(
+      "coinrelay_serve_client_share_refusals_total",
+      "Upstream calls refused because the client (team or address) used its share of the "
+      "on-demand budget (serve.miss_calls_per_client).");
+  refused.inc();
+  net::Reply reply = errorReply(
+      ApiErrorKind::RateLimited,
+      fmt::format("You've exceeded your share of coinrelay's upstream calls: {} per minute for "
+                  "each {} (serve.miss_calls_per_client); cached answers are still served",
+                  per_client_, client.starts_with("team:") ? "team" : "client address"));
+  reply.headers.emplace_back(
+      "retry-after",
+      std::to_string(std::chrono::duration_cast<std::chrono::seconds>(client_window_).count()));
+  return reply;
+}
+
+void MissFetcher::askAsync(const ApiCall& call, const std::string& client,
+                           std::function<void(net::Reply)> done) {
+  const std::string target = call.target();
+  const auto now = clock_.steadyNow();
+  std::unique_lock lock(mutex_);
+  auto it = entries_.find(target);
+  std::shared_ptr<Entry> entry = it == entries_.end() ? nullptr : it->second;
+  if (entry && entry->ready && entry->fresh_until > now) {
+    net::Reply reply = replyOf(entry->answer);
+    lock.unlock();
+    countCacheHit(call.path);
+    return done(std::move(reply));
+  }
+  if (entry && entry->ready && entry->lasting && entry->stale_until > now) {
+    // Stale while revalidating: this client gets the last answer now, and one call (at most)
+    // refreshes it for the next ones.
+    net::Reply reply = replyOf(entry->answer);
+    if (!entry->in_flight && entry->retry_at <= now && chargeClient(client, now)) {
+      entry->in_flight = true;
+      jobs_.push_back(Job{target, client, entry});
+      work_.notify_one();
+    }
+    lock.unlock();
+    countCacheHit(call.path);
+    return done(std::move(reply));
+  }
+  if (entry && entry->in_flight) {
+    entry->waiters.push_back(std::move(done));  // the same call is under way
+    return;
+  }
+  if (!chargeClient(client, now)) {
+    lock.unlock();
+    return done(clientRefusal(client));
+  }
+  if (!entry) {
+    if (entries_.size() >= kMaxEntries) {  // forget unusable answers rather than grow forever
+      std::erase_if(entries_, [&](const auto& item) {
+        const Entry& e = *item.second;
+        return !e.in_flight && e.fresh_until <= now && (!e.lasting || e.stale_until <= now);
+      });
+    }
+    entry = std::make_shared<Entry>();
+    entry->path = call.path;
+    entries_[target] = entry;
+  }
+  entry->in_flight = true;
   entry->waiters.push_back(std::move(done));
-  entries_[path_and_query] = entry;
-  jobs_.emplace_back(path_and_query, entry);
+  jobs_.push_back(Job{target, client, entry});
   lock.unlock();
   work_.notify_one();
 }
 
 void MissFetcher::work() {
   for (;;) {
-    std::pair<std::string, std::shared_ptr<Entry>> job;
+    Job job;
     {
       std::unique_lock lock(mutex_);
       work_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
@@ -130,25 +239,46 @@ void MissFetcher::work() {
       job = std::move(jobs_.front());
       jobs_.pop_front();
     }
-    Entry result;
-    bool sent = false;
+    Answer result;
+    bool sent = true;
     if (fetchers_.empty())
-      sent = callCoinGecko(job.first, result);
+      sent = callCoinGecko(job.target, result);
     else
-      callFetchRoles(job.first, result);
+      callFetchRoles(job.target, result);
+    if (sent) {
+      pathCounter("coinrelay_api_upstream_calls_total",
+                  "Upstream calls made for client requests and coinrelay's own lists, by path "
+                  "template (forwarded to a fetch role or sent to CoinGecko).",
+                  job.entry->path)
+          .inc();
+    }
     std::vector<std::function<void(net::Reply)>> waiters;
-    net::Reply reply = replyOf(result.status, result.body, result.headers);
+    net::Reply reply;
     {
       std::lock_guard lock(mutex_);
-      if (sent)
+      if (sent && fetchers_.empty())
         ++calls_;
-      Entry& entry = *job.second;
-      const bool lasting = coinGeckoVerdict(result.status);
-      entry.status = result.status;
-      entry.body = std::move(result.body);
-      entry.headers = std::move(result.headers);
-      entry.expires = clock_.steadyNow() + (lasting ? ttl_ : kRefusalTtl);
-      entry.ready = true;
+      if (!sent)
+        refundClient(job.client);  // nothing was sent: the client's share is not spent
+      Entry& entry = *job.entry;
+      const auto now = clock_.steadyNow();
+      const std::chrono::seconds ttl = entry.path ? ttlOf(*entry.path) : kRefusalTtl;
+      if (verdict(result.status)) {
+        entry.answer = std::move(result);
+        entry.lasting = true;
+        entry.fresh_until = now + ttl;
+        entry.stale_until = entry.fresh_until + ttl;
+        entry.ready = true;
+      } else if (entry.ready && entry.lasting && entry.stale_until > now) {
+        entry.retry_at = now + kRefusalTtl;  // the refresh failed: keep serving the last answer
+      } else {
+        entry.answer = std::move(result);
+        entry.lasting = false;
+        entry.fresh_until = now + kRefusalTtl;
+        entry.ready = true;
+      }
+      entry.in_flight = false;
+      reply = replyOf(entry.answer);
       waiters.swap(entry.waiters);
     }
     for (auto& waiter : waiters)
@@ -156,22 +286,22 @@ void MissFetcher::work() {
   }
 }
 
-bool MissFetcher::callCoinGecko(const std::string& path_and_query, Entry& entry) {
+bool MissFetcher::callCoinGecko(const std::string& target, Answer& out) {
   const auto timeout = std::chrono::milliseconds(upstream_.timeout_ms);
   if (budget_ != nullptr) {
     auto admitted = budget_->admitOnDemand();
     if (!admitted) {
       const bool standby = admitted.error().code == ErrorCode::FailedPrecondition;
-      refuse(entry, standby ? ApiErrorKind::UpstreamUnavailable : ApiErrorKind::RateLimited,
-             fmt::format("coinrelay cannot fetch this untracked coin now: {}; retry later or ask "
-                         "the operator to track it (upstream.top_n / upstream.ids)",
+      refuse(out, standby ? ApiErrorKind::UpstreamUnavailable : ApiErrorKind::RateLimited,
+             fmt::format("coinrelay cannot call CoinGecko for this request now: {}; retry later, "
+                         "or ask the operator to track it (upstream.top_n / upstream.ids)",
                          admitted.error().message));
-      entry.headers = {{standby ? kStandbyHeader : "retry-after", standby ? "1" : "60"}};
+      out.headers = {{standby ? kStandbyHeader : "retry-after", standby ? "1" : "60"}};
       return false;
     }
   }
   net::HttpRequest request;
-  request.url = upstream_.base_url + path_and_query;
+  request.url = upstream_.base_url + target;
   request.headers = coingecko::CoinGeckoClient::authHeaders(upstream_.plan, upstream_.api_key);
   request.timeout = timeout;
   net::HttpClient http;
@@ -184,24 +314,59 @@ bool MissFetcher::callCoinGecko(const std::string& path_and_query, Entry& entry)
   // answer to one on-demand query says nothing about the upstream's health.
   if (budget_ != nullptr && response && response->status == 429)
     budget_->holdFor(coingecko::CoinGeckoClient::rateLimitPause(*response, clock_.now()));
-  if (response && coinGeckoVerdict(response->status)) {
-    entry.status = response->status;  // CoinGecko's own answer, errors included
-    entry.body = std::move(response->body);
+  if (response && verdict(response->status)) {
+    out.status = response->status;  // CoinGecko's own answer, its errors about the call included
+    out.body = std::move(response->body);
     return true;
   }
   const std::string why = response ? "upstream answered HTTP " + std::to_string(response->status)
                                    : response.error().message;
-  telemetry::logger("serve")->warn("on-demand fetch failed: {}", why);
-  refuse(entry, ApiErrorKind::UpstreamUnavailable, "upstream unavailable for an untracked coin");
+  telemetry::logger("serve")->warn("on-demand call {} failed: {}", target.substr(0, 200), why);
+  refuse(out, ApiErrorKind::UpstreamUnavailable,
+         response && (response->status == 401 || response->status == 403)
+             ? "the upstream refused coinrelay's key; the operator must check upstream.api_key"
+             : "upstream unavailable; retry later");
   return true;
 }
 
-void MissFetcher::callFetchRoles(const std::string& path_and_query, Entry& entry) {
+net::Reply MissFetcher::answerReplica(MissFetcher* relay, const std::string& secret,
+                                      const net::Request& request) {
+  if (relay == nullptr || secret.empty()) {
+    return errorReply(ApiErrorKind::Forbidden,
+                      "this fetcher relays no calls for serve replicas: set serve.on_miss = "
+                      "fetch and serve.miss_via_secret (COINRELAY_SERVE_MISS_VIA_SECRET) in its "
+                      "configuration");
+  }
+  const std::string_view given = request.header(kSecretHeader);
+  // Compared in constant time: the answer's timing tells nothing about the secret.
+  unsigned char diff = given.size() == secret.size() ? 0 : 1;
+  for (size_t i = 0; i < secret.size(); ++i)
+    diff |= static_cast<unsigned char>(secret[i] ^ (i < given.size() ? given[i] : 0));
+  if (diff != 0) {
+    return errorReply(ApiErrorKind::Forbidden,
+                      "wrong or missing x-coinrelay-relay-secret: give serve replicas the fetch "
+                      "role's serve.miss_via_secret");
+  }
+  constexpr std::string_view kPrefix = "/v1/upstream";
+  net::Request inner = request;
+  inner.path = request.path.substr(std::min(request.path.size(), kPrefix.size()));
+  inner.target = request.target.substr(std::min(request.target.size(), kPrefix.size()));
+  ParsedCall parsed = parseCall(inner);
+  if (!parsed)
+    return refusalOf(parsed);
+  if (parsed.call->path->plan > relay->tier())
+    return errorReply(ApiErrorKind::PlanRestricted, "This request is limited Pro API subscribers");
+  // The replicas applied their own clients' shares: the fetch role does not limit them again.
+  return relay->deferred(*parsed.call, {});
+}
+
+void MissFetcher::callFetchRoles(const std::string& target, Answer& out) {
   net::HttpClient http;
   std::string last_error = "no fetch role answered";
   for (const auto& base : fetchers_) {
     net::HttpRequest request;
-    request.url = base + "/v1/upstream" + path_and_query;
+    request.url = base + "/v1/upstream" + target;
+    request.headers = {{kSecretHeader, secret_}};
     // The fetch role may wait for its own upstream call: give it that time and a margin.
     request.timeout = std::chrono::milliseconds(upstream_.timeout_ms) + std::chrono::seconds(5);
     auto response = http.send(request);
@@ -213,15 +378,21 @@ void MissFetcher::callFetchRoles(const std::string& path_and_query, Entry& entry
       last_error = base + " is a standby fetcher";
       continue;
     }
-    entry.status = response->status;
-    entry.body = std::move(response->body);
-    if (response->status == 429)
-      entry.headers = {{"retry-after", "60"}};
+    if (response->status == 401 || response->status == 403) {
+      last_error = base + " refused serve.miss_via_secret";
+      continue;
+    }
+    out.status = response->status;
+    out.body = std::move(response->body);
+    if (auto retry = response->header("retry-after"))
+      out.headers = {{"retry-after", std::string(*retry)}};
+    else if (response->status == 429)
+      out.headers = {{"retry-after", "60"}};
     return;
   }
-  telemetry::logger("serve")->warn("on-demand fetch through serve.miss_via failed: {}", last_error);
-  refuse(entry, ApiErrorKind::UpstreamUnavailable,
-         "no active fetcher reachable for an untracked coin (serve.miss_via)");
+  telemetry::logger("serve")->warn("on-demand call through serve.miss_via failed: {}", last_error);
+  refuse(out, ApiErrorKind::UpstreamUnavailable,
+         "no active fetcher reachable for this request (serve.miss_via); retry later");
 }
 
 }  // namespace coinrelay::api

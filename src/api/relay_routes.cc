@@ -117,16 +117,19 @@ net::Reply RelayRoutes::handle(const net::Request& request) {
   const bool public_path = request.path == "/healthz" || request.path == "/readyz" ||
                            request.path == "/metrics" || isDashboardPath(request.path);
   std::optional<net::Reply> refusal;
+  // Who asks, for the fair share of upstream calls: the team, or the address without teams.
+  std::string client = "address:" + request.remote_address;
   if (parts_.teams != nullptr && parts_.teams->enabled() && !public_path) {
     auto admission = parts_.teams->admit(request);
     team = admission.team;
+    client = "team:" + team;
     refusal = std::move(admission.refusal);
   }
   if (refusal) {
     reply = std::move(*refusal);
     route_name = "refused";
   } else {
-    reply = route(request, route_name);
+    reply = route(request, route_name, client);
   }
   if (!public_path)
     ++client_requests_;
@@ -145,7 +148,8 @@ net::Reply RelayRoutes::handle(const net::Request& request) {
   return reply;
 }
 
-net::Reply RelayRoutes::route(const net::Request& request, std::string& route_name) {
+net::Reply RelayRoutes::route(const net::Request& request, std::string& route_name,
+                              const std::string& client) {
   if (request.method != "GET" && request.method != "HEAD") {
     route_name = "method_not_allowed";
     return errorReply(ApiErrorKind::MethodNotAllowed,
@@ -153,13 +157,11 @@ net::Reply RelayRoutes::route(const net::Request& request, std::string& route_na
   }
   const std::string& path = request.path;
   if (path.starts_with("/api/v3/")) {
-    route_name = path.substr(7);
-    static const std::set<std::string> kKnown = {"/ping", "/simple/price",
-                                                 "/simple/supported_vs_currencies",
-                                                 "/coins/markets", "/coins/list"};
-    if (!kKnown.contains(route_name))
-      route_name = "/api/v3/other";
-    return *parts_.coingecko->handle(request);
+    // One label per path template of the API (a bounded set), never the raw path.
+    std::string_view templ;
+    net::Reply reply = *parts_.coingecko->handle(request, client, &templ);
+    route_name = templ == "unknown" ? "/api/v3/other" : std::string(templ);
+    return reply;
   }
   route_name = path;
   if (path == "/healthz") {

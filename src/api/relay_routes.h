@@ -53,7 +53,7 @@ class RelayRoutes {
   net::Reply handle(const net::Request& request);
 
  private:
-  net::Reply route(const net::Request& request, std::string& route_name);
+  net::Reply route(const net::Request& request, std::string& route_name, const std::string& client);
   net::Reply history(const net::Request& request);
   net::Reply stream(const net::Request& request);
   net::Reply status();

@@ -20,6 +20,8 @@ struct CachedResponse {
   /// The serialised heads of the 200 answer, plain and gzip (see Reply::head).
   std::shared_ptr<const std::string> head;
   std::shared_ptr<const std::string> gzip_head;
+  /// What it answers, for per-route metrics (a string with static storage, or empty).
+  std::string_view route;
 };
 
 /// Answers for normalised queries, valid for one snapshot version: the first request renders,

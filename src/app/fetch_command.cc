@@ -91,6 +91,26 @@ std::string healthJson(const pipeline::FetchLoop& loop, const sinks::SpooledKafk
 int printBudget(const config::Config& config) {
   const coingecko::BudgetPlan plan = coingecko::planBudget(config);
   std::fputs(coingecko::describeBudget(plan).c_str(), stdout);
+  // What the serving layer may call besides the schedule: never more than the schedule leaves.
+  const int universe_per_day = 2 * 86'400 / config.serve.universe_refresh_s;
+  std::string on_demand = fmt::format(
+      "on demand: coin and currency lists {} calls a day at most (2 every "
+      "serve.universe_refresh_s = {} s, only when used)",
+      universe_per_day, config.serve.universe_refresh_s);
+  if (config.serve.on_miss == "fetch") {
+    on_demand += fmt::format(
+        "; relayed answers (paths and parameters coinrelay does not hold: coins/{{id}}, "
+        "sparkline, price_change_percentage, untracked coins...) one call per distinct query "
+        "per cache period, at most {} a minute (serve.miss_calls_per_minute)",
+        config.serve.miss_calls_per_minute);
+  } else {
+    on_demand += "; nothing relayed (serve.on_miss = refuse)";
+  }
+  if (plan.monthly_credits > 0 && plan.fits()) {
+    on_demand += fmt::format("; all of it within the {} credits a month the schedule leaves",
+                             plan.usable_credits - plan.calls_per_month);
+  }
+  std::puts(on_demand.c_str());
   return plan.fits() ? 0 : kExitUsage;
 }
 
@@ -118,11 +138,15 @@ int runFetchRole(const config::Config& config, int cycles, const StopSignal& sto
   pipeline::FetchOptions options = pipeline::fetchOptionsFor(config);
   options.coordinator = election->get();
   pipeline::FetchLoop loop(config.upstream, {sink->get()}, stop, budget, options);
-  // Serve replicas with serve.miss_via send their misses here: the active fetcher makes the
-  // call within its own budget (a standby answers 503 with MissFetcher::kStandbyHeader).
-  auto misses = api::MissFetcher::fromConfig(config);
-  if (misses)
-    misses->setBudget(&budget);
+  // Serve replicas with serve.miss_via send their calls here: the active fetcher makes them
+  // within its own budget (a standby answers 503 with MissFetcher::kStandbyHeader). Only with
+  // the shared secret: without one the relay is off.
+  std::unique_ptr<api::MissFetcher> misses;
+  if (config.serve.on_miss == "fetch" && !config.serve.miss_via_secret.empty()) {
+    misses = api::MissFetcher::fromConfig(config);
+    if (misses)
+      misses->setBudget(&budget);
+  }
 
   std::unique_ptr<net::HttpServer> server;
   if (!config.fetch.metrics_listen.empty()) {
@@ -135,21 +159,9 @@ int runFetchRole(const config::Config& config, int cycles, const StopSignal& sto
           if (request.path == "/healthz")
             return net::Reply{200, "application/json", healthJson(loop, **sink, plan)};
           constexpr std::string_view kUpstream = "/v1/upstream";
-          if (request.target.starts_with(kUpstream)) {
-            const std::string forwarded(request.target.substr(kUpstream.size()));
-            if (misses == nullptr) {
-              return api::errorReply(api::ApiErrorKind::NotFound,
-                                     "this fetcher does not fetch misses for serve replicas: set "
-                                     "serve.on_miss = fetch in its configuration");
-            }
-            if (!api::MissFetcher::forwardable(forwarded)) {
-              return api::errorReply(
-                  api::ApiErrorKind::NotFound,
-                  "not fetched for serve replicas: only /simple/price, "
-                  "/coins/markets, /simple/supported_vs_currencies, /coins/list");
-            }
-            return misses->deferred(forwarded);
-          }
+          if (request.path.starts_with(kUpstream))
+            return api::MissFetcher::answerReplica(misses.get(), config.serve.miss_via_secret,
+                                                   request);
           return api::errorReply(api::ApiErrorKind::NotFound,
                                  "not found: try /metrics or /healthz");
         });

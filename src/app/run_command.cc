@@ -10,6 +10,7 @@
 #include "api/relay_routes.h"
 #include "api/stream_hub.h"
 #include "api/teams.h"
+#include "api/universe.h"
 #include "app/command_support.h"
 #include "coingecko/budget.h"
 #include "coingecko/upstream_budget.h"
@@ -88,10 +89,18 @@ int runCommand(const CommonOptions& options, const StopSignal& stop) {
   pipeline::FetchLoop loop(config->upstream, sinks, stop, budget, fetch_options);
   api::HealthState health;
   loop.onCycle([&health](const pipeline::CycleReport& report) { health.record(report); });
+  // The relay: CoinGecko's answers for what coinrelay does not hold, and its coin and currency
+  // lists, within the schedule's rate window and credits.
   auto misses = api::MissFetcher::fromConfig(*config);
-  if (misses)
-    misses->setBudget(&budget);  // within the schedule's rate window and credits
-  api::CoinGeckoRoutes coingecko(snapshot, misses.get());
+  std::unique_ptr<api::Universe> universe;
+  if (misses) {
+    misses->setBudget(&budget);
+    universe = std::make_unique<api::Universe>(
+        *misses, std::chrono::seconds(config->serve.universe_refresh_s));
+    universe->load();
+  }
+  api::CoinGeckoRoutes coingecko(snapshot, misses.get(), universe.get(),
+                                 api::routeOptionsFor(*config));
   const auto& upstream_requests = loop.upstreamStats().requests;
   api::RelayRoutes routes(api::RelayRoutes::Parts{
       .snapshot = &snapshot,

@@ -10,6 +10,7 @@
 #include "api/relay_routes.h"
 #include "api/stream_hub.h"
 #include "api/teams.h"
+#include "api/universe.h"
 #include "app/command_support.h"
 #include "coingecko/budget.h"
 #include "coingecko/upstream_budget.h"
@@ -32,8 +33,9 @@ int serveCommand(const CommonOptions& options, const StopSignal& stop) {
       config->upstream.plan != "public" && config->upstream.api_key.empty()) {
     return requireSetting(
         "serve", fmt::format("serve.on_miss is fetch and upstream.plan is '{}' but no API key is "
-                             "set; set COINRELAY_UPSTREAM_API_KEY or upstream.api_key_file, or "
-                             "let the fetch role fetch misses (serve.miss_via)",
+                             "set; set COINRELAY_UPSTREAM_API_KEY or upstream.api_key_file, let "
+                             "the fetch role fetch misses (serve.miss_via), or set "
+                             "serve.on_miss = refuse",
                              config->upstream.plan));
   }
   if (config->kafka.brokers.empty()) {
@@ -64,13 +66,21 @@ int serveCommand(const CommonOptions& options, const StopSignal& stop) {
   std::unique_ptr<coingecko::UpstreamBudget> budget;
   auto misses = api::MissFetcher::fromConfig(*config);
   if (misses && !config->serve.miss_via.empty()) {
-    misses->forwardTo(config->serve.miss_via);  // the active fetcher's budget
+    // The active fetcher's budget, with the shared secret its /v1/upstream asks for.
+    misses->forwardTo(config->serve.miss_via, config->serve.miss_via_secret);
   } else if (misses) {
     budget = std::make_unique<coingecko::UpstreamBudget>(
         coingecko::budgetLimitsFor(*config, coingecko::planBudget(*config)), stop);
     misses->setBudget(budget.get());
   }
-  api::CoinGeckoRoutes coingecko(snapshot, misses.get());
+  std::unique_ptr<api::Universe> universe;
+  if (misses) {
+    universe = std::make_unique<api::Universe>(
+        *misses, std::chrono::seconds(config->serve.universe_refresh_s));
+    universe->load();
+  }
+  api::CoinGeckoRoutes coingecko(snapshot, misses.get(), universe.get(),
+                                 api::routeOptionsFor(*config));
   pipeline::KafkaFeed& source = **feed;
   auto healthJson = [&] {
     std::string body;

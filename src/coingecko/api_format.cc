@@ -67,7 +67,8 @@ double roundDecimals(double value, int decimals) {
 }
 
 std::string MarketsQuery::normalised() const {
-  return fmt::format("markets|{}|{}|{}|{}|{}|{}", vs_currency, joinCsv(ids), order, per_page, page,
+  return fmt::format("markets|{}|{}|{}|{}|{}|{}|{}|{}|{}", vs_currency, joinCsv(ids),
+                     joinCsv(names), joinCsv(symbols), include_tokens_all, order, per_page, page,
                      precision ? std::to_string(*precision) : "full");
 }
 
@@ -100,12 +101,27 @@ std::optional<MarketsQuery> parseMarketsQuery(const Params& params, std::string*
     return std::nullopt;
   }
   query.ids = splitCsv(toLower(param(params, "ids")));
-  if (query.ids.size() > kMaxIds) {
+  query.names = splitCsv(toLower(param(params, "names")));
+  query.symbols = splitCsv(toLower(param(params, "symbols")));
+  if (query.ids.size() > kMaxIds || query.names.size() > kMaxIds ||
+      query.symbols.size() > kMaxIds) {
     *error = fmt::format("too many ids (at most {})", kMaxIds);
     return std::nullopt;
   }
+  query.include_tokens_all = toLower(param(params, "include_tokens")) == "all";
   std::sort(query.ids.begin(), query.ids.end());
   query.ids.erase(std::unique(query.ids.begin(), query.ids.end()), query.ids.end());
+  if (flag(params, "sparkline"))
+    query.upstream_only.push_back("sparkline");
+  if (!param(params, "price_change_percentage").empty())
+    query.upstream_only.push_back("price_change_percentage");
+  if (!param(params, "category").empty())
+    query.upstream_only.push_back("category");
+  if (const std::string locale = toLower(param(params, "locale"));
+      !locale.empty() && locale != "en")
+    query.upstream_only.push_back("locale");
+  if (flag(params, "include_rehypothecated"))
+    query.upstream_only.push_back("include_rehypothecated");
   return query;
 }
 
@@ -172,10 +188,10 @@ std::string renderMarkets(const std::vector<const model::Quote*>& page,
 }
 
 std::string SimplePriceQuery::normalised() const {
-  return fmt::format("price|{}|{}|{}|{}{}{}{}|{}", joinCsv(ids), joinCsv(symbols),
-                     joinCsv(vs_currencies), include_market_cap, include_24hr_vol,
-                     include_24hr_change, include_last_updated_at,
-                     precision ? std::to_string(*precision) : "full");
+  return fmt::format("price|{}|{}|{}|{}|{}|{}{}{}{}|{}", joinCsv(ids), joinCsv(names),
+                     joinCsv(symbols), include_tokens_all, joinCsv(vs_currencies),
+                     include_market_cap, include_24hr_vol, include_24hr_change,
+                     include_last_updated_at, precision ? std::to_string(*precision) : "full");
 }
 
 std::optional<SimplePriceQuery> parseSimplePriceQuery(const Params& params, std::string* error) {
@@ -187,12 +203,16 @@ std::optional<SimplePriceQuery> parseSimplePriceQuery(const Params& params, std:
   }
   query.ids = splitCsv(toLower(param(params, "ids")));
   if (query.ids.empty())
+    query.names = splitCsv(toLower(param(params, "names")));
+  if (query.ids.empty() && query.names.empty())
     query.symbols = splitCsv(toLower(param(params, "symbols")));
-  if (query.ids.empty() && query.symbols.empty()) {
+  if (query.ids.empty() && query.names.empty() && query.symbols.empty()) {
     *error = "Missing parameter ids";
     return std::nullopt;
   }
-  if (query.ids.size() > kMaxIds || query.symbols.size() > kMaxIds) {
+  query.include_tokens_all = toLower(param(params, "include_tokens")) == "all";
+  if (query.ids.size() > kMaxIds || query.names.size() > kMaxIds ||
+      query.symbols.size() > kMaxIds) {
     *error = fmt::format("too many ids (at most {})", kMaxIds);
     return std::nullopt;
   }

@@ -18,11 +18,18 @@ using Params = std::map<std::string, std::string>;
 /// `/coins/markets` parameters, validated and normalised (lower case, defaults applied).
 struct MarketsQuery {
   std::string vs_currency;
-  std::vector<std::string> ids;  ///< empty: every coin
+  std::vector<std::string> ids;      ///< empty: every coin (or those names/symbols resolve to)
+  std::vector<std::string> names;    ///< lower case; used only when ids is empty
+  std::vector<std::string> symbols;  ///< used only when ids and names are empty
+  bool include_tokens_all = false;   ///< include_tokens=all: every coin with a symbol
   std::string order = "market_cap_desc";
   int per_page = 100;
   int page = 1;
   std::optional<int> precision;  ///< decimals of price values; nullopt: as stored ("full")
+  /// Parameters asking for data a quote does not hold (sparkline=true, price_change_percentage,
+  /// category, a locale other than en, include_rehypothecated=true): such a query can only be
+  /// answered by the upstream.
+  std::vector<std::string> upstream_only;
   /// A canonical form of the query: equal for queries that must get the same answer.
   std::string normalised() const;
 };
@@ -37,8 +44,10 @@ std::string renderMarkets(const std::vector<const model::Quote*>& page,
 
 /// `/simple/price` parameters.
 struct SimplePriceQuery {
-  std::vector<std::string> ids;      ///< by priority ids > symbols
-  std::vector<std::string> symbols;  ///< used only when ids is empty
+  std::vector<std::string> ids;      ///< by priority ids > names > symbols
+  std::vector<std::string> names;    ///< lower case; used only when ids is empty
+  std::vector<std::string> symbols;  ///< used only when ids and names are empty
+  bool include_tokens_all = false;   ///< include_tokens=all: every coin with a symbol
   std::vector<std::string> vs_currencies;
   bool include_market_cap = false;
   bool include_24hr_vol = false;

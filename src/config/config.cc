@@ -288,18 +288,35 @@ const std::vector<OptionSpec> kOptions = {
     {CR_KEY(http, listen, "127.0.0.1:8080", "Address of the HTTP API (host:port)."),
      .valid = isHostPort, .what = "host:port, e.g. 127.0.0.1:8080"},
     {CR_KEY(http, threads, "2", "Threads answering HTTP requests."), .min = 1, .max = 64},
-    {CR_KEY(serve, on_miss, "refuse",
-            "A query for a coin or currency outside the tracked set: refuse (CoinGecko-shaped 404) "
-            "or fetch (one coalesced upstream call, cached for serve.miss_ttl_s)."),
+    {CR_KEY(serve, on_miss, "fetch",
+            "What coinrelay cannot answer from its own data (a coin or currency outside the "
+            "tracked set, a path or parameter it does not serve natively): fetch (relayed "
+            "upstream: one coalesced call per distinct query, cached for the path's period, within "
+            "the on-demand budget) or refuse (the tracked part of an answer, naming what was left "
+            "out in x-coinrelay-left-out; a 404 for a path coinrelay cannot answer)."),
      .allowed = "refuse,fetch"},
-    {CR_KEY(serve, miss_ttl_s, "60", "How long an on-demand answer is reused."), .min = 1,
-     .max = 86'400},
+    {CR_KEY(serve, miss_ttl_s, "0",
+            "How long a relayed answer is reused; 0: the path's CoinGecko cache period (the "
+            "table in docs/serving.md), then as long again served stale while one call "
+            "refreshes it."),
+     .min = 0, .max = 86'400},
     {CR_KEY(
          serve, miss_calls_per_minute, "10",
          "Upstream calls for on-demand answers allowed in any rate window (a minute and a "
          "second), counted in the process's one upstream budget with the schedule's calls, which "
          "keep their share."),
      .min = 1, .max = 10'000},
+    {CR_KEY(serve, miss_calls_per_client, "0",
+            "Of serve.miss_calls_per_minute, how many one client may start in a rate window: a "
+            "team (with serve.teams_file) or a client address; 0: half of them (at least 1). "
+            "Cached answers are never limited by it."),
+     .min = 0, .max = 10'000},
+    {CR_KEY(serve, universe_refresh_s, "3600",
+            "How often coinrelay refreshes its copy of CoinGecko's coin and currency lists "
+            "(coins/list, simple/supported_vs_currencies), when they are used; never more often "
+            "than their cache periods. It tells unknown ids from untracked ones and answers the "
+            "two lists."),
+     .min = 60, .max = 7 * 86'400},
     {CR_KEY(serve, miss_via, "",
             "`coinrelay serve` with on_miss = fetch: the /metrics addresses of the fetch role(s) "
             "(http://fetch-1:9464,http://fetch-2:9464); misses are then fetched by the active "
@@ -308,6 +325,13 @@ const std::vector<OptionSpec> kOptions = {
      .shape = Shape::Url, .valid = isHttpUrl,
      .what = "an http(s) URL; give the fetch role's fetch.metrics_listen address, e.g. "
              "http://fetch-1:9464"},
+    {CR_KEY(serve, miss_via_secret, "",
+            "Shared secret between serve replicas (serve.miss_via) and the fetch role, whose "
+            "/v1/upstream relays their calls only with it (header x-coinrelay-relay-secret; at "
+            "least 16 characters). Unset: the fetch role's /v1/upstream is off (403). From "
+            "COINRELAY_SERVE_MISS_VIA_SECRET or serve.miss_via_secret_file only."),
+     .role = Role::Secret},
+    {CR_SECRET_FILE(serve, miss_via_secret, "File holding serve.miss_via_secret (first line).")},
     {CR_KEY(serve, teams_file, "",
             "TOML file of team keys and quotas ([teams.<name>] key, requests_per_minute); re-read "
             "when it changes. Empty: no keys needed.")},
@@ -548,6 +572,21 @@ void indexRules(const RawConfig& raw, Config& c, Problems& problems) {
   }
 }
 
+void serveRules(const RawConfig& raw, const Config& c, Problems& problems) {
+  const bool secret_file = !trim(raw.get("serve.miss_via_secret_file")).empty();
+  if (!c.serve.miss_via.empty() && c.serve.miss_via_secret.empty() && !secret_file) {
+    problems.push_back(
+        "serve.miss_via is set but serve.miss_via_secret is not: the fetch role relays only "
+        "with the shared secret; set COINRELAY_SERVE_MISS_VIA_SECRET or "
+        "serve.miss_via_secret_file, the same as the fetch role's");
+  }
+  if (!c.serve.miss_via_secret.empty() && c.serve.miss_via_secret.size() < 16) {
+    problems.push_back(
+        "serve.miss_via_secret is shorter than 16 characters: use a long random value, e.g. "
+        "`openssl rand -hex 24`");
+  }
+}
+
 void kibanaRules(const Config& c, Problems& problems) {
   if (!c.kibana.api_key.empty() && (!c.kibana.username.empty() || !c.kibana.password.empty())) {
     problems.push_back(
@@ -739,6 +778,7 @@ Result<Config> validate(const RawConfig& raw, bool require_api_key) {
   fetchRules(raw, config);
   elasticsearchRules(raw, config, problems);
   indexRules(raw, config, problems);
+  serveRules(raw, config, problems);
   kibanaRules(config, problems);
   if (!problems.empty())
     return makeError(ErrorCode::InvalidArgument, joinLines(problems));

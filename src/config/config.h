@@ -95,10 +95,13 @@ struct HttpConfig {
 
 /// The serving layer (`serve`, and the API of `run`).
 struct ServeConfig {
-  std::string on_miss;  ///< refuse | fetch: a coin or currency outside the tracked set
-  int miss_ttl_s = 60;
+  std::string on_miss;  ///< refuse | fetch: what coinrelay cannot answer from its own data
+  int miss_ttl_s = 0;   ///< 0: each path's own cache period
   int miss_calls_per_minute = 10;
+  int miss_calls_per_client = 0;  ///< 0: a quarter of miss_calls_per_minute, at least 1
+  int universe_refresh_s = 3600;
   std::vector<std::string> miss_via;  ///< fetch-role base URLs that fetch misses for serve
+  std::string miss_via_secret;        ///< secret: shared by serve replicas and the fetch role
   std::string teams_file;             ///< empty: no team keys, everyone admitted
   int bootstrap_lookback_s = 900;
 };

@@ -81,6 +81,10 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
         limits_(limits) {}
 
   void start() {
+    beast::error_code peer_error;  // once per connection: who asks, for fair shares
+    const auto peer = socket_.remote_endpoint(peer_error);
+    if (!peer_error)
+      remote_address_ = peer.address().to_string();
     deadline_ = Clock::now() + limits_.idle_timeout;
     armWatchdog();
     read();
@@ -187,6 +191,7 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
       request.headers.emplace_back(toLower(field.name_string()), std::string(field.value()));
     }
     request.body = message.body();
+    request.remote_address = remote_address_;
     Reply reply;
     try {
       reply = handler_(request);
@@ -333,6 +338,7 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
   }
 
   tcp::socket socket_;
+  std::string remote_address_;
   asio::steady_timer timer_;     ///< delayed answers and stream heartbeats
   asio::steady_timer watchdog_;  ///< closes the connection once deadline_ has passed
   Clock::time_point deadline_;
@@ -390,7 +396,8 @@ std::map<std::string, std::string> parseQuery(std::string_view query) {
 
 struct HttpServer::Impl {
   asio::io_context io;
-  tcp::acceptor acceptor{io};
+  /// On a strand: its accept handler and stop()'s close never run at once on two threads.
+  tcp::acceptor acceptor{asio::make_strand(io)};
   Handler handler;
   ServerLimits limits;
   std::vector<std::thread> threads;
@@ -463,7 +470,7 @@ void HttpServer::stop() {
   if (impl_->stopped)
     return;
   impl_->stopped = true;
-  asio::post(impl_->io, [impl = impl_.get()] {
+  asio::post(impl_->acceptor.get_executor(), [impl = impl_.get()] {
     beast::error_code ignored;
     impl->acceptor.close(ignored);
   });

@@ -20,7 +20,8 @@ struct Request {
   std::string_view target;  ///< as received (path and query), valid during the handler call
   std::map<std::string, std::string> query;                  ///< percent-decoded
   std::vector<std::pair<std::string, std::string>> headers;  ///< names lower-cased
-  std::string body;  ///< at most ServerLimits::max_body_bytes
+  std::string body;            ///< at most ServerLimits::max_body_bytes
+  std::string remote_address;  ///< the peer's IP address, as the connection sees it
 
   std::string_view header(std::string_view lower_name) const;
   /// The query parameter, or `fallback` when absent.

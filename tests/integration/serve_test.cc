@@ -71,7 +71,8 @@ class ServeTest : public ::testing::Test {
 
   /// `upstream` empty: the simulator.
   std::unique_ptr<Process> startServe(std::vector<std::string> extra = {},
-                                      std::string upstream = {}) {
+                                      std::string upstream = {},
+                                      std::vector<std::string> env = {}) {
     if (upstream.empty())
       upstream = "http://" + address(sim_port_) + "/api/v3";
     std::vector<std::string> argv = {kBinary,      "serve",
@@ -82,8 +83,8 @@ class ServeTest : public ::testing::Test {
                                      "--set",      "serve.on_miss=fetch",
                                      "--set",      "serve.miss_calls_per_minute=1000"};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    auto serve = std::make_unique<Process>(argv, std::vector<std::string>{},
-                                           dir_.path("serve-" + uniqueSuffix() + ".log"));
+    auto serve =
+        std::make_unique<Process>(argv, env, dir_.path("serve-" + uniqueSuffix() + ".log"));
     EXPECT_TRUE(eventually(
         [&] {
           auto ready = get(serve_port_, "/readyz");
@@ -195,10 +196,12 @@ TEST_F(ServeTest, AnswersLikeCoinGeckoFieldByField) {
 
 TEST_F(ServeTest, MissesAreFetchedByTheActiveFetcherWithinItsBudget) {
   // serve has no usable upstream (port 1 refuses): its misses can only be answered by the
-  // fetch role, through serve.miss_via, which calls the simulator within its own budget.
+  // fetch role, through serve.miss_via, which calls the simulator within its own budget, for
+  // replicas that know the shared secret.
   const int metrics_port = freePort();
   // Markets-only (upstream.details_interval_s=0): the simulator's /simple/price count is the
   // misses' alone.
+  const std::string secret = "COINRELAY_SERVE_MISS_VIA_SECRET=a-secret-shared-by-both-roles";
   auto fetch = std::make_unique<Process>(
       std::vector<std::string>{kBinary,      "fetch",
                                "--upstream", "http://" + address(sim_port_) + "/api/v3",
@@ -213,7 +216,7 @@ TEST_F(ServeTest, MissesAreFetchedByTheActiveFetcherWithinItsBudget) {
                                "--set",      "fetch.publish_unchanged=true",
                                "--set",      "serve.on_miss=fetch",
                                "--set",      "fetch.metrics_listen=" + address(metrics_port)},
-      std::vector<std::string>{}, dir_.path("fetch-misses.log"));
+      std::vector<std::string>{secret}, dir_.path("fetch-misses.log"));
   ASSERT_TRUE(eventually(
       [&] {
         return get(metrics_port, "/healthz").body.find(R"("status":"ok")") != std::string::npos;
@@ -227,9 +230,16 @@ TEST_F(ServeTest, MissesAreFetchedByTheActiveFetcherWithinItsBudget) {
                             30s);
   EXPECT_EQ(keyless.exit_code, 2) << keyless.output;
   EXPECT_NE(keyless.output.find("serve.miss_via"), std::string::npos) << keyless.output;
+  // Without the secret a replica refuses to start: the fetch role would refuse it anyway.
+  auto secretless =
+      runCommand({kBinary, "serve", "--brokers", kBrokers, "--set", "upstream.plan=demo", "--set",
+                  "serve.miss_via=http://" + address(metrics_port)},
+                 30s);
+  EXPECT_EQ(secretless.exit_code, 2) << secretless.output;
+  EXPECT_NE(secretless.output.find("serve.miss_via_secret"), std::string::npos);
   auto serve = startServe(
       {"--set", "serve.miss_via=http://" + address(metrics_port), "--set", "upstream.plan=demo"},
-      "http://127.0.0.1:1/api/v3");
+      "http://127.0.0.1:1/api/v3", {secret});
   const uint64_t before = simulatorCalls("/api/v3/simple/price");
   for (int i = 0; i < 3; ++i) {
     auto answer = get(serve_port_, "/api/v3/simple/price?ids=simcoin-77&vs_currencies=usd");
@@ -237,9 +247,19 @@ TEST_F(ServeTest, MissesAreFetchedByTheActiveFetcherWithinItsBudget) {
     EXPECT_NE(answer.body.find(R"({"simcoin-77":{"usd":)"), std::string::npos) << answer.body;
   }
   EXPECT_EQ(simulatorCalls("/api/v3/simple/price"), before + 1);  // one call, then the TTL
-  // The fetch role fetches only the CoinGecko paths serve answers: it is no open proxy.
-  EXPECT_EQ(get(metrics_port, "/v1/upstream/key").status, 404);
-  EXPECT_EQ(get(metrics_port, "/v1/upstream/../../etc").status, 404);
+  // The fetch role relays nothing without the secret, and with it only calls of CoinGecko's API
+  // that the plan has, rebuilt from their parsed parameters: it is no open proxy.
+  const net::Headers with_secret = {{"x-coinrelay-relay-secret", "a-secret-shared-by-both-roles"}};
+  EXPECT_EQ(get(metrics_port, "/v1/upstream/global").status, 403);
+  EXPECT_EQ(
+      get(metrics_port, "/v1/upstream/global", {{"x-coinrelay-relay-secret", "guess"}}).status,
+      403);
+  EXPECT_EQ(get(metrics_port, "/v1/upstream/key", with_secret).status, 401) << "a paid path";
+  EXPECT_EQ(get(metrics_port, "/v1/upstream/../../etc", with_secret).status, 404);
+  EXPECT_EQ(get(metrics_port, "/v1/upstream/simple/price?ids=bitcoin&vs_currencies=usd%26x%3D1",
+                with_secret)
+                .status,
+            400);
   EXPECT_EQ(serve->terminate(), 0) << serve->output();
   EXPECT_EQ(fetch->terminate(), 0) << fetch->output();
 }

@@ -191,12 +191,15 @@ TEST(ApiErrorsTest, EveryRefusalKeepsItsStatusAndCoinGeckoShapedBody) {
   EXPECT_EQ(refusal(routes.handle(get("/v1/stream", {{"ids", many}}))),
             R"(400 {"error":"ids: at most 1000 coins per stream"})");
   EXPECT_EQ(refusal(routes.handle(get("/api/v3/coins/markets"))),
-            R"(400 {"error":"Missing parameter vs_currency"})");
+            R"(400 {"error":"Missing parameter vs_currency"} | )"
+            R"(x-coinrelay-error: /coins/markets needs vs_currency)");
   EXPECT_EQ(refusal(routes.handle(get("/api/v3/simple/price", {{"ids", "bitcoin"}}))),
-            R"(400 {"error":"Missing parameter vs_currencies"})");
+            R"(400 {"error":"Missing parameter vs_currencies"} | )"
+            R"(x-coinrelay-error: /simple/price needs vs_currencies)");
   EXPECT_EQ(refusal(routes.handle(get("/api/v3/nope"))),
-            R"(404 {"error":"Incorrect path. coinrelay answers /api/v3/ping, /simple/price, )"
-            R"(/simple/supported_vs_currencies, /coins/markets and /coins/list"})");
+            R"(404 {"error":"Incorrect path. Please check https://www.coingecko.com/api/"} | )"
+            R"(x-coinrelay-error: '/nope' is not a path of CoinGecko's API v3 (docs/serving.md )"
+            R"(lists every path))");
   EXPECT_EQ(
       refusal(
           routes.handle(get("/api/v3/simple/price", {{"ids", "doge"}, {"vs_currencies", "usd"}}))),
@@ -238,19 +241,19 @@ TEST(ApiErrorsTest, EveryRefusalKeepsItsStatusAndCoinGeckoShapedBody) {
   MissFetcher spent(upstream, std::chrono::seconds(60));
   spent.setBudget(&budget);
   EXPECT_EQ(refusal(spent.ask("/coins/list")),
-            R"(429 {"status":{"error_code":429,"error_message":"coinrelay cannot fetch this )"
-            R"(untracked coin now: no upstream call free this minute: the schedule keeps 1 of )"
-            R"~(the 1 calls per minute (budget.calls_per_minute); retry later or ask the )~"
+            R"(429 {"status":{"error_code":429,"error_message":"coinrelay cannot call CoinGecko )"
+            R"(for this request now: no upstream call free this minute: the schedule keeps 1 of )"
+            R"~(the 1 calls per minute (budget.calls_per_minute); retry later, or ask the )~"
             R"~(operator to track it (upstream.top_n / upstream.ids)"}} | retry-after: 60)~");
   MissFetcher down(upstream, std::chrono::seconds(60));
   EXPECT_EQ(refusal(down.ask("/coins/list")),
-            R"(503 {"status":{"error_code":503,"error_message":"upstream unavailable for an )"
-            R"(untracked coin"}})");
+            R"(503 {"status":{"error_code":503,"error_message":"upstream unavailable; retry )"
+            R"(later"}})");
   MissFetcher nowhere(upstream, std::chrono::seconds(60));
   nowhere.forwardTo({"http://127.0.0.1:1"});
   EXPECT_EQ(refusal(nowhere.ask("/coins/list")),
             R"(503 {"status":{"error_code":503,"error_message":"no active fetcher reachable )"
-            R"~(for an untracked coin (serve.miss_via)"}})~");
+            R"~(for this request (serve.miss_via); retry later"}})~");
 }
 
 /// A sink that accepts a fixed number of events, then reports the client gone.

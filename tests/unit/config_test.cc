@@ -325,10 +325,11 @@ TEST(ConfigTest, EveryCrossFieldProblemIsReportedNotOnlyTheFirst) {
        {"serve.miss_via (from a flag): 'fetch-1:9464' is not an http(s) URL",
         "serve.miss_via (from a flag): 'nope' is not an http(s) URL",
         "upstream.top_n is 0 and upstream.ids is empty", "index.dlq_topic is 'crypto-data'",
-        "elasticsearch.username is set but no password"}) {
+        "elasticsearch.username is set but no password",
+        "serve.miss_via is set but serve.miss_via_secret is not"}) {
     EXPECT_NE(message.find(expected), std::string::npos) << expected << "\n" << message;
   }
-  EXPECT_EQ(std::count(message.begin(), message.end(), '\n'), 4) << message;
+  EXPECT_EQ(std::count(message.begin(), message.end(), '\n'), 5) << message;
 }
 
 TEST(ConfigTest, APaidPlanNeedsAKey) {
