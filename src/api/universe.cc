@@ -123,9 +123,10 @@ void Universe::refreshCoins(bool force) {
                   [state = state_](net::Reply reply) {
                     const std::string& body = reply.shared_body ? *reply.shared_body : reply.body;
                     if (reply.status == 200) {
-                      auto parsed = coingecko::parseCoinsList(body);
-                      if (parsed && !parsed->empty()) {
-                        storeCoins(*state, std::move(parsed).value());
+                      simdjson::dom::parser parser;
+                      auto parsed = coingecko::parseCoinsList(body, parser);
+                      if (parsed && !parsed->coins.empty()) {
+                        storeCoins(*state, std::move(parsed->coins));
                       } else {
                         telemetry::logger("serve")->warn(
                             "the coin list from the upstream is unusable: {}",

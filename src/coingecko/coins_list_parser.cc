@@ -36,7 +36,11 @@ Result<CoinsList> parseCoinsList(std::string_view body, simdjson::dom::parser& p
       ++out.invalid_items;
       continue;
     }
-    out.coins.push_back(ListedCoin{std::string(*id), toLower(*symbol), std::string(*name)});
+    ListedCoin coin{std::string(*id), toLower(*symbol), std::string(*name), std::nullopt};
+    simdjson::dom::object platforms;
+    if (obj["platforms"].get(platforms) == simdjson::SUCCESS)
+      coin.platforms = simdjson::minify(platforms);
+    out.coins.push_back(std::move(coin));
   }
   return out;
 }

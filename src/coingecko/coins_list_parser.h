@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +16,9 @@ struct ListedCoin {
   std::string id;
   std::string symbol;  ///< lower case, as CoinGecko sends it
   std::string name;
+  /// The `platforms` object as CoinGecko sent it (include_platform=true), compact JSON; nullopt
+  /// when the answer had none.
+  std::optional<std::string> platforms;
 };
 
 /// The coins of one `/coins/list` answer (the universe), and how many items were unusable.

@@ -878,17 +878,17 @@ TEST(ServingDocTest, ThePathTableOfTheDocIsTheCompiledOne) {
 // ------------------------------------------------------------------------ parsers
 
 TEST(UniverseParserTest, ReadsCoinsWithOrWithoutPlatformsAndCurrencies) {
-  size_t skipped = 0;
-  auto coins = coingecko::parseCoinsList(
+  simdjson::dom::parser json_parser;
+  auto list = coingecko::parseCoinsList(
       R"([{"id":"a","symbol":"x","name":"A","platforms":{"ethereum":"0x1","solana":null}},)"
       R"({"id":"b","symbol":"y","name":"B"},{"id":7},"junk"])",
-      &skipped);
-  ASSERT_TRUE(coins) << coins.error().message;
-  ASSERT_EQ(coins->size(), 2u);
-  EXPECT_EQ((*coins)[0].platforms.value_or(""), R"({"ethereum":"0x1","solana":null})");
-  EXPECT_FALSE((*coins)[1].platforms.has_value());
-  EXPECT_EQ(skipped, 2u);
-  EXPECT_FALSE(coingecko::parseCoinsList("<html>"));
+      json_parser);
+  ASSERT_TRUE(list) << list.error().message;
+  ASSERT_EQ(list->coins.size(), 2u);
+  EXPECT_EQ(list->coins[0].platforms.value_or(""), R"({"ethereum":"0x1","solana":null})");
+  EXPECT_FALSE(list->coins[1].platforms.has_value());
+  EXPECT_EQ(list->invalid_items, 2u);
+  EXPECT_FALSE(coingecko::parseCoinsList("<html>", json_parser));
   auto currencies = coingecko::parseSupportedCurrencies(R"(["USD","eur",3])");
   ASSERT_TRUE(currencies);
   EXPECT_EQ(*currencies, (std::vector<std::string>{"usd", "eur"}));
