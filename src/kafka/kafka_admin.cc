@@ -8,8 +8,12 @@
 
 namespace coinrelay::kafka {
 
-Status checkReachable(RdKafka::Handle& handle, const std::string& brokers,
-                      std::chrono::milliseconds timeout) {
+namespace {
+
+/// The metadata of every topic; unreachable brokers are an error naming them and the setting.
+Result<std::unique_ptr<RdKafka::Metadata>> readMetadata(RdKafka::Handle& handle,
+                                                        const std::string& brokers,
+                                                        std::chrono::milliseconds timeout) {
   RdKafka::Metadata* raw = nullptr;
   const RdKafka::ErrorCode err =
       handle.metadata(true, nullptr, &raw, static_cast<int>(timeout.count()));
@@ -20,7 +24,22 @@ Status checkReachable(RdKafka::Handle& handle, const std::string& brokers,
                                  "kafka.brokers / COINRELAY_KAFKA_BROKERS to a running broker",
                                  brokers, RdKafka::err2str(err)));
   }
+  return metadata;
+}
+
+}  // namespace
+
+Status checkReachable(RdKafka::Handle& handle, const std::string& brokers,
+                      std::chrono::milliseconds timeout) {
+  CR_RETURN_IF_ERROR(readMetadata(handle, brokers, timeout));
   return {};
+}
+
+OffsetsForTimes brokerOffsetsForTimes() {
+  return [](RdKafka::KafkaConsumer& consumer, std::vector<RdKafka::TopicPartition*>& partitions,
+            std::chrono::milliseconds timeout) {
+    return consumer.offsetsForTimes(partitions, static_cast<int>(timeout.count()));
+  };
 }
 
 namespace {
@@ -54,7 +73,13 @@ Status ensureTopic(RdKafka::Handle& handle, const config::KafkaConfig& config,
 
 Status ensureTopic(RdKafka::Handle& handle, const std::string& brokers, const TopicSpec& spec,
                    std::chrono::milliseconds timeout) {
-  CR_RETURN_IF_ERROR(checkReachable(handle, brokers, timeout));
+  CR_TRY(auto metadata, readMetadata(handle, brokers, timeout));
+  for (const RdKafka::TopicMetadata* listed : *metadata->topics()) {
+    // An existing topic is left as it is: no CreateTopics request, which also serves brokers
+    // that do not implement it (librdkafka's mock cluster).
+    if (listed->topic() == spec.name && listed->err() == RdKafka::ERR_NO_ERROR)
+      return {};
+  }
   rd_kafka_t* rk = handle.c_ptr();
   char error[512];
   rd_kafka_NewTopic_t* topic = rd_kafka_NewTopic_new(spec.name.c_str(), spec.partitions,

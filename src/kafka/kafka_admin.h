@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,6 +17,16 @@ namespace coinrelay::kafka {
 /// brokers and the setting to change.
 Status checkReachable(RdKafka::Handle& handle, const std::string& brokers,
                       std::chrono::milliseconds timeout);
+
+/// Kafka's lookup of offsets by time (ListOffsets): sets each partition's offset, which holds
+/// a timestamp in milliseconds on entry, to the first offset whose timestamp is at or after it,
+/// or to -1 when no message is that recent. A seam: a test stands in for the broker's time index
+/// when its broker has none (librdkafka's mock cluster answers -1 to every lookup).
+using OffsetsForTimes = std::function<RdKafka::ErrorCode(
+    RdKafka::KafkaConsumer& consumer, std::vector<RdKafka::TopicPartition*>& partitions,
+    std::chrono::milliseconds timeout)>;
+/// The broker's own lookup.
+OffsetsForTimes brokerOffsetsForTimes();
 
 /// A topic to create, with topic-level configs (e.g. cleanup.policy=compact).
 struct TopicSpec {

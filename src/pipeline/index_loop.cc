@@ -18,7 +18,6 @@ namespace coinrelay::pipeline {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 /// Commits are cheap but not free: at most this often while documents flow.
@@ -94,7 +93,7 @@ struct IndexLoop::Batch {
   uint64_t id = 0;
   std::vector<std::unique_ptr<RdKafka::Message>> messages;
   size_t bytes = 0;
-  Clock::time_point opened;
+  SteadyTime opened;
   // Written by the worker, read by the Kafka thread after the hand-over through done_.
   std::vector<Fate> fates;
   bool interrupted = false;
@@ -135,7 +134,8 @@ class IndexLoop::CommitReports final : public RdKafka::OffsetCommitCb {
 
 Result<std::unique_ptr<IndexLoop>> IndexLoop::create(const config::Config& config,
                                                      const IndexStart& start,
-                                                     const StopSignal& stop) {
+                                                     const StopSignal& stop,
+                                                     const IndexLoopOptions& options) {
   auto log = telemetry::logger("index");
   elasticsearch::ElasticsearchClient es(config.elasticsearch);
   CR_TRY(auto engine, es.probe());
@@ -146,12 +146,15 @@ Result<std::unique_ptr<IndexLoop>> IndexLoop::create(const config::Config& confi
   for (const auto& step : steps)
     log->info("{}", step);
 
-  std::unique_ptr<IndexLoop> loop(new IndexLoop(config, start, stop));
+  std::unique_ptr<IndexLoop> loop(
+      new IndexLoop(config, start, stop, options.clock ? *options.clock : systemClock()));
   kafka::Properties properties = kafka::consumerProperties(config.kafka, config.kafka.group_id);
   // librdkafka's prefetch queue is part of the memory bound: 32 MB instead of 64.
   properties.emplace_back("queued.max.messages.kbytes", "32768");
   if (!config.index.instance_id.empty())
     properties.emplace_back("group.instance.id", config.index.instance_id);
+  properties.insert(properties.end(), options.consumer_overrides.begin(),
+                    options.consumer_overrides.end());
   CR_TRY(auto conf, kafka::makeConf(properties));
   std::string error;
   if (conf->set("rebalance_cb", loop->rebalancer_.get(), error) != RdKafka::Conf::CONF_OK ||
@@ -188,10 +191,12 @@ Result<std::unique_ptr<IndexLoop>> IndexLoop::create(const config::Config& confi
   return loop;
 }
 
-IndexLoop::IndexLoop(const config::Config& config, const IndexStart& start, const StopSignal& stop)
+IndexLoop::IndexLoop(const config::Config& config, const IndexStart& start, const StopSignal& stop,
+                     Clock& clock)
     : config_(config),
       start_(start),
       stop_(stop),
+      clock_(clock),
       rebalancer_(std::make_unique<Rebalancer>(*this)),
       commit_reports_(std::make_unique<CommitReports>()),
       health_(config.elasticsearch.url) {}
@@ -224,16 +229,16 @@ Status IndexLoop::run() {
   for (int i = 0; i < config_.elasticsearch.max_in_flight; ++i)
     workers_.emplace_back([this] { work(); });
   const auto flush_interval = std::chrono::milliseconds(config_.elasticsearch.flush_interval_ms);
-  last_commit_ = last_report_ = Clock::now();
-  auto last_warning = Clock::now() - 1h;
+  last_commit_ = last_report_ = clock_.steadyNow();
+  auto last_warning = clock_.steadyNow() - 1h;
   while (!stop_.stopped()) {
     const bool full = alive_.size() >= 2 * static_cast<size_t>(config_.elasticsearch.max_in_flight);
     if (!full)
       full_since_.reset();
     else if (!full_since_)
-      full_since_ = Clock::now();
+      full_since_ = clock_.steadyNow();
     const bool hold =
-        full && !paused_ && health_.up() && Clock::now() - *full_since_ < kHoldBeforePause;
+        full && !paused_ && health_.up() && clock_.steadyNow() - *full_since_ < kHoldBeforePause;
     if (hold) {
       stop_.waitFor(5ms);  // short back-pressure: read nothing until a batch is durable
     } else {
@@ -250,12 +255,11 @@ Status IndexLoop::run() {
   return {};
 }
 
-Status IndexLoop::readOne(std::chrono::milliseconds flush_interval,
-                          Clock::time_point& last_warning) {
+Status IndexLoop::readOne(std::chrono::milliseconds flush_interval, SteadyTime& last_warning) {
   auto timeout = 100ms;
   if (filling_ && !filling_->messages.empty()) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        flush_interval - (Clock::now() - filling_->opened));
+        flush_interval - (clock_.steadyNow() - filling_->opened));
     timeout = std::clamp(left, 0ms, timeout);
   }
   if (!alive_.empty())
@@ -267,14 +271,14 @@ Status IndexLoop::readOne(std::chrono::milliseconds flush_interval,
   } else if (err == RdKafka::ERR__FATAL) {
     return makeError(ErrorCode::FailedPrecondition, "fatal Kafka error: " + message->errstr());
   } else if (err != RdKafka::ERR__TIMED_OUT && err != RdKafka::ERR__PARTITION_EOF &&
-             Clock::now() - last_warning >= 30s) {
-    last_warning = Clock::now();  // librdkafka reconnects by itself; say so now and then
+             clock_.steadyNow() - last_warning >= 30s) {
+    last_warning = clock_.steadyNow();  // librdkafka reconnects by itself; say so now and then
     telemetry::logger("index")->warn("Kafka consumer: {}", message->errstr());
   }
   if (filling_ &&
       (filling_->messages.size() >= static_cast<size_t>(config_.elasticsearch.bulk_max_docs) ||
        filling_->bytes >= static_cast<size_t>(config_.elasticsearch.bulk_max_bytes) ||
-       Clock::now() - filling_->opened >= flush_interval)) {
+       clock_.steadyNow() - filling_->opened >= flush_interval)) {
     dispatch();
   }
   return {};
@@ -284,7 +288,7 @@ void IndexLoop::add(std::unique_ptr<RdKafka::Message> message) {
   if (!filling_) {
     filling_ = std::make_unique<Batch>();
     filling_->id = next_batch_id_++;
-    filling_->opened = Clock::now();
+    filling_->opened = clock_.steadyNow();
   }
   tracker_.consumed(message->partition(), message->offset(), filling_->id);
   filling_->bytes += message->len();
@@ -394,7 +398,7 @@ void IndexLoop::drainCompletions() {
 }
 
 void IndexLoop::produceDeadLetters(Batch& batch) {
-  const int64_t now = toUnixMillis(std::chrono::system_clock::now());
+  const int64_t now = toUnixMillis(clock_.now());
   size_t count = 0;
   for (const auto& fate : batch.fates)
     count += fate.indexed ? 0 : 1;
@@ -441,7 +445,7 @@ void IndexLoop::produceDeadLetters(Batch& batch) {
       key = std::string_view(static_cast<const char*>(message.key_pointer()), message.key_len());
     if (auto status = dead_letters_->produce(key, letter.value, &letter); !status) {
       telemetry::logger("index")->error("{}; trying again in 1 s", status.error().message);
-      letter_retries_.push_back(LetterRetry{&batch, k, Clock::now() + 1s});
+      letter_retries_.push_back(LetterRetry{&batch, k, clock_.steadyNow() + 1s});
     }
   }
 }
@@ -455,8 +459,8 @@ void IndexLoop::onDeadLetterDelivered(void* opaque, bool ok, const std::string& 
         "dead letter for {}[{}]@{} not stored by Kafka ({}); trying again in 1 s",
         batch.messages[letter->message]->topic_name(), batch.messages[letter->message]->partition(),
         batch.messages[letter->message]->offset(), error);
-    letter_retries_.push_back(
-        LetterRetry{&batch, static_cast<size_t>(letter - batch.letters.data()), Clock::now() + 1s});
+    letter_retries_.push_back(LetterRetry{
+        &batch, static_cast<size_t>(letter - batch.letters.data()), clock_.steadyNow() + 1s});
     return;
   }
   ++dead_lettered_;
@@ -470,7 +474,7 @@ void IndexLoop::onDeadLetterDelivered(void* opaque, bool ok, const std::string& 
 void IndexLoop::retryDeadLetters() {
   if (letter_retries_.empty())
     return;
-  const auto now = Clock::now();
+  const auto now = clock_.steadyNow();
   // produce() may serve delivery reports, whose failures append to letter_retries_.
   std::vector<LetterRetry> due;
   due.swap(letter_retries_);
@@ -495,7 +499,7 @@ void IndexLoop::complete(uint64_t batch_id) {
 }
 
 void IndexLoop::commit(bool sync) {
-  const auto now = Clock::now();
+  const auto now = clock_.steadyNow();
   if (!sync && now - last_commit_ < kCommitEvery)
     return;
   last_commit_ = now;
@@ -525,7 +529,7 @@ void IndexLoop::updatePause() {
   const size_t low = static_cast<size_t>(config_.elasticsearch.max_in_flight);
   const bool pause =
       !paused_ && alive_.size() >= high &&
-      (!health_.up() || (full_since_ && Clock::now() - *full_since_ >= kHoldBeforePause));
+      (!health_.up() || (full_since_ && clock_.steadyNow() - *full_since_ >= kHoldBeforePause));
   const bool resume = paused_ && alive_.size() <= low;
   if (!pause && !resume)
     return;
@@ -546,7 +550,7 @@ void IndexLoop::updatePause() {
 }
 
 void IndexLoop::updateLagAndLog(bool force) {
-  const auto now = Clock::now();
+  const auto now = clock_.steadyNow();
   if (!force && now - last_report_ < 1s)
     return;
   const double seconds = std::chrono::duration<double>(now - last_report_).count();
@@ -658,8 +662,8 @@ void IndexLoop::shutdown() {
   if (!alive_.empty() && health_.up()) {
     log->info("stopping: letting {} batches become durable (up to {} s)", alive_.size(),
               kShutdownGrace.count());
-    const auto deadline = Clock::now() + kShutdownGrace;
-    while (!alive_.empty() && Clock::now() < deadline && health_.up()) {
+    const auto deadline = clock_.steadyNow() + kShutdownGrace;
+    while (!alive_.empty() && clock_.steadyNow() < deadline && health_.up()) {
       drainCompletions();
       dead_letters_->poll(20);
       retryDeadLetters();

@@ -17,11 +17,13 @@
 #include <librdkafka/rdkafkacpp.h>
 #include <simdjson.h>
 
+#include "common/clock.h"
 #include "common/result.h"
 #include "common/stop_signal.h"
 #include "config/config.h"
 #include "elasticsearch/bulk_writer.h"
 #include "kafka/dead_letter.h"
+#include "kafka/kafka_config.h"
 #include "pipeline/offset_tracker.h"
 
 namespace coinrelay::pipeline {
@@ -31,6 +33,14 @@ struct IndexStart {
   enum class Mode { Committed, Beginning, Timestamp };
   Mode mode = Mode::Committed;  ///< Committed: the group's offsets (earliest when it has none)
   int64_t timestamp_ms = 0;     ///< Timestamp: the first message at or after it
+};
+
+/// What an indexer runs on besides its configuration (seams for tests).
+struct IndexLoopOptions {
+  Clock* clock = nullptr;  ///< null: systemClock(); batches, commits, pauses and the shutdown grace
+  /// librdkafka properties of the group consumer set after coinrelay's own (tests: a short
+  /// session timeout).
+  kafka::Properties consumer_overrides;
 };
 
 /// A point-in-time view for /healthz and the logs.
@@ -67,7 +77,8 @@ struct IndexStatus {
 class IndexLoop {
  public:
   static Result<std::unique_ptr<IndexLoop>> create(const config::Config& config,
-                                                   const IndexStart& start, const StopSignal& stop);
+                                                   const IndexStart& start, const StopSignal& stop,
+                                                   const IndexLoopOptions& options = {});
   ~IndexLoop();
 
   Status run();
@@ -78,12 +89,12 @@ class IndexLoop {
   class Rebalancer;
   class CommitReports;
 
-  IndexLoop(const config::Config& config, const IndexStart& start, const StopSignal& stop);
+  IndexLoop(const config::Config& config, const IndexStart& start, const StopSignal& stop,
+            Clock& clock);
 
   /// Waits at most until the filling batch is due for one message, adds it, and dispatches the
   /// batch when it is full or due. An error only for a fatal Kafka error.
-  Status readOne(std::chrono::milliseconds flush_interval,
-                 std::chrono::steady_clock::time_point& last_warning);
+  Status readOne(std::chrono::milliseconds flush_interval, SteadyTime& last_warning);
   void add(std::unique_ptr<RdKafka::Message> message);
   void dispatch();
   void work();
@@ -103,6 +114,7 @@ class IndexLoop {
   config::Config config_;
   IndexStart start_;
   const StopSignal& stop_;
+  Clock& clock_;
   StopSignal abort_;  ///< stops the workers' retries (after the shutdown grace period)
   std::unique_ptr<Rebalancer> rebalancer_;
   std::unique_ptr<CommitReports> commit_reports_;
@@ -120,14 +132,14 @@ class IndexLoop {
   struct LetterRetry {
     Batch* batch;
     size_t letter;
-    std::chrono::steady_clock::time_point at;
+    SteadyTime at;
   };
   std::vector<LetterRetry> letter_retries_;
   bool paused_ = false;
-  std::optional<std::chrono::steady_clock::time_point> full_since_;  ///< queue of batches full
+  std::optional<SteadyTime> full_since_;  ///< queue of batches full
   bool closed_ = false;
-  std::chrono::steady_clock::time_point last_commit_;
-  std::chrono::steady_clock::time_point last_report_;
+  SteadyTime last_commit_;
+  SteadyTime last_report_;
   uint64_t reported_indexed_ = 0;
 
   // Shared with the workers.

@@ -15,7 +15,9 @@
 namespace coinrelay::pipeline {
 
 Result<std::unique_ptr<KafkaFeed>> KafkaFeed::create(const config::Config& config,
-                                                     sinks::Sink& sink, const StopSignal& stop) {
+                                                     sinks::Sink& sink, const StopSignal& stop,
+                                                     const KafkaFeedOptions& options) {
+  Clock& clock = options.clock ? *options.clock : systemClock();
   auto properties = kafka::consumerProperties(
       config.kafka, fmt::format("coinrelay-serve-{}-{}", ::getpid(),
                                 toUnixMillis(std::chrono::system_clock::now())));
@@ -50,14 +52,16 @@ Result<std::unique_ptr<KafkaFeed>> KafkaFeed::create(const config::Config& confi
   }
   // Start where the lookback window begins; offsetsForTimes answers the end when nothing is
   // newer, so an idle topic costs nothing.
-  const int64_t since =
-      toUnixMillis(std::chrono::system_clock::now()) - config.serve.bootstrap_lookback_s * 1000LL;
+  const int64_t since = toUnixMillis(clock.now()) - config.serve.bootstrap_lookback_s * 1000LL;
   std::vector<RdKafka::TopicPartition*> assignment;
   std::vector<int64_t> ends(partitions.size(), 0);
   for (int32_t p : partitions) {
     assignment.push_back(RdKafka::TopicPartition::create(config.kafka.topic, p, since));
   }
-  if (auto err = consumer->offsetsForTimes(assignment, 10'000); err != RdKafka::ERR_NO_ERROR) {
+  const kafka::OffsetsForTimes offsets_for_times =
+      options.offsets_for_times ? options.offsets_for_times : kafka::brokerOffsetsForTimes();
+  if (auto err = offsets_for_times(*consumer, assignment, std::chrono::seconds(10));
+      err != RdKafka::ERR_NO_ERROR) {
     RdKafka::TopicPartition::destroy(assignment);
     return makeError(ErrorCode::Unavailable,
                      "cannot look up start offsets: " + RdKafka::err2str(err));
@@ -75,15 +79,16 @@ Result<std::unique_ptr<KafkaFeed>> KafkaFeed::create(const config::Config& confi
     return makeError(ErrorCode::Unavailable, "cannot assign partitions: " + RdKafka::err2str(err));
   }
   return std::unique_ptr<KafkaFeed>(
-      new KafkaFeed(config, sink, stop, std::move(consumer), std::move(ends)));
+      new KafkaFeed(config, sink, stop, clock, std::move(consumer), std::move(ends)));
 }
 
 KafkaFeed::KafkaFeed(const config::Config& config, sinks::Sink& sink, const StopSignal& stop,
-                     std::unique_ptr<RdKafka::KafkaConsumer> consumer,
+                     Clock& clock, std::unique_ptr<RdKafka::KafkaConsumer> consumer,
                      std::vector<int64_t> end_offsets)
     : config_(config),
       sink_(sink),
       stop_(stop),
+      clock_(clock),
       consumer_(std::move(consumer)),
       end_offsets_(std::move(end_offsets)) {}
 
@@ -94,10 +99,10 @@ KafkaFeed::~KafkaFeed() {
 
 Status KafkaFeed::run() {
   auto log = telemetry::logger("serve");
-  const auto started = std::chrono::steady_clock::now();
+  const auto started = clock_.steadyNow();
   std::vector<model::Quote> batch;
   std::vector<int64_t> positions(end_offsets_.size(), -1);
-  auto last_flush = std::chrono::steady_clock::now();
+  auto last_flush = clock_.steadyNow();
   auto& consumed_metric = telemetry::metrics().counter("coinrelay_serve_quotes_consumed_total",
                                                        "Quotes read from Kafka into the snapshot.");
   auto checkCaughtUp = [&] {
@@ -110,8 +115,7 @@ Status KafkaFeed::run() {
     caught_up_ = true;
     log->info("snapshot complete: {} quotes from the last {} s of {} in {} ms", consumed_.load(),
               config_.serve.bootstrap_lookback_s, config_.kafka.topic,
-              std::chrono::duration_cast<std::chrono::milliseconds>(
-                  std::chrono::steady_clock::now() - started)
+              std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steadyNow() - started)
                   .count());
   };
   while (!stop_.stopped()) {
@@ -136,7 +140,7 @@ Status KafkaFeed::run() {
                message->err() != RdKafka::ERR__PARTITION_EOF) {
       log->warn("Kafka: {}", message->errstr());
     }
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = clock_.steadyNow();
     if (!batch.empty() &&
         (batch.size() >= 2000 || now - last_flush >= std::chrono::milliseconds(100))) {
       (void)sink_.deliver(batch);

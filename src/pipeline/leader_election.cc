@@ -70,17 +70,20 @@ std::chrono::milliseconds KafkaLeaderElection::sessionTimeoutFor(int interval_s)
   return std::chrono::milliseconds(std::clamp<int64_t>(int64_t{interval_s} * 1000, 6000, 30'000));
 }
 
-KafkaLeaderElection::KafkaLeaderElection(const config::Config& config)
+KafkaLeaderElection::KafkaLeaderElection(const config::Config& config,
+                                         const LeaderElectionOptions& options)
     : brokers_(config.kafka.brokers),
       group_id_(config.fetch.group_id),
       topic_(config.fetch.state_topic),
       replication_factor_(config.kafka.replication_factor),
-      session_timeout_(sessionTimeoutFor(config.upstream.interval_s)),
+      session_timeout_(options.session_timeout.count() > 0
+                           ? options.session_timeout
+                           : sessionTimeoutFor(config.upstream.interval_s)),
       rebalance_(std::make_unique<Rebalance>(*this)) {}
 
 Result<std::unique_ptr<KafkaLeaderElection>> KafkaLeaderElection::create(
-    const config::Config& config) {
-  std::unique_ptr<KafkaLeaderElection> election(new KafkaLeaderElection(config));
+    const config::Config& config, const LeaderElectionOptions& options) {
+  std::unique_ptr<KafkaLeaderElection> election(new KafkaLeaderElection(config, options));
   CR_RETURN_IF_ERROR(election->start());
   return election;
 }
@@ -143,10 +146,33 @@ KafkaLeaderElection::~KafkaLeaderElection() {
   stopping_ = true;
   if (thread_.joinable())
     thread_.join();
-  if (consumer_)
+  if (consumer_) {
+    // librdkafka 2.0.2 aborts the process when a cooperative-sticky member that joined is
+    // destroyed before its first assignment (confluentinc/librdkafka#4312, fixed in 2.3.0): a
+    // process stopped during its first join waits for that assignment (a rebalance: at most
+    // about two sessions).
+    if (!had_assignment_ && kafkaReachable(std::chrono::seconds(1))) {
+      const auto deadline = std::chrono::steady_clock::now() + 2 * session_timeout_;
+      while (!had_assignment_ && std::chrono::steady_clock::now() < deadline)
+        std::unique_ptr<RdKafka::Message>(consumer_->consume(100));
+    }
     consumer_->close();  // leaves the group: a standby is assigned the partition at once
+  }
   if (producer_)
     producer_->flush(2000);
+}
+
+void KafkaLeaderElection::abandon() {
+  stopping_ = true;
+  if (thread_.joinable())
+    thread_.join();
+  // Destroyed without close(): no LeaveGroup is sent.
+  consumer_.reset();
+  if (producer_) {
+    producer_->purge(RdKafka::Producer::PURGE_QUEUE | RdKafka::Producer::PURGE_INFLIGHT);
+    producer_.reset();
+  }
+  leading_ = false;
 }
 
 bool KafkaLeaderElection::awaitLead(const StopSignal& stop, std::chrono::milliseconds timeout) {
@@ -194,6 +220,7 @@ bool KafkaLeaderElection::kafkaReachable(std::chrono::milliseconds timeout) {
 }
 
 void KafkaLeaderElection::onAssign(bool has_partition_zero) {
+  had_assignment_ = true;
   if (has_partition_zero) {
     owns_partition_ = true;
     state_read_ = false;  // leads once the last state record is read (run())

@@ -17,6 +17,13 @@
 
 namespace coinrelay::pipeline {
 
+/// What an election runs on besides its configuration (seams for tests).
+struct LeaderElectionOptions {
+  /// Zero: sessionTimeoutFor(upstream.interval_s). Tests shorten it (librdkafka's mock cluster
+  /// has no minimum, a broker has group.min.session.timeout.ms).
+  std::chrono::milliseconds session_timeout{0};
+};
+
 /// Elects the one `coinrelay fetch` process that calls the upstream, through Kafka's own group
 /// membership: every fetcher joins one consumer group (fetch.group_id) on a compacted state
 /// topic (fetch.state_topic), and whoever is assigned its partition 0 leads. No consensus of our
@@ -39,7 +46,8 @@ namespace coinrelay::pipeline {
 /// thread.
 class KafkaLeaderElection final : public Coordinator {
  public:
-  static Result<std::unique_ptr<KafkaLeaderElection>> create(const config::Config& config);
+  static Result<std::unique_ptr<KafkaLeaderElection>> create(
+      const config::Config& config, const LeaderElectionOptions& options = {});
   ~KafkaLeaderElection() override;
 
   // Coordinator
@@ -53,9 +61,14 @@ class KafkaLeaderElection final : public Coordinator {
   /// The session timeout the group uses for an interval (exposed for tests and docs).
   static std::chrono::milliseconds sessionTimeoutFor(int interval_s);
 
+  /// Stops at once as a killed process would: the membership thread ends, the group is not left
+  /// and nothing queued is sent, so the other members see this one gone only when its session
+  /// expires (tests of that failover). Does nothing more afterwards.
+  void abandon();
+
  private:
   class Rebalance;
-  KafkaLeaderElection(const config::Config& config);
+  KafkaLeaderElection(const config::Config& config, const LeaderElectionOptions& options);
   Status start();
   void run();
   void onAssign(bool has_partition_zero);
@@ -76,7 +89,8 @@ class KafkaLeaderElection final : public Coordinator {
   std::atomic<bool> leading_{false};
   std::atomic<uint64_t> term_{0};
   std::atomic<bool> stopping_{false};
-  // Membership thread only:
+  // Membership thread only (and the destructor, once it has stopped):
+  bool had_assignment_ = false;  ///< an assignment (possibly empty) came since joining
   bool owns_partition_ = false;
   bool state_read_ = false;
   bool isolated_ = false;  ///< leading without the partition, because Kafka is unreachable

@@ -128,7 +128,8 @@ std::optional<SpooledKafkaSink::Message> SpooledKafkaSink::decode(std::string_vi
 }
 
 Result<std::unique_ptr<SpooledKafkaSink>> SpooledKafkaSink::create(
-    const config::KafkaConfig& config, const std::string& spool_dir, uint64_t spool_max_bytes) {
+    const config::KafkaConfig& config, const std::string& spool_dir, uint64_t spool_max_bytes,
+    Clock& clock) {
   auto callback = std::make_unique<ReportCallback>();
   CR_TRY(auto conf, kafka::makeConf(kafka::producerProperties(config)));
   std::string error;
@@ -141,14 +142,16 @@ Result<std::unique_ptr<SpooledKafkaSink>> SpooledKafkaSink::create(
   }
   CR_RETURN_IF_ERROR(kafka::ensureTopic(*producer, config, std::chrono::seconds(10)));
   CR_TRY(auto spool, Spool::open(spool_dir, spool_max_bytes));
-  return std::unique_ptr<SpooledKafkaSink>(
-      new SpooledKafkaSink(config, std::move(spool), std::move(callback), std::move(producer)));
+  return std::unique_ptr<SpooledKafkaSink>(new SpooledKafkaSink(
+      config, clock, std::move(spool), std::move(callback), std::move(producer)));
 }
 
-SpooledKafkaSink::SpooledKafkaSink(const config::KafkaConfig& config, std::unique_ptr<Spool> spool,
+SpooledKafkaSink::SpooledKafkaSink(const config::KafkaConfig& config, Clock& clock,
+                                   std::unique_ptr<Spool> spool,
                                    std::unique_ptr<ReportCallback> callback,
                                    std::unique_ptr<RdKafka::Producer> producer)
     : config_(config),
+      clock_(clock),
       spool_(std::move(spool)),
       callback_(std::move(callback)),
       producer_(std::move(producer)) {
@@ -160,7 +163,7 @@ SpooledKafkaSink::~SpooledKafkaSink() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
-    stop_deadline_ = std::chrono::steady_clock::now() + kDrainAtExit;
+    stop_deadline_ = clock_.steadyNow() + kDrainAtExit;
   }
   wake_.notify_all();
   if (drainer_.joinable())
@@ -233,7 +236,7 @@ bool SpooledKafkaSink::sendWindow(const std::vector<SpoolRecord>& window) {
   auto log = telemetry::logger("kafka");
   auto must_stop = [this] {
     std::lock_guard lock(mutex_);
-    return stopping_ && std::chrono::steady_clock::now() >= stop_deadline_;
+    return stopping_ && clock_.steadyNow() >= stop_deadline_;
   };
   std::vector<std::optional<Message>> messages;
   messages.reserve(window.size());
@@ -274,12 +277,12 @@ bool SpooledKafkaSink::sendWindow(const std::vector<SpoolRecord>& window) {
         break;
       }
     }
-    const auto started = std::chrono::steady_clock::now();
+    const auto started = clock_.steadyNow();
     while (callback_->reports < produced) {
       producer_->poll(100);
       if (must_stop())
         return false;
-      if (std::chrono::steady_clock::now() - started > kStallAfter) {
+      if (clock_.steadyNow() - started > kStallAfter) {
         setKafkaOk(false, fmt::format("no acknowledgement for {} s", kStallAfter.count()));
       }
     }
@@ -291,7 +294,7 @@ bool SpooledKafkaSink::sendWindow(const std::vector<SpoolRecord>& window) {
     // The failed records are sent again, in order, the acknowledged ones are not.
     std::unique_lock lock(mutex_);
     wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });
-    if (stopping_ && std::chrono::steady_clock::now() >= stop_deadline_)
+    if (stopping_ && clock_.steadyNow() >= stop_deadline_)
       return false;
   }
 }

@@ -10,6 +10,7 @@
 
 #include <librdkafka/rdkafkacpp.h>
 
+#include "common/clock.h"
 #include "config/config.h"
 #include "sinks/sink.h"
 #include "sinks/spool.h"
@@ -39,9 +40,11 @@ class SpooledKafkaSink final : public Sink {
     bool kafka_ok = true;    ///< false while Kafka leaves records unconfirmed
   };
 
+  /// `clock` times the stall before Kafka counts as unavailable and the drain at exit.
   static Result<std::unique_ptr<SpooledKafkaSink>> create(const config::KafkaConfig& config,
                                                           const std::string& spool_dir,
-                                                          uint64_t spool_max_bytes);
+                                                          uint64_t spool_max_bytes,
+                                                          Clock& clock = systemClock());
   ~SpooledKafkaSink() override;
 
   // Sink
@@ -64,7 +67,7 @@ class SpooledKafkaSink final : public Sink {
 
  private:
   class ReportCallback;
-  SpooledKafkaSink(const config::KafkaConfig& config, std::unique_ptr<Spool> spool,
+  SpooledKafkaSink(const config::KafkaConfig& config, Clock& clock, std::unique_ptr<Spool> spool,
                    std::unique_ptr<ReportCallback> callback,
                    std::unique_ptr<RdKafka::Producer> producer);
   void drain();
@@ -73,6 +76,7 @@ class SpooledKafkaSink final : public Sink {
   void setKafkaOk(bool ok, const std::string& why);
 
   config::KafkaConfig config_;
+  Clock& clock_;
   std::unique_ptr<Spool> spool_;
   std::unique_ptr<ReportCallback> callback_;
   std::unique_ptr<RdKafka::Producer> producer_;
@@ -81,7 +85,7 @@ class SpooledKafkaSink final : public Sink {
   std::condition_variable wake_;     ///< new records, or stopping
   std::condition_variable drained_;  ///< the spool emptied
   bool stopping_ = false;
-  std::chrono::steady_clock::time_point stop_deadline_{};
+  SteadyTime stop_deadline_{};
   std::atomic<uint64_t> delivered_{0};
   std::atomic<bool> kafka_ok_{true};
   std::thread drainer_;

@@ -22,30 +22,25 @@
 #include "support/process.h"
 #include "support/quote_feed.h"
 #include "support/temp_dir.h"
+#include "support/testenv.h"
 
 namespace coinrelay::testing {
 namespace {
 
 using namespace std::chrono_literals;
 
-const std::string kBinary = COINRELAY_BINARY;
-const std::string kSource = COINRELAY_SOURCE_DIR;
-const std::string kBrokers =
-    "127.0.0.1:" +
-    std::string(getenv("TESTENV_KAFKA_PORT") ? getenv("TESTENV_KAFKA_PORT") : "9092");
+const std::string& kBrokers = kSharedBrokers;
 
 class Elasticsearch8Test : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto kafka = runCommand({kSource + "/tools/testenv/testenv", "up", "kafka"}, 300s);
+    auto kafka = runCommand({kTestenv, "up", "kafka"}, 300s);
     ASSERT_EQ(kafka.exit_code, 0) << kafka.output;
-    instance_ = "es8-" + std::to_string(::getpid());
-    port_ = freePortWith(100);
-    ASSERT_NE(port_, 0);
-    auto up = elasticsearch("up", 600s);
+    env_ = std::make_unique<OwnTestenv>("es8");
+    ASSERT_TRUE(env_->portsFound());
+    auto up = env_->elasticsearch({"up"}, 600s);
     ASSERT_EQ(up.exit_code, 0) << "tools/testenv/elasticsearch up failed:\n" << up.output;
-    const std::string run =
-        kSource + "/build/testenv/instances/" + instance_ + "/run/elasticsearch";
+    const std::string run = env_->elasticsearchRunDir();
     ca_file_ = run + "/ca.pem";
     password_file_ = run + "/password";
     std::ifstream in(password_file_);
@@ -53,18 +48,13 @@ class Elasticsearch8Test : public ::testing::Test {
     ASSERT_FALSE(password_.empty()) << password_file_;
   }
   static void TearDownTestSuite() {
-    auto down = elasticsearch("down", 120s);
+    auto down = env_->elasticsearch({"down"}, 120s);
     EXPECT_EQ(down.exit_code, 0) << down.output;
+    env_.reset();
   }
-  static CommandResult elasticsearch(const std::string& command,
-                                     std::chrono::milliseconds timeout) {
-    return runCommand(
-        {"/usr/bin/env", "TESTENV_INSTANCE=" + instance_,
-         "TESTENV_ELASTICSEARCH_PORT=" + std::to_string(port_), "TESTENV_ELASTICSEARCH_SECURE=1",
-         kSource + "/tools/testenv/elasticsearch", command},
-        timeout);
+  static std::string url() {
+    return "https://127.0.0.1:" + std::to_string(env_->elasticsearchPort());
   }
-  static std::string url() { return "https://127.0.0.1:" + std::to_string(port_); }
   /// `coinrelay setup elasticsearch` into a new index, with extra arguments and environment.
   static CommandResult setup(std::vector<std::string> extra, std::vector<std::string> env = {}) {
     std::vector<std::string> argv = {"/usr/bin/env"};
@@ -91,8 +81,7 @@ class Elasticsearch8Test : public ::testing::Test {
     return n;
   }
 
-  static inline std::string instance_;
-  static inline int port_ = 0;
+  static inline std::unique_ptr<OwnTestenv> env_;
   static inline std::string ca_file_, password_file_, password_;
   TempDir dir_;
   net::HttpClient http_{net::HttpAuth{"coinrelay", password_, ""}, ca_file_};

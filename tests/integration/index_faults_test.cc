@@ -21,15 +21,13 @@
 #include "support/process.h"
 #include "support/quote_feed.h"
 #include "support/temp_dir.h"
+#include "support/testenv.h"
 
 namespace coinrelay::testing {
 namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-const std::string kBinary = COINRELAY_BINARY;
-const std::string kTestenv = std::string(COINRELAY_SOURCE_DIR) + "/tools/testenv/testenv";
 
 /// What every indexer test needs: where Kafka and the engine are, a topic, an indexer, and
 /// reading the index back whole.
@@ -143,37 +141,26 @@ class IndexTestBase : public ::testing::Test {
 class IndexFaultsTest : public IndexTestBase {
  protected:
   static void SetUpTestSuite() {
-    instance_ = "index-faults-" + std::to_string(::getpid());
-    kafka_port_ = freePortWith(1);
-    opensearch_port_ = freePortWith(100);
-    ASSERT_NE(kafka_port_, 0);
-    ASSERT_NE(opensearch_port_, 0);
+    env_ = std::make_unique<OwnTestenv>("index-faults");
+    ASSERT_TRUE(env_->portsFound());
     auto up = testenv({"up"}, 300s);
-    ASSERT_EQ(up.exit_code, 0) << "testenv up (instance " << instance_ << ") failed:\n"
+    ASSERT_EQ(up.exit_code, 0) << "testenv up (instance " << env_->instance() << ") failed:\n"
                                << up.output;
   }
   static void TearDownTestSuite() {
     // A named instance: `down` removes only its own servers and data.
-    auto down = testenv({"down"}, 120s);
+    auto down = env_->down();
     EXPECT_EQ(down.exit_code, 0) << down.output;
+    env_.reset();
   }
   static CommandResult testenv(std::vector<std::string> args, std::chrono::milliseconds timeout) {
-    std::vector<std::string> argv = {"/usr/bin/env", "TESTENV_INSTANCE=" + instance_,
-                                     "TESTENV_KAFKA_PORT=" + std::to_string(kafka_port_),
-                                     "TESTENV_OPENSEARCH_PORT=" + std::to_string(opensearch_port_),
-                                     kTestenv};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return runCommand(argv, timeout);
+    return env_->testenv(args, timeout);
   }
 
-  std::string brokers() const override { return "127.0.0.1:" + std::to_string(kafka_port_); }
-  std::string engine() const override {
-    return "http://127.0.0.1:" + std::to_string(opensearch_port_);
-  }
+  std::string brokers() const override { return env_->brokers(); }
+  std::string engine() const override { return env_->openSearch(); }
 
-  static inline std::string instance_;
-  static inline int kafka_port_ = 0;
-  static inline int opensearch_port_ = 0;
+  static inline std::unique_ptr<OwnTestenv> env_;
 };
 
 /// Light tests that stop nothing: the shared default testenv instance (unique names only).
@@ -183,15 +170,8 @@ class IndexTest : public IndexTestBase {
     auto up = runCommand({kTestenv, "up"}, 300s);
     ASSERT_EQ(up.exit_code, 0) << "tools/testenv/testenv up failed:\n" << up.output;
   }
-  std::string brokers() const override {
-    return "127.0.0.1:" +
-           std::string(getenv("TESTENV_KAFKA_PORT") ? getenv("TESTENV_KAFKA_PORT") : "9092");
-  }
-  std::string engine() const override {
-    return "http://127.0.0.1:" + std::string(getenv("TESTENV_OPENSEARCH_PORT")
-                                                 ? getenv("TESTENV_OPENSEARCH_PORT")
-                                                 : "9200");
-  }
+  std::string brokers() const override { return kSharedBrokers; }
+  std::string engine() const override { return kSharedOpenSearch; }
 };
 
 // (a) SIGKILL at 5 random moments while 100 000 quotes flow.
@@ -287,100 +267,6 @@ TEST_F(IndexFaultsTest, OpenSearchDownForThirtySecondsLosesAndDuplicatesNothing)
   EXPECT_EQ(indexer->terminate(), 0) << indexer->output();
   std::printf("[ done     ] 100000 quotes across a 30 s outage, %.1f s in all\n",
               std::chrono::duration<double>(Clock::now() - started).count());
-}
-
-// (c) Malformed messages go to the dead-letter topic and nothing else is lost.
-TEST_F(IndexTest, MalformedMessagesEndUpInTheDeadLetterTopicAndNothingElseIsLost) {
-  constexpr int kQuotes = 3000;
-  const std::string topic = "faults-dlq-" + uniqueSuffix();
-  const std::string index = "dlq-" + uniqueSuffix();
-  createTopic(topic);
-  TestProducer producer(brokers());
-  // Decodes, but the strict mapping refuses it: market_cap beyond the range of a long.
-  model::Quote too_big = quoteNumber(kQuotes + 1);
-  too_big.market_cap = 1e300;
-  model::Quote long_id = quoteNumber(kQuotes + 2);
-  long_id.id = std::string(600, 'x');
-  struct Bad {
-    std::optional<std::string> key;
-    std::string value;
-    std::string stage;
-    std::string reason_part;
-  };
-  const std::vector<Bad> bad = {
-      {"bad-json", "not json at all", "decode", "not valid JSON"},
-      {"bad-version", R"({"schema_version":2,"id":"bitcoin"})", "decode", "schema_version 2"},
-      {std::nullopt, std::string("\xff\xfe\x00\x01 binary", 11), "decode", "not a quote document"},
-      {"bad-empty", "", "decode", "empty message value"},
-      {too_big.id, model::encodeQuote(too_big), "index", "mapper_parsing_exception"},
-      {long_id.id.substr(0, 20), model::encodeQuote(long_id), "decode", "longer than the 512"},
-  };
-  for (int i = 0; i < kQuotes; ++i) {
-    const model::Quote q = quoteNumber(i);
-    producer.send(topic, q.id, model::encodeQuote(q));
-    if (i % 500 == 250)
-      producer.send(topic, bad[(i / 500) % bad.size()].key, bad[(i / 500) % bad.size()].value);
-  }
-  producer.flush();
-  ASSERT_EQ(producer.failed(), 0);
-  auto indexer = startIndexer(topic, index, "index.log");
-  expectExactly(index, kQuotes, 120s);
-
-  const auto letters = readAll(brokers(), topic + ".dlq", bad.size(), 60s);
-  ASSERT_EQ(letters.size(), bad.size()) << indexer->output();
-  std::vector<std::string> documents;
-  const auto placed = producer.placed();
-  for (const auto& letter : letters) {
-    const std::string& value = letter.value;
-    documents.push_back(value);
-    simdjson::dom::element doc = parser_.parse(value);
-    const std::string key = letter.key.value_or("<none>");
-    const std::string source_key =
-        doc["source_key"].is_null() ? "<none>" : std::string(std::string_view(doc["source_key"]));
-    EXPECT_EQ(key, source_key) << "the dead letter keeps the original key";
-    const Bad* match = nullptr;
-    for (const auto& b : bad) {
-      if (b.key.value_or("<none>") == key)
-        match = &b;
-    }
-    ASSERT_NE(match, nullptr) << value;
-    EXPECT_EQ(std::string_view(doc["stage"]), match->stage) << value;
-    EXPECT_NE(std::string(std::string_view(doc["reason"])).find(match->reason_part),
-              std::string::npos)
-        << value;
-    if (match->stage == "index") {
-      EXPECT_EQ(int64_t(doc["status"]), 400) << value;
-    } else {
-      EXPECT_TRUE(doc["status"].is_null()) << value;
-    }
-    // source_partition/offset point at the original message.
-    const auto where = placed.at(match->key.value_or("") + "|" + match->value);
-    EXPECT_EQ(int64_t(doc["source_partition"]), where.first) << value;
-    EXPECT_EQ(int64_t(doc["source_offset"]), where.second) << value;
-    EXPECT_EQ(std::string_view(doc["source_topic"]), topic);
-    const bool binary = !match->key;
-    EXPECT_EQ(std::string_view(doc["original_encoding"]), binary ? "base64" : "utf8");
-    if (!binary) {
-      EXPECT_EQ(std::string_view(doc["original_value"]), match->value);
-    }
-  }
-  // Every offset is committed: nothing blocked behind a bad message.
-  EXPECT_TRUE(eventually(
-      [&] { return healthz().find(R"("lag":{"0":0,"1":0,"2":0})") != std::string::npos; }, 20s))
-      << healthz();
-  EXPECT_EQ(indexer->terminate(), 0) << indexer->output();
-
-  // And the envelopes are what schemas/dlq.v1.json says.
-  TempDir tmp;
-  std::string lines;
-  for (const auto& document : documents)
-    lines += document + "\n";
-  const std::string input = tmp.write("letters.jsonl", lines);
-  const char* python = std::getenv("JSONSCHEMA_PYTHON");
-  auto verdict = runCommand({python ? python : "/usr/bin/python3",
-                             std::string(COINRELAY_SOURCE_DIR) + "/tests/contract/validate_json.py",
-                             std::string(COINRELAY_SOURCE_DIR) + "/schemas/dlq.v1.json", input});
-  EXPECT_EQ(verdict.exit_code, 0) << verdict.output;
 }
 
 // Reindex and backfill: --from-beginning and --from <time> into a chosen index.

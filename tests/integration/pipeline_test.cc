@@ -20,20 +20,15 @@
 #include "support/kafka_reader.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
+#include "support/testenv.h"
 
 namespace coinrelay::testing {
 namespace {
 
 using namespace std::chrono_literals;
 
-const std::string kBinary = COINRELAY_BINARY;
-const std::string kTestenv = std::string(COINRELAY_SOURCE_DIR) + "/tools/testenv/testenv";
-const std::string kBrokers =
-    "127.0.0.1:" +
-    std::string(getenv("TESTENV_KAFKA_PORT") ? getenv("TESTENV_KAFKA_PORT") : "9092");
-const std::string kOpenSearch =
-    "http://127.0.0.1:" +
-    std::string(getenv("TESTENV_OPENSEARCH_PORT") ? getenv("TESTENV_OPENSEARCH_PORT") : "9200");
+const std::string& kBrokers = kSharedBrokers;
+const std::string& kOpenSearch = kSharedOpenSearch;
 
 class PipelineTest : public ::testing::Test {
  protected:
@@ -214,24 +209,6 @@ TEST_F(PipelineTest, TwoCyclesWithAdvancingPricesMakeOneHundredDocuments) {
   EXPECT_EQ(countDocuments(index), 100);
   EXPECT_EQ(again->terminate(), 0);
   EXPECT_EQ(simulator->terminate(), 0);
-}
-
-TEST_F(PipelineTest, TwoCyclesWithFrozenPricesMakeFiftyDocuments) {
-  const std::string suffix = uniqueSuffix();
-  const std::string topic = "crypto-data-frozen-" + suffix;
-  const std::string index = "crypto-prices-frozen-" + suffix;
-  auto simulator = startSimulator("0");
-  fetchTwoCycles(topic);
-  auto stats = httpGet(simUrl("/_sim/stats"));
-  EXPECT_NE(stats.body.find(R"("/api/v3/coins/markets":{"200":2,"total":2})"), std::string::npos)
-      << stats.body;
-  auto indexer = startIndexer(topic, index, "frozen-" + suffix);
-  // 100 messages, 50 observations: the unchanged second cycle overwrites the first.
-  EXPECT_TRUE(
-      eventually([&] { return indexer->output().find("(total 100)") != std::string::npos; }, 60s))
-      << indexer->output();
-  expectSettledCount(index, 50);
-  EXPECT_EQ(indexer->terminate(), 0);
 }
 
 TEST_F(PipelineTest, TheBrokerStoresIdempotentCompressedBatches) {

@@ -12,17 +12,14 @@
 #include "support/json_compare.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
+#include "support/testenv.h"
 
 namespace coinrelay::testing {
 namespace {
 
 using namespace std::chrono_literals;
 
-const std::string kBinary = COINRELAY_BINARY;
-const std::string kTestenv = std::string(COINRELAY_SOURCE_DIR) + "/tools/testenv/testenv";
-const std::string kBrokers =
-    "127.0.0.1:" +
-    std::string(getenv("TESTENV_KAFKA_PORT") ? getenv("TESTENV_KAFKA_PORT") : "9092");
+const std::string& kBrokers = kSharedBrokers;
 
 /// A frozen 100-coin market; fetch tracks its top 50 in usd and eur into a fresh topic; one
 /// serve replica reads that topic, answering misses through the upstream.

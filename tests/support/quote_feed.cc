@@ -69,12 +69,11 @@ TestProducer::~TestProducer() {
 }
 
 void TestProducer::send(const std::string& topic, const std::optional<std::string>& key,
-                        const std::string& value, int64_t timestamp_ms) {
+                        const std::string& value, int64_t timestamp_ms, int32_t partition) {
   for (;;) {
     const auto err = producer_->produce(
-        topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-        const_cast<char*>(value.data()), value.size(), key ? key->data() : nullptr,
-        key ? key->size() : 0, timestamp_ms, nullptr);
+        topic, partition, RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(value.data()),
+        value.size(), key ? key->data() : nullptr, key ? key->size() : 0, timestamp_ms, nullptr);
     if (err == RdKafka::ERR_NO_ERROR)
       break;
     if (err != RdKafka::ERR__QUEUE_FULL) {

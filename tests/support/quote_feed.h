@@ -25,9 +25,11 @@ class TestProducer {
   explicit TestProducer(const std::string& brokers);
   ~TestProducer();
 
-  /// Queues one message (waiting while the queue is full); timestamp 0: now.
+  /// Queues one message (waiting while the queue is full); timestamp 0: now; partition: by key
+  /// unless given.
   void send(const std::string& topic, const std::optional<std::string>& key,
-            const std::string& value, int64_t timestamp_ms = 0);
+            const std::string& value, int64_t timestamp_ms = 0,
+            int32_t partition = RdKafka::Topic::PARTITION_UA);
   /// Sends quotes [from, to) at `per_second`, in steps of 100 ms, then waits for every ack.
   void sendQuotes(const std::string& topic, int from, int to, int per_second);
   void flush();

@@ -1,11 +1,19 @@
 #include "sinks/spool.h"
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 
+#include "common/clock.h"
+#include "model/quote_codec.h"
 #include "sinks/spooled_kafka_sink.h"
+#include "support/kafka_reader.h"
+#include "support/mock_kafka.h"
+#include "support/process.h"
+#include "support/quote_feed.h"
 #include "support/temp_dir.h"
 
 namespace coinrelay::sinks {
@@ -127,6 +135,139 @@ TEST(SpooledKafkaSinkTest, MessagesRoundTripThroughTheSpoolEncoding) {
   EXPECT_EQ(back->timestamp_ms, m.timestamp_ms);
   EXPECT_EQ(back->value, m.value);
   EXPECT_FALSE(SpooledKafkaSink::decode("\x05"));
+}
+
+// ------------------------------------------------------------------------------ the drainer
+
+using namespace std::chrono_literals;
+
+/// The drainer against librdkafka's mock cluster: one partition, so the topic's order is the
+/// order the sink sent in.
+class SpoolDrainerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    kafka_.createTopic("quotes", 1);
+    config_.brokers = kafka_.brokers();
+    config_.topic = "quotes";
+    config_.compression = "zstd";
+    config_.linger_ms = 5;
+  }
+
+  std::unique_ptr<SpooledKafkaSink> open() {
+    auto sink = SpooledKafkaSink::create(config_, dir_.path("spool"), 1 << 20, clock_);
+    EXPECT_TRUE(sink) << sink.error().message;
+    return sink ? std::move(sink).value() : nullptr;
+  }
+
+  /// Quotes [from, to), one batch (one fetch cycle).
+  static Status deliver(SpooledKafkaSink& sink, int from, int to) {
+    std::vector<model::Quote> batch;
+    for (int i = from; i < to; ++i)
+      batch.push_back(coinrelay::testing::quoteNumber(i));
+    return sink.deliver(batch);
+  }
+
+  /// The quote numbers in the topic, in its order.
+  std::vector<int> published() {
+    std::vector<int> out;
+    simdjson::dom::parser parser;
+    for (const auto& record : coinrelay::testing::readTopic(kafka_.brokers(), "quotes", 10s)) {
+      auto quote = model::decodeQuote(record.value, parser);
+      EXPECT_TRUE(quote) << record.value;
+      if (!quote)
+        continue;
+      for (int i = 0; i < 1000; ++i) {
+        if (model::observationKey(coinrelay::testing::quoteNumber(i)) ==
+            model::observationKey(*quote)) {
+          out.push_back(i);
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
+  /// Destroys the sink while its clock runs, so that its drain at exit gives up at once.
+  void closeWhileTimePasses(std::unique_ptr<SpooledKafkaSink> sink) {
+    std::atomic<bool> closed{false};
+    std::thread closer([&] {
+      sink.reset();
+      closed = true;
+    });
+    while (!closed) {
+      clock_.advance(1s);
+      std::this_thread::sleep_for(5ms);
+    }
+    closer.join();
+  }
+
+  static std::vector<int> range(int from, int to) {
+    std::vector<int> out;
+    for (int i = from; i < to; ++i)
+      out.push_back(i);
+    return out;
+  }
+
+  coinrelay::testing::MockKafka kafka_;
+  config::KafkaConfig config_;
+  testing::TempDir dir_;
+  ManualClock clock_;
+};
+
+TEST_F(SpoolDrainerTest, QuotesSpooledWhileKafkaIsDownGoOutInOrderEachOnceWhenItIsBack) {
+  auto sink = open();
+  ASSERT_TRUE(sink);
+  ASSERT_TRUE(deliver(*sink, 0, 10));
+  ASSERT_TRUE(sink->waitDrained(10s));
+
+  kafka_.setDown();
+  for (int cycle = 1; cycle <= 5; ++cycle)
+    ASSERT_TRUE(deliver(*sink, cycle * 10, cycle * 10 + 10))
+        << "the schedule never waits for Kafka";
+  EXPECT_EQ(sink->stats().pending, 50u);
+  // Unconfirmed for longer than the stall limit: Kafka counts as down, the records stay.
+  EXPECT_TRUE(coinrelay::testing::eventually(
+      [&] {
+        clock_.advance(1s);
+        return !sink->stats().kafka_ok;
+      },
+      5s, 5ms));
+  EXPECT_EQ(sink->stats().pending, 50u) << "nothing is forgotten before Kafka acknowledged it";
+
+  kafka_.setUp();
+  ASSERT_TRUE(sink->waitDrained(20s)) << sink->stats().pending << " still spooled";
+  EXPECT_TRUE(sink->stats().kafka_ok);
+  EXPECT_EQ(sink->stats().delivered, 60u);
+  EXPECT_EQ(published(), range(0, 60));
+}
+
+TEST_F(SpoolDrainerTest, ARecordIsForgottenOnlyOnceKafkaAcknowledgedIt) {
+  auto sink = open();
+  ASSERT_TRUE(sink);
+  ASSERT_TRUE(deliver(*sink, 0, 10));
+  ASSERT_TRUE(sink->waitDrained(10s));
+  kafka_.setDown();
+  ASSERT_TRUE(deliver(*sink, 10, 30));
+  // The process stops while Kafka is away: what it did not confirm stays on disk...
+  closeWhileTimePasses(std::move(sink));
+  kafka_.setUp();
+  // ... and the next process sends it, after what was confirmed and before anything new.
+  auto next = open();
+  ASSERT_TRUE(next);
+  EXPECT_GE(next->stats().pending, 20u);
+  ASSERT_TRUE(deliver(*next, 30, 35));
+  ASSERT_TRUE(next->waitDrained(20s)) << next->stats().pending << " still spooled";
+  EXPECT_EQ(published(), range(0, 35));
+}
+
+TEST_F(SpoolDrainerTest, RecordsKafkaRefusedAreSentAgainInOrder) {
+  auto sink = open();
+  ASSERT_TRUE(sink);
+  // An error librdkafka does not retry by itself: the delivery reports say the records failed.
+  kafka_.failNext(coinrelay::testing::kProduceApi, {RD_KAFKA_RESP_ERR_INVALID_RECORD});
+  ASSERT_TRUE(deliver(*sink, 0, 20));
+  ASSERT_TRUE(sink->waitDrained(20s)) << sink->stats().pending << " still spooled";
+  EXPECT_EQ(published(), range(0, 20));
 }
 
 TEST(Crc32Test, MatchesTheStandardCheckValue) {
