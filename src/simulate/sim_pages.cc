@@ -121,6 +121,29 @@ bool under(std::string_view where, std::string_view prefix) {
          (where.starts_with(prefix) && where.size() > prefix.size() && where[prefix.size()] == '.');
 }
 
+/// The members a coin's page and its history share: id, symbol, name and, unless turned off,
+/// the name in every locale.
+std::optional<Supplied> identity(const SimCoin& coin, std::string_view where, bool localization,
+                                 JsonWriter& w) {
+  if (where == "id") {
+    w.value(coin.id);
+  } else if (where == "symbol") {
+    w.value(coin.symbol);
+  } else if (where == "name") {
+    w.value(coin.name);
+  } else if (where == "localization") {
+    if (!localization)
+      return Supplied::Omitted;
+    w.beginObject();
+    for (const auto& locale : Market::locales())
+      w.field(locale, Market::localizedName(coin, locale));
+    w.endObject();
+  } else {
+    return std::nullopt;
+  }
+  return Supplied::Written;
+}
+
 std::string money(double value) {
   return fmt::format("${:.0f}", value);
 }
@@ -219,42 +242,60 @@ net::Reply CoinPages::chart(const SimCoin& coin, const std::string& vs,
                                caps, volumes));
 }
 
-net::Reply CoinPages::marketChart(const SimCoin& coin, const QueryParams& params) const {
-  const std::string vs = lowered(params, "vs_currency");
-  if (!usdRate(market_, vs))
+std::variant<CoinPages::Days, net::Reply> CoinPages::readDays(const SimCoin& coin,
+                                                              const QueryParams& params) const {
+  Days days;
+  days.vs = lowered(params, "vs_currency");
+  if (!usdRate(market_, days.vs))
     return badRequest("invalid vs_currency");
-  const std::string days_text = lowered(params, "days");
-  const bool max = days_text == "max";
-  const auto days = number(days_text);
-  if (!max && (!days || *days < 0))
+  const std::string text = lowered(params, "days");
+  const auto count = number(text);
+  if (text != "max" && (!count || *count < 0))
     return badRequest("invalid days");
-  std::optional<int> precision;
-  if (!readPrecision(params, precision))
+  if (!readPrecision(params, days.precision))
     return badRequest("invalid precision");
   const int64_t now = market_.nowMs();
-  int64_t from = max ? coin.genesis_ms : now - static_cast<int64_t>(*days * kDayMs);
-  if (auto refused = beyondPublicHistory(from))
-    return *refused;
+  days.from_ms = text == "max" ? coin.genesis_ms : now - static_cast<int64_t>(*count * kDayMs);
+  if (auto refused = beyondPublicHistory(days.from_ms))
+    return std::move(*refused);
+  return days;
+}
+
+net::Reply CoinPages::marketChart(const SimCoin& coin, const QueryParams& params) const {
+  auto read = readDays(coin, params);
+  if (auto* refused = std::get_if<net::Reply>(&read))
+    return std::move(*refused);
+  const auto& [vs, from_ms, precision] = std::get<Days>(read);
+  const int64_t now = market_.nowMs();
+  int64_t from = from_ms;
   // CoinGecko's automatic granularity: 5-minutely for a day, hourly up to 90 days, then daily.
-  int64_t step = max || *days > 90 ? kDayMs : *days > 1 ? kHourMs : 5 * kMinuteMs;
-  const std::string interval = lowered(params, "interval");
-  if (interval == "daily") {
-    step = kDayMs;
-  } else if (interval == "hourly" || interval == "5m") {
-    if (access_ != Plan::Enterprise)
-      return planRestricted();
-    step = interval == "hourly" ? kHourMs : 5 * kMinuteMs;
-    from = std::max(from, now - (interval == "hourly" ? 100 : 10) * kDayMs);
-  }
-  std::vector<int64_t> times = grid(from, now, step);
+  const auto step = chartStep(params, now - from);
+  if (!step)
+    return planRestricted();
+  if (*step < kDayMs)  // fine intervals reach back 10 (5m) or 100 (hourly) days at most
+    from = std::max(from, now - (*step == kHourMs ? 100 : 10) * kDayMs);
+  std::vector<int64_t> times = grid(from, now, *step);
   if (times.empty() || times.back() != now)
     times.push_back(now);  // the last point is the present, off the grid
   return chart(coin, vs, times, precision);
 }
 
-net::Reply CoinPages::marketChartRange(const SimCoin& coin, const QueryParams& params) const {
-  const std::string vs = lowered(params, "vs_currency");
-  if (!usdRate(market_, vs))
+std::optional<int64_t> CoinPages::chartStep(const QueryParams& params, int64_t span_ms) const {
+  const std::string interval = lowered(params, "interval");
+  if (interval == "daily")
+    return kDayMs;
+  if (interval == "hourly" || interval == "5m") {
+    if (access_ != Plan::Enterprise)
+      return std::nullopt;
+    return interval == "hourly" ? kHourMs : 5 * kMinuteMs;
+  }
+  return span_ms > 90 * kDayMs ? kDayMs : span_ms > kDayMs ? kHourMs : 5 * kMinuteMs;
+}
+
+std::variant<CoinPages::Range, net::Reply> CoinPages::readRange(const QueryParams& params) const {
+  Range range;
+  range.vs = lowered(params, "vs_currency");
+  if (!usdRate(market_, range.vs))
     return badRequest("invalid vs_currency");
   const auto from = instantMs(lowered(params, "from"));
   const auto to = instantMs(lowered(params, "to"));
@@ -262,25 +303,27 @@ net::Reply CoinPages::marketChartRange(const SimCoin& coin, const QueryParams& p
     return badRequest("invalid from");
   if (!to)
     return badRequest("invalid to");
+  range.from_ms = *from;
+  range.to_ms = std::min(*to, market_.nowMs());
+  return range;
+}
+
+net::Reply CoinPages::marketChartRange(const SimCoin& coin, const QueryParams& params) const {
+  auto read = readRange(params);
+  if (auto* refused = std::get_if<net::Reply>(&read))
+    return std::move(*refused);
+  const Range& range = std::get<Range>(read);
   std::optional<int> precision;
   if (!readPrecision(params, precision))
     return badRequest("invalid precision");
-  if (auto refused = beyondPublicHistory(*from))
+  if (auto refused = beyondPublicHistory(range.from_ms))
     return *refused;
-  const int64_t span = *to - *from;
-  int64_t step = span > 90 * kDayMs ? kDayMs : span > kDayMs ? kHourMs : 5 * kMinuteMs;
-  const std::string interval = lowered(params, "interval");
-  if (interval == "daily") {
-    step = kDayMs;
-  } else if (interval == "hourly" || interval == "5m") {
-    if (access_ != Plan::Enterprise)
-      return planRestricted();
-    step = interval == "hourly" ? kHourMs : 5 * kMinuteMs;
-  }
-  const int64_t end = std::min(*to, market_.nowMs());
-  if (end < *from || (end - *from) / step > 20'000)
-    return chart(coin, vs, {}, precision);
-  return chart(coin, vs, grid(*from, end, step), precision);
+  const auto step = chartStep(params, range.to_ms - range.from_ms);
+  if (!step)
+    return planRestricted();
+  if (range.to_ms < range.from_ms || (range.to_ms - range.from_ms) / *step > 20'000)
+    return chart(coin, range.vs, {}, precision);
+  return chart(coin, range.vs, grid(range.from_ms, range.to_ms, *step), precision);
 }
 
 net::Reply CoinPages::candles(const SimCoin& coin, const std::string& vs, int64_t from_ms,
@@ -319,23 +362,16 @@ net::Reply CoinPages::candles(const SimCoin& coin, const std::string& vs, int64_
 }
 
 net::Reply CoinPages::ohlc(const SimCoin& coin, const QueryParams& params) const {
-  const std::string vs = lowered(params, "vs_currency");
-  if (!usdRate(market_, vs))
-    return badRequest("invalid vs_currency");
-  const std::string days_text = lowered(params, "days");
-  const bool max = days_text == "max";
-  const auto days = number(days_text);
-  if (!max && (!days || *days <= 0))
-    return badRequest("invalid days");
-  std::optional<int> precision;
-  if (!readPrecision(params, precision))
-    return badRequest("invalid precision");
+  auto read = readDays(coin, params);
+  if (auto* refused = std::get_if<net::Reply>(&read))
+    return std::move(*refused);
+  const auto& [vs, from, precision] = std::get<Days>(read);
   const int64_t now = market_.nowMs();
-  const int64_t from = max ? coin.genesis_ms : now - static_cast<int64_t>(*days * kDayMs);
-  if (auto refused = beyondPublicHistory(from))
-    return *refused;
   // CoinGecko's candle sizes: 30 minutes up to 2 days, 4 hours up to 30 days, then 4 days.
-  int64_t candle = max || *days > 30 ? 4 * kDayMs : *days > 2 ? 4 * kHourMs : 30 * kMinuteMs;
+  const int64_t span = now - from;
+  int64_t candle = span > 30 * kDayMs  ? 4 * kDayMs
+                   : span > 2 * kDayMs ? 4 * kHourMs
+                                       : 30 * kMinuteMs;
   const std::string interval = lowered(params, "interval");
   if (!interval.empty()) {
     if (access_ == Plan::Demo)
@@ -346,18 +382,12 @@ net::Reply CoinPages::ohlc(const SimCoin& coin, const QueryParams& params) const
 }
 
 net::Reply CoinPages::ohlcRange(const SimCoin& coin, const QueryParams& params) const {
-  const std::string vs = lowered(params, "vs_currency");
-  if (!usdRate(market_, vs))
-    return badRequest("invalid vs_currency");
-  const auto from = instantMs(lowered(params, "from"));
-  const auto to = instantMs(lowered(params, "to"));
-  if (!from)
-    return badRequest("invalid from");
-  if (!to)
-    return badRequest("invalid to");
-  const std::string interval = lowered(params, "interval");
-  const int64_t candle = interval == "hourly" ? kHourMs : kDayMs;
-  return candles(coin, vs, *from - candle, std::min(*to, market_.nowMs()), candle, std::nullopt);
+  auto read = readRange(params);
+  if (auto* refused = std::get_if<net::Reply>(&read))
+    return std::move(*refused);
+  const Range& range = std::get<Range>(read);
+  const int64_t candle = lowered(params, "interval") == "hourly" ? kHourMs : kDayMs;
+  return candles(coin, range.vs, range.from_ms - candle, range.to_ms, candle, std::nullopt);
 }
 
 net::Reply CoinPages::coin(const SimCoin& coin, const QueryParams& params) const {
@@ -397,12 +427,10 @@ net::Reply CoinPages::coin(const SimCoin& coin, const QueryParams& params) const
 
   ValueSource source;
   source.value = [&](std::string_view where, JsonWriter& w) -> Supplied {
-    if (where == "id" || where == "web_slug") {
+    if (auto done = identity(coin, where, localization, w))
+      return *done;
+    if (where == "web_slug") {
       w.value(coin.id);
-    } else if (where == "symbol") {
-      w.value(coin.symbol);
-    } else if (where == "name") {
-      w.value(coin.name);
     } else if (where == "asset_platform_id") {
       coin.contract.empty() ? w.null() : w.value("ethereum");
     } else if (where == "platforms") {
@@ -423,13 +451,6 @@ net::Reply CoinPages::coin(const SimCoin& coin, const QueryParams& params) const
       w.endArray();
     } else if (where == "public_notice") {
       w.null();
-    } else if (where == "localization") {
-      if (!localization)
-        return Supplied::Omitted;
-      w.beginObject();
-      for (const auto& locale : Market::locales())
-        w.field(locale, Market::localizedName(coin, locale));
-      w.endObject();
     } else if (where == "description") {
       const std::string text = fmt::format(
           "{} is one of the coins of coinrelay's simulated market; its prices are simulated.",
@@ -602,20 +623,9 @@ net::Reply CoinPages::history(const SimCoin& coin, const QueryParams& params) co
   const SimSpec& spec = SimSpec::get();
   ValueSource source;
   source.value = [&](std::string_view where, JsonWriter& w) -> Supplied {
-    if (where == "id") {
-      w.value(coin.id);
-    } else if (where == "symbol") {
-      w.value(coin.symbol);
-    } else if (where == "name") {
-      w.value(coin.name);
-    } else if (where == "localization") {
-      if (!localization)
-        return Supplied::Omitted;
-      w.beginObject();
-      for (const auto& locale : Market::locales())
-        w.field(locale, Market::localizedName(coin, locale));
-      w.endObject();
-    } else if (where == "image") {
+    if (auto done = identity(coin, where, localization, w))
+      return *done;
+    if (where == "image") {
       w.beginObject()
           .field("thumb", imageUrl(coin, "thumb"))
           .field("small", imageUrl(coin, "small"))

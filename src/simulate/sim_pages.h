@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <variant>
 
 #include "net/http_server.h"
 #include "simulate/market.h"
@@ -37,6 +38,23 @@ class CoinPages {
   net::Reply trending(const QueryParams& params) const;
 
  private:
+  struct Days {
+    std::string vs;
+    int64_t from_ms = 0;  ///< `days` before the market's present, or the coin's genesis (max)
+    std::optional<int> precision;
+  };
+  /// vs_currency, days and precision of market_chart and ohlc, or CoinGecko's refusal.
+  std::variant<Days, net::Reply> readDays(const SimCoin& coin, const QueryParams& params) const;
+  struct Range {
+    std::string vs;
+    int64_t from_ms = 0;
+    int64_t to_ms = 0;  ///< at most the market's present
+  };
+  /// vs_currency, from and to of the range paths, or CoinGecko's 400 naming the bad one.
+  std::variant<Range, net::Reply> readRange(const QueryParams& params) const;
+  /// The step of a chart: `interval` when given (hourly and 5m for enterprise only: nullopt
+  /// otherwise), else CoinGecko's automatic one for a span of `span_ms`.
+  std::optional<int64_t> chartStep(const QueryParams& params, int64_t span_ms) const;
   /// The price of `coin` in `vs` at `t_ms`.
   double priceIn(const SimCoin& coin, double usd_rate_now, const std::string& vs,
                  int64_t t_ms) const;

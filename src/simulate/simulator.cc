@@ -66,6 +66,19 @@ std::optional<net::Reply> checkParameters(const PathMatch& match, const net::Req
   return std::nullopt;
 }
 
+/// {path: {status: count, ..., "total": n}, ...} into an open object.
+void writeCounts(JsonWriter& w, const std::map<std::string, std::map<int, uint64_t>>& counts) {
+  for (const auto& [path, statuses] : counts) {
+    uint64_t total = 0;
+    w.key(path).beginObject();
+    for (const auto& [status, count] : statuses) {
+      w.field(std::to_string(status), static_cast<int64_t>(count));
+      total += count;
+    }
+    w.field("total", static_cast<int64_t>(total)).endObject();
+  }
+}
+
 /// Paths under /coins/{id} whose {id} is a coin (not an asset platform, as under /contract/).
 bool namesACoin(const SpecPath& path) {
   return path.templ.starts_with("/coins/{id}") &&
@@ -338,28 +351,12 @@ std::string Simulator::statsJson() {
       .field("requests_total", static_cast<int64_t>(requests_total_))
       .key("paths")
       .beginObject();
-  for (const auto& [path, statuses] : by_path_) {
-    uint64_t total = 0;
-    w.key(path).beginObject();
-    for (const auto& [status, count] : statuses) {
-      w.field(std::to_string(status), static_cast<int64_t>(count));
-      total += count;
-    }
-    w.field("total", static_cast<int64_t>(total)).endObject();
-  }
+  writeCounts(w, by_path_);
   w.endObject().field("market_steps", market_.steps());
   ledger_.writeStats(w);
   // The same counts by path of CoinGecko's description ("/api/v3/coins/{id}/market_chart").
   w.key("templates").beginObject();
-  for (const auto& [templ, statuses] : by_template_) {
-    uint64_t total = 0;
-    w.key(templ).beginObject();
-    for (const auto& [status, count] : statuses) {
-      w.field(std::to_string(status), static_cast<int64_t>(count));
-      total += count;
-    }
-    w.field("total", static_cast<int64_t>(total)).endObject();
-  }
+  writeCounts(w, by_template_);
   w.endObject();
   w.endObject();
   return body;
