@@ -126,6 +126,10 @@ std::string statusErrorJson(int code, std::string_view message) {
   return body;
 }
 
+std::string planRestrictedJson() {
+  return statusErrorJson(10005, "This request is limited Pro API subscribers");
+}
+
 std::optional<MarketsRequest> readMarketsRequest(const QueryParams& params, std::string* error) {
   MarketsRequest request;
   request.vs_currency = lowered(params, "vs_currency");

@@ -145,5 +145,7 @@ std::string coinsListJson(std::vector<ListedCoin> coins, bool include_platform);
 std::string flatErrorJson(std::string_view message);
 /// {"status":{"error_code":..,"error_message":".."}}, CoinGecko's body for key and plan errors.
 std::string statusErrorJson(int code, std::string_view message);
+/// CoinGecko's 10005 (with status 401): the path or option is above the key's plan.
+std::string planRestrictedJson();
 
 }  // namespace coinrelay::simulate

@@ -138,7 +138,7 @@ std::optional<net::Reply> SimLedger::checkKey(const net::Request& request) const
 net::Reply SimLedger::keyUsage(const net::Request& request) const {
   if (keys_.access() == Plan::Demo ||
       sentKey(request, "x-cg-pro-api-key", "x_cg_pro_api_key").empty())
-    return statusError(401, 10005, "This request is limited Pro API subscribers");
+    return json(401, planRestrictedJson());
   const auto used = static_cast<int64_t>(requests_);
   std::string body;
   JsonWriter(body)

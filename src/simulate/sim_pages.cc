@@ -31,7 +31,7 @@ net::Reply badRequest(std::string_view message) {
 }
 
 net::Reply planRestricted() {
-  return json(401, statusErrorJson(10005, "This request is limited Pro API subscribers"));
+  return json(401, planRestrictedJson());
 }
 
 std::string imageUrl(const SimCoin& coin, std::string_view size) {

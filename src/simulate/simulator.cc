@@ -139,7 +139,7 @@ net::Reply Simulator::handle(const net::Request& request) {
     templ = match->path->templ;
     if (match->path->plan > ledger_.access()) {
       // The plan rule as CoinGecko applies it: a path above the key's plan is refused.
-      reply = jsonReply(401, statusErrorJson(10005, "This request is limited Pro API subscribers"));
+      reply = jsonReply(401, planRestrictedJson());
     } else {
       reply = answer(*match, request);
     }
@@ -304,7 +304,7 @@ net::Reply Simulator::coinsList(const net::Request& request) {
   if (query->inactive) {
     // Inactive coins are for paid plans only, as on CoinGecko.
     if (ledger_.access() == Plan::Demo)
-      return jsonReply(401, statusErrorJson(10005, "This request is limited Pro API subscribers"));
+      return jsonReply(401, planRestrictedJson());
     for (const auto& gone : Market::inactive())
       coins.push_back(ListedCoin{gone.id, gone.symbol, gone.name, {}});
   } else {
