@@ -65,6 +65,9 @@ step "browser tests (the dashboard in headless Chromium, against coinrelay run +
 ctest --test-dir build -L browser --output-on-failure
 echo "screenshot: build/screenshots/dashboard.png"
 
+step "client libraries (CoinGecko's Python and TypeScript SDKs, pycoingecko) against coinrelay run + simulate"
+ctest --test-dir build -L clients --output-on-failure
+
 step "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCOINRELAY_SANITIZE=ON >/dev/null
 cmake --build build-asan -j "$jobs" --target unit_tests

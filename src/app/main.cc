@@ -179,9 +179,9 @@ int main(int argc, char** argv) {
                        "Require the API key on this file's first line, as CoinGecko does");
   simulate
       ->add_option("--api-key-plan", sim.api_key_plan,
-                   "demo or pro: the header the key belongs in (the other one gets CoinGecko's "
-                   "10010/10011 host-mismatch errors)")
-      ->check(CLI::IsMember({"demo", "pro"}))
+                   "demo, pro or enterprise: the header the key belongs in (the other one gets "
+                   "CoinGecko's 10010/10011 host-mismatch errors) and the paths it may call")
+      ->check(CLI::IsMember({"demo", "pro", "enterprise"}))
       ->capture_default_str();
 
   CommonOptions budget_options;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -14,20 +15,15 @@ namespace coinrelay::simulate {
 
 namespace {
 
-// CoinGecko's documented limits per request (../shared FACTS §3.2, §3.4), refused as it
-// refuses a bad parameter: 400 with {"error":"..."}, so a plan that breaks them fails in tests
-// as it would upstream.
+// CoinGecko's documented limits (docs of coins/markets and simple/price).
 constexpr size_t kMaxMarketsIds = 250;
 constexpr size_t kMaxPriceIds = 515;
+constexpr size_t kMaxAllTokenSymbols = 50;
 constexpr int kMaxPerPage = 250;
 
-std::string lowered(const QueryParams& params, const char* name) {
-  auto it = params.find(name);
-  return it == params.end() ? std::string() : toLower(it->second);
-}
-
-/// A whole number in [1, max]; `fallback` when the parameter is absent; nullopt for anything
-/// else.
+/// A whole number in [1, max] (CoinGecko documents per_page as 1..250: beyond is refused, so a
+/// plan that breaks the limit fails in tests as it would upstream); `fallback` when the
+/// parameter is absent; nullopt for anything else.
 std::optional<int> boundedCount(const std::string& text, int fallback, int max) {
   if (text.empty())
     return fallback;
@@ -39,7 +35,36 @@ std::optional<int> boundedCount(const std::string& text, int fallback, int max) 
   return value;
 }
 
-/// `precision`: "full" (or absent) keeps every digit, 0 to 18 rounds to that many decimals.
+/// `include_tokens`: "top" (or absent) or "all"; false for anything else.
+bool readIncludeTokens(const QueryParams& params, bool& all) {
+  const std::string text = lowered(params, "include_tokens");
+  all = text == "all";
+  return text.empty() || text == "top" || all;
+}
+
+/// Names match whole and without regard to case; `names` is a CSV of display names.
+std::vector<std::string> readNames(const QueryParams& params) {
+  auto it = params.find("names");
+  if (it == params.end())
+    return {};
+  std::vector<std::string> names;
+  for (const auto& name : splitCsv(it->second))
+    names.push_back(toLower(name));
+  return names;
+}
+
+}  // namespace
+
+bool sameName(const std::string& display_name, const std::vector<std::string>& lowered_names) {
+  const std::string lower = toLower(display_name);
+  return std::find(lowered_names.begin(), lowered_names.end(), lower) != lowered_names.end();
+}
+
+std::string lowered(const QueryParams& params, std::string_view name) {
+  auto it = params.find(std::string(name));
+  return it == params.end() ? std::string() : toLower(trim(it->second));
+}
+
 bool readPrecision(const QueryParams& params, std::optional<int>& out) {
   const std::string text = lowered(params, "precision");
   if (text.empty() || text == "full")
@@ -61,7 +86,27 @@ double withPrecision(double value, std::optional<int> precision) {
   return std::isfinite(result) ? result : value;
 }
 
-}  // namespace
+double roundSignificant(double value, int digits) {
+  if (value == 0 || !std::isfinite(value))
+    return value;
+  const double scale =
+      std::pow(10.0, digits - 1 - static_cast<int>(std::floor(std::log10(std::fabs(value)))));
+  return std::round(value * scale) / scale;
+}
+
+const std::vector<TimeFrame>& timeFrames() {
+  constexpr int64_t kHour = 3'600'000;
+  static const std::vector<TimeFrame> kFrames = {
+      {"1h", kHour},
+      {"24h", 24 * kHour},
+      {"7d", 7 * 24 * kHour},
+      {"14d", 14 * 24 * kHour},
+      {"30d", 30 * 24 * kHour},
+      {"200d", 200 * 24 * kHour},
+      {"1y", 365 * 24 * kHour},
+  };
+  return kFrames;
+}
 
 std::string flatErrorJson(std::string_view message) {
   std::string body;
@@ -69,9 +114,26 @@ std::string flatErrorJson(std::string_view message) {
   return body;
 }
 
+std::string statusErrorJson(int code, std::string_view message) {
+  std::string body;
+  JsonWriter(body)
+      .beginObject()
+      .key("status")
+      .beginObject()
+      .field("error_code", code)
+      .field("error_message", message)
+      .endObject()
+      .endObject();
+  return body;
+}
+
+std::string planRestrictedJson() {
+  return statusErrorJson(10005, "This request is limited Pro API subscribers");
+}
+
 std::optional<MarketsRequest> readMarketsRequest(const QueryParams& params, std::string* error) {
   MarketsRequest request;
-  request.vs_currency = std::string(trim(lowered(params, "vs_currency")));
+  request.vs_currency = lowered(params, "vs_currency");
   if (request.vs_currency.empty()) {
     *error = "Missing parameter vs_currency";
     return std::nullopt;
@@ -100,9 +162,44 @@ std::optional<MarketsRequest> readMarketsRequest(const QueryParams& params, std:
     *error = "invalid precision";
     return std::nullopt;
   }
-  request.ids = splitCsv(lowered(params, "ids"));
+  if (!readIncludeTokens(params, request.all_tokens)) {
+    *error = "invalid include_tokens";
+    return std::nullopt;
+  }
+  if (const std::string locale = lowered(params, "locale"); !locale.empty()) {
+    const std::vector<std::string> locales = {
+        "ar", "bg", "cs", "da", "de", "el", "en", "es", "fi", "fr",   "he", "hi",
+        "hr", "hu", "id", "it", "ja", "ko", "lt", "nl", "no", "pl",   "pt", "ro",
+        "ru", "sk", "sl", "sv", "th", "tr", "uk", "vi", "zh", "zh-tw"};
+    if (std::find(locales.begin(), locales.end(), locale) == locales.end()) {
+      *error = "invalid locale";
+      return std::nullopt;
+    }
+    request.locale = locale;
+  }
+  request.sparkline = lowered(params, "sparkline") == "true";
+  // Unknown time frames are left out, as CoinGecko does; the known ones keep its order.
+  const std::vector<std::string> asked = splitCsv(lowered(params, "price_change_percentage"));
+  for (const auto& frame : timeFrames()) {
+    if (std::find(asked.begin(), asked.end(), frame.name) != asked.end())
+      request.time_frames.emplace_back(frame.name);
+  }
+  // One lookup applies: category > ids > names > symbols.
+  request.category = lowered(params, "category");
+  if (request.category.empty()) {
+    request.ids = splitCsv(lowered(params, "ids"));
+    if (request.ids.empty())
+      request.names = readNames(params);
+    if (request.ids.empty() && request.names.empty())
+      request.symbols = splitCsv(lowered(params, "symbols"));
+  }
   if (request.ids.size() > kMaxMarketsIds) {
     *error = fmt::format("too many ids (at most {})", kMaxMarketsIds);
+    return std::nullopt;
+  }
+  if (request.all_tokens && request.symbols.size() > kMaxAllTokenSymbols) {
+    *error =
+        fmt::format("too many symbols with include_tokens=all (at most {})", kMaxAllTokenSymbols);
     return std::nullopt;
   }
   std::sort(request.ids.begin(), request.ids.end());
@@ -113,10 +210,23 @@ std::optional<MarketsRequest> readMarketsRequest(const QueryParams& params, std:
 std::vector<const MarketRow*> pageOf(const std::vector<MarketRow>& rows,
                                      const MarketsRequest& request) {
   std::vector<const MarketRow*> selected;
+  std::set<std::string> symbols_taken;  // include_tokens=top: the best-ranked coin per symbol
   for (const MarketRow& row : rows) {
-    if (request.ids.empty() || std::binary_search(request.ids.begin(), request.ids.end(), row.id)) {
-      selected.push_back(&row);
+    bool wanted = true;
+    if (!request.category.empty()) {
+      wanted = std::find(row.categories.begin(), row.categories.end(), request.category) !=
+               row.categories.end();
+    } else if (!request.ids.empty()) {
+      wanted = std::binary_search(request.ids.begin(), request.ids.end(), row.id);
+    } else if (!request.names.empty()) {
+      wanted = sameName(row.name, request.names);
+    } else if (!request.symbols.empty()) {
+      wanted = std::find(request.symbols.begin(), request.symbols.end(), row.symbol) !=
+                   request.symbols.end() &&
+               (request.all_tokens || symbols_taken.insert(row.symbol).second);
     }
+    if (wanted)
+      selected.push_back(&row);
   }
   // `rows` come by rank, which is the market-cap order; other orders keep rank among equals.
   const std::string& order = request.order;
@@ -141,15 +251,18 @@ std::vector<const MarketRow*> pageOf(const std::vector<MarketRow>& rows,
                                        selected.begin() + static_cast<ptrdiff_t>(skip + take));
 }
 
-std::string marketsJson(const std::vector<const MarketRow*>& rows, std::optional<int> precision) {
+std::string marketsJson(const std::vector<const MarketRow*>& rows,
+                        const std::vector<MarketExtras>& extras, std::optional<int> precision) {
   std::string body;
   JsonWriter w(body);
   w.beginArray();
-  for (const MarketRow* r : rows) {
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const MarketRow* r = rows[i];
+    const MarketExtras* extra = i < extras.size() ? &extras[i] : nullptr;
     w.beginObject()
         .field("id", r->id)
         .field("symbol", r->symbol)
-        .field("name", r->name)
+        .field("name", extra && extra->localized_name ? *extra->localized_name : r->name)
         .field("image", r->image)
         .field("current_price", withPrecision(r->current_price, precision))
         .field("market_cap", r->market_cap)
@@ -181,7 +294,19 @@ std::string marketsJson(const std::vector<const MarketRow*>& rows, std::optional
     } else {
       w.null();
     }
-    w.field("last_updated", formatIso8601Millis(r->last_updated_ms)).endObject();
+    w.field("last_updated", formatIso8601Millis(r->last_updated_ms));
+    // After CoinGecko's fixed fields, in its order: the sparkline, then the asked changes.
+    if (extra && extra->sparkline_7d) {
+      w.key("sparkline_in_7d").beginObject().key("price").beginArray();
+      for (double price : *extra->sparkline_7d)
+        w.value(price);
+      w.endArray().endObject();
+    }
+    if (extra) {
+      for (const auto& [frame, change] : extra->changes)
+        w.field("price_change_percentage_" + frame + "_in_currency", change);
+    }
+    w.endObject();
   }
   w.endArray();
   return body;
@@ -194,15 +319,27 @@ std::optional<PriceRequest> readPriceRequest(const QueryParams& params, std::str
     *error = "Missing parameter vs_currencies";
     return std::nullopt;
   }
+  // One lookup applies: ids > names > symbols.
   request.ids = splitCsv(lowered(params, "ids"));
   if (request.ids.empty())
+    request.names = readNames(params);
+  if (request.ids.empty() && request.names.empty())
     request.symbols = splitCsv(lowered(params, "symbols"));
-  if (request.ids.empty() && request.symbols.empty()) {
+  if (request.ids.empty() && request.names.empty() && request.symbols.empty()) {
     *error = "Missing parameter ids";
     return std::nullopt;
   }
-  if (request.ids.size() > kMaxPriceIds || request.symbols.size() > kMaxPriceIds) {
+  if (std::max({request.ids.size(), request.names.size(), request.symbols.size()}) > kMaxPriceIds) {
     *error = fmt::format("too many ids (at most {})", kMaxPriceIds);
+    return std::nullopt;
+  }
+  if (!readIncludeTokens(params, request.all_tokens)) {
+    *error = "invalid include_tokens";
+    return std::nullopt;
+  }
+  if (request.all_tokens && request.symbols.size() > kMaxAllTokenSymbols) {
+    *error =
+        fmt::format("too many symbols with include_tokens=all (at most {})", kMaxAllTokenSymbols);
     return std::nullopt;
   }
   request.market_cap = lowered(params, "include_market_cap") == "true";
@@ -244,21 +381,36 @@ std::string priceJson(const std::vector<std::vector<const MarketRow*>>& coins,
   return body;
 }
 
-std::string coinsListJson(std::vector<const MarketRow*> rows) {
-  std::sort(rows.begin(), rows.end(),
-            [](const MarketRow* a, const MarketRow* b) { return a->id < b->id; });
-  rows.erase(std::unique(rows.begin(), rows.end(),
-                         [](const MarketRow* a, const MarketRow* b) { return a->id == b->id; }),
-             rows.end());
+std::optional<ListRequest> readListRequest(const QueryParams& params, std::string* error) {
+  ListRequest request;
+  request.include_platform = lowered(params, "include_platform") == "true";
+  const std::string status = lowered(params, "status");
+  if (!status.empty() && status != "active" && status != "inactive") {
+    *error = "invalid status";
+    return std::nullopt;
+  }
+  request.inactive = status == "inactive";
+  return request;
+}
+
+std::string coinsListJson(std::vector<ListedCoin> coins, bool include_platform) {
+  std::sort(coins.begin(), coins.end(),
+            [](const ListedCoin& a, const ListedCoin& b) { return a.id < b.id; });
+  coins.erase(std::unique(coins.begin(), coins.end(),
+                          [](const ListedCoin& a, const ListedCoin& b) { return a.id == b.id; }),
+              coins.end());
   std::string body;
   JsonWriter w(body);
   w.beginArray();
-  for (const MarketRow* row : rows) {
-    w.beginObject()
-        .field("id", row->id)
-        .field("symbol", row->symbol)
-        .field("name", row->name)
-        .endObject();
+  for (const ListedCoin& coin : coins) {
+    w.beginObject().field("id", coin.id).field("symbol", coin.symbol).field("name", coin.name);
+    if (include_platform) {
+      w.key("platforms").beginObject();
+      for (const auto& [platform, address] : coin.platforms)
+        w.field(platform, address);
+      w.endObject();
+    }
+    w.endObject();
   }
   w.endArray();
   return body;

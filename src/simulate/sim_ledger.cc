@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "common/time_util.h"
+#include "simulate/sim_api.h"
 #include "simulate/simulator.h"
 
 namespace coinrelay::simulate {
@@ -23,26 +24,33 @@ net::Reply json(int status, std::string body) {
 }
 
 net::Reply statusError(int status, int code, std::string_view message) {
-  std::string body;
-  JsonWriter(body)
-      .beginObject()
-      .key("status")
-      .beginObject()
-      .field("error_code", code)
-      .field("error_message", message)
-      .endObject()
-      .endObject();
-  return json(status, std::move(body));
+  return json(status, statusErrorJson(code, message));
+}
+
+/// The key a request carries: a header first, else the query parameter CoinGecko also takes.
+std::string_view sentKey(const net::Request& request, std::string_view header,
+                         const std::string& param) {
+  const std::string_view in_header = request.header(header);
+  if (!in_header.empty())
+    return in_header;
+  auto it = request.query.find(param);
+  return it == request.query.end() ? std::string_view() : std::string_view(it->second);
 }
 
 }  // namespace
+
+Plan KeyPolicy::access() const {
+  if (key.empty() || plan == "demo")
+    return Plan::Demo;
+  return plan == "enterprise" ? Plan::Enterprise : Plan::Paid;
+}
 
 SimLedger::SimLedger(KeyPolicy keys) : keys_(std::move(keys)) {}
 
 void SimLedger::record(int64_t t_ms, const std::string& path, int status,
                        const net::Request& request) {
   ++requests_;
-  log_.push_back(Entry{t_ms, path, status});
+  log_.push_back(Entry{t_ms, path, status, std::string(request.target)});
   if (log_.size() > kMaxLog)
     log_.pop_front();
   ++per_minute_[t_ms - t_ms % 60'000];
@@ -54,6 +62,10 @@ void SimLedger::record(int64_t t_ms, const std::string& path, int status,
     auth = "x-cg-pro-api-key";
   else if (!request.header("x-cg-demo-api-key").empty())
     auth = "x-cg-demo-api-key";
+  else if (request.query.contains("x_cg_pro_api_key"))
+    auth = "x_cg_pro_api_key";
+  else if (request.query.contains("x_cg_demo_api_key"))
+    auth = "x_cg_demo_api_key";
   ++by_auth_[auth];
 }
 
@@ -96,12 +108,12 @@ void SimLedger::serveMarkets(net::Reply& reply, const std::string& vs_currency,
 std::optional<net::Reply> SimLedger::checkKey(const net::Request& request) const {
   if (keys_.key.empty())
     return std::nullopt;
-  const std::string_view pro = request.header("x-cg-pro-api-key");
-  const std::string_view demo = request.header("x-cg-demo-api-key");
+  const std::string_view pro = sentKey(request, "x-cg-pro-api-key", "x_cg_pro_api_key");
+  const std::string_view demo = sentKey(request, "x-cg-demo-api-key", "x_cg_demo_api_key");
   const std::string_view sent = !pro.empty() ? pro : demo;
   if (sent.empty()) {
     return statusError(401, 10002,
-                       keys_.plan == "pro"
+                       keys_.plan != "demo"
                            ? "API Key Missing. Please make sure you're using the right API Key "
                              "header (x_cg_pro_api_key)"
                            : "API Key Missing. Please make sure you're using the right API Key "
@@ -109,12 +121,13 @@ std::optional<net::Reply> SimLedger::checkKey(const net::Request& request) const
   }
   if (sent != keys_.key)
     return statusError(401, 10002, "Invalid API Key");
-  if (!pro.empty() && keys_.plan == "demo") {
+  const bool paid_key = keys_.plan != "demo";
+  if (!pro.empty() && !paid_key) {
     return statusError(400, 10011,
                        "If you are using Demo API key, please change your root URL from "
                        "pro-api.coingecko.com to api.coingecko.com");
   }
-  if (!demo.empty() && keys_.plan == "pro") {
+  if (pro.empty() && paid_key) {
     return statusError(400, 10010,
                        "If you are using Pro API key, please change your root URL from "
                        "api.coingecko.com to pro-api.coingecko.com");
@@ -123,8 +136,9 @@ std::optional<net::Reply> SimLedger::checkKey(const net::Request& request) const
 }
 
 net::Reply SimLedger::keyUsage(const net::Request& request) const {
-  if (keys_.plan != "pro" || request.header("x-cg-pro-api-key").empty())
-    return statusError(401, 10005, "This request is limited Pro API subscribers");
+  if (keys_.access() == Plan::Demo ||
+      sentKey(request, "x-cg-pro-api-key", "x_cg_pro_api_key").empty())
+    return json(401, planRestrictedJson());
   const auto used = static_cast<int64_t>(requests_);
   std::string body;
   JsonWriter(body)
@@ -173,7 +187,8 @@ void SimLedger::writeStats(JsonWriter& w) const {
 
 std::optional<net::Reply> SimLedger::control(const net::Request& request, FaultOptions& faults) {
   if (request.path == "/_sim/requests") {
-    // [[t_ms, status], ...] of the requests to one path (default: every /api/v3 path).
+    // [[t_ms, status, target], ...] of the requests to one path (default: every /api/v3 path);
+    // the target is the path and query as received, to check what a relay sent.
     const std::string prefix = request.param("path", "/api/v3/");
     const int64_t since = std::atoll(request.param("since_ms", "0").c_str());
     std::string body;
@@ -182,7 +197,7 @@ std::optional<net::Reply> SimLedger::control(const net::Request& request, FaultO
     for (const auto& entry : log_) {
       if (entry.t_ms < since || !entry.path.starts_with(prefix))
         continue;
-      w.beginArray().value(entry.t_ms).value(entry.status).endArray();
+      w.beginArray().value(entry.t_ms).value(entry.status).value(entry.target).endArray();
     }
     w.endArray();
     return json(200, std::move(body));

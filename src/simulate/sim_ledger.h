@@ -12,6 +12,7 @@
 
 #include "common/json_writer.h"
 #include "net/http_server.h"
+#include "simulate/sim_spec.h"
 
 namespace coinrelay::simulate {
 
@@ -19,10 +20,15 @@ struct FaultOptions;
 
 /// How the simulator checks API keys, like CoinGecko's two hosts do.
 struct KeyPolicy {
-  std::string key;                      ///< empty: keyless, headers ignored
-  std::string plan;                     ///< "demo" or "pro": which header the key belongs in
-  int64_t monthly_credits = 1'000'000;  ///< what /key reports on the pro plan
+  std::string key;  ///< empty: keyless, keys ignored, the public API's plan
+  /// "demo", "pro" or "enterprise": which header (or query parameter) the key belongs in (pro
+  /// and enterprise both use x-cg-pro-api-key) and which paths it may call.
+  std::string plan;
+  int64_t monthly_credits = 1'000'000;  ///< what /key reports on a paid plan
   int rate_limit_per_minute = 500;
+
+  /// The paths this key may call: Demo for keyless and demo keys.
+  Plan access() const;
 };
 
 /// What the simulator observed, so tests can judge a client by the upstream's own counts: a
@@ -35,14 +41,18 @@ class SimLedger {
   explicit SimLedger(KeyPolicy keys = {});
 
   /// One /api/v3 request answered at `t_ms` with `status`, and the auth header it carried.
+  /// `target` is the path and query as received.
   void record(int64_t t_ms, const std::string& path, int status, const net::Request& request);
   /// A whole 200 /coins/markets page about to be sent: turns a share of its items invalid
   /// (last_updated garbled) and remembers the observations of the others.
   void serveMarkets(net::Reply& reply, const std::string& vs_currency, double invalid_share,
                     std::mt19937_64& rng);
   /// CoinGecko's key checks (401 10002 missing, 400 10010/10011 wrong host, 401 invalid key),
-  /// or nullopt when the request may proceed.
+  /// or nullopt when the request may proceed. The key is read from the x-cg-*-api-key headers
+  /// or, as CoinGecko also takes it, the x_cg_*_api_key query parameters.
   std::optional<net::Reply> checkKey(const net::Request& request) const;
+  /// The paths the simulator's key policy opens: Demo when keyless.
+  Plan access() const { return keys_.access(); }
   /// GET /api/v3/key (paid plans): the key's usage, from what was counted.
   net::Reply keyUsage(const net::Request& request) const;
 
@@ -62,6 +72,7 @@ class SimLedger {
     int64_t t_ms;
     std::string path;
     int status;
+    std::string target;
   };
   KeyPolicy keys_;
   std::deque<Entry> log_;

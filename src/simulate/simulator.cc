@@ -4,13 +4,13 @@
 #include <chrono>
 #include <cmath>
 #include <set>
-#include <unordered_map>
 
 #include <fmt/format.h>
 
 #include "common/json_writer.h"
 #include "common/strings.h"
 #include "common/time_util.h"
+#include "simulate/sim_pages.h"
 
 namespace coinrelay::simulate {
 
@@ -26,15 +26,6 @@ int64_t nowMs() {
   return toUnixMillis(std::chrono::system_clock::now());
 }
 
-/// Rounds to `digits` significant digits, as CoinGecko's prices look.
-double roundSignificant(double value, int digits) {
-  if (value == 0 || !std::isfinite(value))
-    return value;
-  const double scale =
-      std::pow(10.0, digits - 1 - static_cast<int>(std::floor(std::log10(std::fabs(value)))));
-  return std::round(value * scale) / scale;
-}
-
 net::Reply jsonReply(int status, std::string body) {
   net::Reply reply;
   reply.status = status;
@@ -46,14 +37,64 @@ net::Reply flatError(int status, std::string_view message) {
   return jsonReply(status, flatErrorJson(message));
 }
 
+constexpr std::string_view kIncorrectPath =
+    "Incorrect path. Please check https://www.coingecko.com/api/";
+
+/// CoinGecko's checks of a path's parameters: the required ones present, the enumerated ones
+/// one of their values. Names the first offending parameter, as CoinGecko's errors do.
+std::optional<net::Reply> checkParameters(const PathMatch& match, const net::Request& request) {
+  for (const SpecParam& param : match.path->params) {
+    std::string value;
+    if (param.in_path) {
+      value = match.params.count(param.name) ? match.params.at(param.name) : std::string();
+    } else {
+      value = lowered(request.query, param.name);
+    }
+    if (value.empty()) {
+      if (param.required)
+        return flatError(400, "Missing parameter " + param.name);
+      continue;
+    }
+    if (!param.choices.empty() &&
+        std::find(param.choices.begin(), param.choices.end(), value) == param.choices.end()) {
+      if (param.in_path)
+        return flatError(
+            404, param.name.find("coin") != std::string::npos ? "coin not found" : kIncorrectPath);
+      return flatError(400, "invalid " + param.name);
+    }
+  }
+  return std::nullopt;
+}
+
+/// {path: {status: count, ..., "total": n}, ...} into an open object.
+void writeCounts(JsonWriter& w, const std::map<std::string, std::map<int, uint64_t>>& counts) {
+  for (const auto& [path, statuses] : counts) {
+    uint64_t total = 0;
+    w.key(path).beginObject();
+    for (const auto& [status, count] : statuses) {
+      w.field(std::to_string(status), static_cast<int64_t>(count));
+      total += count;
+    }
+    w.field("total", static_cast<int64_t>(total)).endObject();
+  }
+}
+
+/// Paths under /coins/{id} whose {id} is a coin (not an asset platform, as under /contract/).
+bool namesACoin(const SpecPath& path) {
+  return path.templ.starts_with("/coins/{id}") &&
+         path.templ.find("/contract/") == std::string::npos;
+}
+
 }  // namespace
 
 Simulator::Simulator(const MarketOptions& market, const FaultOptions& faults, KeyPolicy keys)
     : market_(market), faults_(faults), fault_rng_(faults.seed), ledger_(std::move(keys)) {}
 
-void Simulator::count(const std::string& path, int status) {
+void Simulator::count(const std::string& path, const std::string& templ, int status) {
   ++requests_total_;
   ++by_path_[path][status];
+  if (!templ.empty())
+    ++by_template_["/api/v3" + templ][status];
 }
 
 std::optional<net::Reply> Simulator::injectFault(const std::string& body) {
@@ -85,86 +126,107 @@ net::Reply Simulator::handle(const net::Request& request) {
     return control(request);
   market_.advanceTo(nowMs());
   net::Reply reply;
-  auto refused = request.path.starts_with("/api/v3/") ? ledger_.checkKey(request) : std::nullopt;
+  std::string templ;
+  const bool api = request.path.starts_with("/api/v3/");
+  auto refused = api ? ledger_.checkKey(request) : std::nullopt;
+  const auto match =
+      api ? SimSpec::get().match(std::string_view(request.path).substr(7)) : std::nullopt;
   if (refused) {
     reply = std::move(*refused);
-  } else if (request.path == "/api/v3/key") {
-    reply = ledger_.keyUsage(request);
-  } else if (request.path == "/api/v3/ping") {
-    reply = jsonReply(200, R"({"gecko_says":"(V3) To the Moon!"})");
-  } else if (request.path == "/api/v3/coins/markets") {
-    reply = coinsMarkets(request);
-  } else if (request.path == "/api/v3/simple/price") {
-    reply = simplePrice(request);
-  } else if (request.path == "/api/v3/coins/list") {
-    reply = coinsList();
-  } else if (request.path == "/api/v3/simple/supported_vs_currencies") {
+  } else if (!match) {
+    reply = flatError(404, kIncorrectPath);
+  } else {
+    templ = match->path->templ;
+    if (match->path->plan > ledger_.access()) {
+      // The plan rule as CoinGecko applies it: a path above the key's plan is refused.
+      reply = jsonReply(401, planRestrictedJson());
+    } else {
+      reply = answer(*match, request);
+    }
+  }
+  if (reply.status == 200 && api) {
+    if (auto fault = injectFault(reply.body)) {
+      reply = std::move(*fault);
+    } else if (templ == "/coins/markets") {
+      ledger_.serveMarkets(reply, toLower(request.param("vs_currency")), faults_.invalid_items,
+                           fault_rng_);
+    }
+  }
+  reply.delay = std::chrono::milliseconds(faults_.latency_ms);
+  count(request.path, templ, reply.status);
+  ledger_.record(nowMs(), request.path, reply.status, request);
+  return reply;
+}
+
+net::Reply Simulator::answer(const PathMatch& match, const net::Request& request) {
+  const std::string& templ = match.path->templ;
+  // The three lists keep their own checks (and the order of CoinGecko's messages).
+  if (templ == "/coins/markets")
+    return coinsMarkets(request);
+  if (templ == "/simple/price")
+    return simplePrice(request);
+  if (templ == "/coins/list")
+    return coinsList(request);
+  if (templ == "/ping")
+    return jsonReply(200, R"({"gecko_says":"(V3) To the Moon!"})");
+  if (templ == "/key")
+    return ledger_.keyUsage(request);
+  if (templ == "/simple/supported_vs_currencies") {
     std::string body;
     JsonWriter w(body);
     w.beginArray();
     for (const auto& currency : supportedVsCurrencies())
       w.value(currency);
     w.endArray();
-    reply = jsonReply(200, std::move(body));
-  } else {
-    reply = flatError(404, "Incorrect path. Please check https://www.coingecko.com/api/");
+    return jsonReply(200, std::move(body));
   }
-  if (reply.status == 200 && request.path.starts_with("/api/v3/")) {
-    if (auto fault = injectFault(reply.body)) {
-      reply = std::move(*fault);
-    } else if (request.path == "/api/v3/coins/markets") {
-      ledger_.serveMarkets(reply, toLower(request.param("vs_currency")), faults_.invalid_items,
-                           fault_rng_);
-    }
+  if (auto refused = checkParameters(match, request))
+    return std::move(*refused);
+  const SimCoin* coin = nullptr;
+  if (namesACoin(*match.path)) {
+    coin = market_.find(match.params.at("id"));
+    if (coin == nullptr)
+      return flatError(404, "coin not found");
   }
-  reply.delay = std::chrono::milliseconds(faults_.latency_ms);
-  count(request.path, reply.status);
-  ledger_.record(nowMs(), request.path, reply.status, request);
-  return reply;
+  const CoinPages pages(market_, ledger_.access());
+  const auto& q = request.query;
+  if (templ == "/coins/{id}")
+    return pages.coin(*coin, q);
+  if (templ == "/coins/{id}/history")
+    return pages.history(*coin, q);
+  if (templ == "/coins/{id}/market_chart")
+    return pages.marketChart(*coin, q);
+  if (templ == "/coins/{id}/market_chart/range")
+    return pages.marketChartRange(*coin, q);
+  if (templ == "/coins/{id}/ohlc")
+    return pages.ohlc(*coin, q);
+  if (templ == "/coins/{id}/ohlc/range")
+    return pages.ohlcRange(*coin, q);
+  if (templ == "/global")
+    return pages.global();
+  if (templ == "/exchange_rates")
+    return pages.exchangeRates();
+  if (templ == "/search")
+    return pages.search(q);
+  if (templ == "/search/trending")
+    return pages.trending(q);
+  return fromSchema(match, request);
 }
 
-MarketRow Simulator::rowOf(const SimCoin& c, double rate) const {
-  MarketRow r;
-  r.id = c.id;
-  r.symbol = c.symbol;
-  r.name = c.name;
-  r.last_updated_ms = c.last_updated_ms;
-  r.image = fmt::format("https://coin-images.coingecko.com/coins/images/{}/large/{}.png",
-                        c.image_number, c.id);
-  const double price = roundSignificant(c.price * rate, 7);
-  const double open = c.open_24h * rate;
-  const double market_cap = std::round(c.marketCap() * rate);
-  const double open_cap = open * c.circulating_supply;
-  r.current_price = price;
-  r.market_cap = market_cap;
-  r.market_cap_rank = c.market_cap_rank;
-  r.fully_diluted_valuation = std::round(c.price * rate * c.max_supply.value_or(c.total_supply));
-  r.total_volume = std::round(market_cap * c.volume_ratio);
-  r.high_24h = roundSignificant(c.high_24h * rate, 7);
-  r.low_24h = roundSignificant(c.low_24h * rate, 7);
-  r.price_change_24h = roundSignificant(price - open, 6);
-  r.price_change_percentage_24h = roundSignificant((price / open - 1.0) * 100.0, 6);
-  r.market_cap_change_24h = std::round(market_cap - open_cap);
-  r.market_cap_change_percentage_24h = roundSignificant((market_cap / open_cap - 1.0) * 100.0, 6);
-  r.circulating_supply = c.circulating_supply;
-  r.total_supply = c.total_supply;
-  r.max_supply = c.max_supply;
-  r.ath = roundSignificant(c.ath * rate, 7);
-  r.ath_change_percentage = roundSignificant((c.price / c.ath - 1.0) * 100.0, 6);
-  r.ath_date_ms = 1636554259604;  // 2021-11-10T14:24:19.604Z
-  r.atl = roundSignificant(c.atl * rate, 7);
-  r.atl_change_percentage = roundSignificant((c.price / c.atl - 1.0) * 100.0, 6);
-  r.atl_date_ms = 1445299200000;  // 2015-10-20T00:00:00.000Z
-  if (c.id == "ethereum")
-    r.roi = MarketRow::Roi{63.51804113920761, "btc", 6351.804113920761};
-  return r;
+net::Reply Simulator::fromSchema(const PathMatch& match, const net::Request&) {
+  auto it = schema_bodies_.find(match.path->templ);
+  if (it == schema_bodies_.end()) {
+    const SimSpec& spec = SimSpec::get();
+    it = schema_bodies_.emplace(match.path->templ, spec.render(match.path->response)).first;
+  }
+  return jsonReply(200, it->second);
 }
 
 std::vector<MarketRow> Simulator::rowsIn(double rate) const {
   std::vector<MarketRow> rows;
   rows.reserve(market_.ranked().size());
   for (const auto& coin : market_.ranked())
-    rows.push_back(rowOf(coin, rate));
+    rows.push_back(marketRow(coin, rate));
   return rows;
 }
 
@@ -177,7 +239,37 @@ net::Reply Simulator::coinsMarkets(const net::Request& request) {
   if (!rate)
     return flatError(400, "invalid vs_currency");
   const std::vector<MarketRow> rows = rowsIn(*rate);
-  return jsonReply(200, marketsJson(pageOf(rows, *query), query->precision));
+  const std::vector<const MarketRow*> page = pageOf(rows, *query);
+  // What the page's rows add on request: rows are in rank order, as market_.ranked() is.
+  std::vector<MarketExtras> extras(page.size());
+  const int64_t now = market_.nowMs();
+  for (size_t i = 0; i < page.size(); ++i) {
+    const SimCoin& coin = market_.ranked()[static_cast<size_t>(page[i] - rows.data())];
+    auto priceAt = [&](int64_t t) {
+      return t >= now ? page[i]->current_price
+                      : market_.usdPriceAt(coin, t) *
+                            usdRateAt(market_, query->vs_currency, t).value_or(*rate);
+    };
+    if (query->locale != "en")
+      extras[i].localized_name = Market::localizedName(coin, query->locale);
+    if (query->sparkline) {
+      std::vector<double> prices;
+      for (int h = 167; h >= 0; --h)
+        prices.push_back(roundSignificant(priceAt(now - h * 3'600'000LL), 8));
+      extras[i].sparkline_7d = std::move(prices);
+    }
+    for (const auto& frame : timeFrames()) {
+      if (std::find(query->time_frames.begin(), query->time_frames.end(), frame.name) ==
+          query->time_frames.end())
+        continue;
+      const double then = priceAt(now - frame.ms);
+      extras[i].changes.emplace_back(
+          frame.name, then > 0 && now - frame.ms >= coin.genesis_ms
+                          ? std::optional<double>((priceAt(now) / then - 1.0) * 100.0)
+                          : std::nullopt);
+    }
+  }
+  return jsonReply(200, marketsJson(page, extras, query->precision));
 }
 
 net::Reply Simulator::simplePrice(const net::Request& request) {
@@ -192,37 +284,15 @@ net::Reply Simulator::simplePrice(const net::Request& request) {
       return flatError(400, "invalid vs_currency");
     rates.push_back(*rate);
   }
-  // Indexes into ranked(); rows are built for these coins only (a universe of 20 000 coins
-  // would otherwise cost every row of every currency per request).
-  std::vector<size_t> selected;
-  std::set<size_t> seen;
+  // Rows are built for the coins asked for only (a universe of 20 000 coins would otherwise cost
+  // every row of every currency per request): coin by coin, each in every currency.
   const auto& coins = market_.ranked();
-  if (!query->ids.empty()) {
-    std::unordered_map<std::string_view, size_t> index;
-    index.reserve(coins.size());
-    for (size_t i = 0; i < coins.size(); ++i)
-      index.emplace(coins[i].id, i);
-    for (const auto& id : query->ids) {
-      auto it = index.find(id);
-      if (it != index.end() && seen.insert(it->second).second)
-        selected.push_back(it->second);
-    }
-  } else {
-    for (const auto& symbol : query->symbols) {
-      for (size_t i = 0; i < coins.size(); ++i) {  // the best-ranked coin with that symbol
-        if (coins[i].symbol == symbol) {
-          if (seen.insert(i).second)
-            selected.push_back(i);
-          break;
-        }
-      }
-    }
-  }
-  std::vector<MarketRow> rows;  // coin by coin, each in every currency
+  const std::vector<size_t> selected = priceSelection(coins, *query);
+  std::vector<MarketRow> rows;
   rows.reserve(selected.size() * rates.size());
   for (size_t i : selected) {
     for (double rate : rates)
-      rows.push_back(rowOf(coins[i], rate));
+      rows.push_back(marketRow(coins[i], rate));
   }
   std::vector<std::vector<const MarketRow*>> answer;
   for (size_t c = 0; c < selected.size(); ++c) {
@@ -234,12 +304,27 @@ net::Reply Simulator::simplePrice(const net::Request& request) {
   return jsonReply(200, priceJson(answer, *query));
 }
 
-net::Reply Simulator::coinsList() {
-  const std::vector<MarketRow> rows = rowsIn(1.0);
-  std::vector<const MarketRow*> all;
-  for (const auto& row : rows)
-    all.push_back(&row);
-  return jsonReply(200, coinsListJson(std::move(all)));
+net::Reply Simulator::coinsList(const net::Request& request) {
+  std::string error;
+  auto query = readListRequest(request.query, &error);
+  if (!query)
+    return flatError(400, error);
+  std::vector<ListedCoin> coins;
+  if (query->inactive) {
+    // Inactive coins are for paid plans only, as on CoinGecko.
+    if (ledger_.access() == Plan::Demo)
+      return jsonReply(401, planRestrictedJson());
+    for (const auto& gone : Market::inactive())
+      coins.push_back(ListedCoin{gone.id, gone.symbol, gone.name, {}});
+  } else {
+    for (const auto& coin : market_.ranked()) {
+      ListedCoin listed{coin.id, coin.symbol, coin.name, {}};
+      if (!coin.contract.empty())
+        listed.platforms.emplace_back("ethereum", coin.contract);
+      coins.push_back(std::move(listed));
+    }
+  }
+  return jsonReply(200, coinsListJson(std::move(coins), query->include_platform));
 }
 
 net::Reply Simulator::control(const net::Request& request) {
@@ -250,6 +335,7 @@ net::Reply Simulator::control(const net::Request& request) {
   if (request.path == "/_sim/reset" && request.method == "POST") {
     requests_total_ = 0;
     by_path_.clear();
+    by_template_.clear();
     ledger_.reset();
     return jsonReply(200, R"({"reset":true})");
   }
@@ -274,17 +360,13 @@ std::string Simulator::statsJson() {
       .field("requests_total", static_cast<int64_t>(requests_total_))
       .key("paths")
       .beginObject();
-  for (const auto& [path, statuses] : by_path_) {
-    uint64_t total = 0;
-    w.key(path).beginObject();
-    for (const auto& [status, count] : statuses) {
-      w.field(std::to_string(status), static_cast<int64_t>(count));
-      total += count;
-    }
-    w.field("total", static_cast<int64_t>(total)).endObject();
-  }
+  writeCounts(w, by_path_);
   w.endObject().field("market_steps", market_.steps());
   ledger_.writeStats(w);
+  // The same counts by path of CoinGecko's description ("/api/v3/coins/{id}/market_chart").
+  w.key("templates").beginObject();
+  writeCounts(w, by_template_);
+  w.endObject();
   w.endObject();
   return body;
 }

@@ -11,6 +11,7 @@
 #include "simulate/market.h"
 #include "simulate/sim_api.h"
 #include "simulate/sim_ledger.h"
+#include "simulate/sim_spec.h"
 
 namespace coinrelay::simulate {
 
@@ -26,10 +27,13 @@ struct FaultOptions {
   uint64_t seed = 7;
 };
 
-/// A CoinGecko-compatible upstream for tests, benchmarks and offline demos: the /api/v3
-/// endpoints coinrelay uses, with CoinGecko's field names, types and error bodies, over a
-/// simulated market, plus injected faults and request counters at /_sim/stats. It answers
-/// through its own reading of CoinGecko's API (sim_api.h), never through coinrelay's.
+/// A CoinGecko-compatible upstream for tests, benchmarks and offline demos: every path of
+/// CoinGecko's API v3 description (third_party/coingecko/openapi-v3.json) with CoinGecko's field
+/// names, order, types, plan rules and error bodies. The lists, prices, coin pages, charts,
+/// candles, global figures, rates, search and trending come from a simulated market; every other
+/// path answers a body built from its response schema and example values. Faults can be
+/// injected, and /_sim/stats counts requests per path. It answers through its own reading of
+/// CoinGecko's API (sim_api.h, sim_spec.h, sim_pages.h), never through coinrelay's.
 /// Threading: handle() is safe from any number of server threads.
 class Simulator {
  public:
@@ -39,15 +43,19 @@ class Simulator {
   std::string statsJson();
 
  private:
+  /// The answer of a path of the description the key may call.
+  net::Reply answer(const PathMatch& match, const net::Request& request);
   net::Reply coinsMarkets(const net::Request& request);
   net::Reply simplePrice(const net::Request& request);
-  net::Reply coinsList();
+  net::Reply coinsList(const net::Request& request);
+  /// A path the model does not cover: the body of its response schema, once its parameters
+  /// pass CoinGecko's checks.
+  net::Reply fromSchema(const PathMatch& match, const net::Request& request);
   net::Reply control(const net::Request& request);
-  MarketRow rowOf(const SimCoin& coin, double rate) const;
   /// Every coin in rank order, in the currency worth `rate` units per USD.
   std::vector<MarketRow> rowsIn(double rate) const;
   std::optional<net::Reply> injectFault(const std::string& body);
-  void count(const std::string& path, int status);
+  void count(const std::string& path, const std::string& templ, int status);
 
   std::mutex mutex_;
   Market market_;
@@ -55,6 +63,8 @@ class Simulator {
   std::mt19937_64 fault_rng_;
   uint64_t requests_total_ = 0;
   std::map<std::string, std::map<int, uint64_t>> by_path_;
+  std::map<std::string, std::map<int, uint64_t>> by_template_;  ///< "/api/v3/coins/{id}"...
+  std::map<std::string, std::string> schema_bodies_;            ///< by path template
   SimLedger ledger_;  ///< request log, served observations, key checks
 };
 
