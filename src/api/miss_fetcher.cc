@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "api/api_error.h"
+#include "api/chart_routes.h"
 #include "net/http_client.h"
 #include "telemetry/logging.h"
 #include "telemetry/metrics.h"
@@ -73,6 +74,8 @@ uint64_t MissFetcher::upstreamCalls() const {
 
 bool MissFetcher::forwardable(std::string_view path_and_query) {
   const std::string_view path = path_and_query.substr(0, path_and_query.find('?'));
+  if (path.starts_with("/coins/") && ChartRoutes::routeOf("/api/v3" + std::string(path)))
+    return true;  // market_chart and ohlc before coinrelay's history
   return path == "/simple/price" || path == "/coins/markets" ||
          path == "/simple/supported_vs_currencies" || path == "/coins/list";
 }

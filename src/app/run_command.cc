@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "api/chart_routes.h"
 #include "api/coingecko_routes.h"
 #include "api/miss_fetcher.h"
 #include "api/relay_routes.h"
@@ -30,8 +31,10 @@ int runCommand(const CommonOptions& options, const StopSignal& stop) {
   if (!config) {
     return kExitUsage;
   }
+  boundHeapRetention();
   auto log = telemetry::logger("run");
-  auto store = storage::SqliteQuoteStore::open(config->storage.sqlite_path);
+  auto store = storage::SqliteQuoteStore::open(config->storage.sqlite_path,
+                                               storage::Retention::of(config->storage));
   if (!store) {
     return fail("run", store.error());
   }
@@ -92,12 +95,14 @@ int runCommand(const CommonOptions& options, const StopSignal& stop) {
   if (misses)
     misses->setBudget(&budget);  // within the schedule's rate window and credits
   api::CoinGeckoRoutes coingecko(snapshot, misses.get());
+  auto charts = std::make_unique<api::ChartRoutes>(
+      store->get(), misses.get(), api::ChartRoutes::Options{.workers = config->serve.chart_workers});
   const auto& upstream_requests = loop.upstreamStats().requests;
   api::RelayRoutes routes(api::RelayRoutes::Parts{
       .snapshot = &snapshot,
       .coingecko = &coingecko,
       .stream = &hub,
-      .history = store->get(),
+      .charts = charts.get(),
       .teams = teams->get(),
       .health_json =
           [&] {
@@ -161,8 +166,9 @@ int runCommand(const CommonOptions& options, const StopSignal& stop) {
     }
   }
   (*server)->stop();
-  // Misses still waiting hold their connections: end them while the server's I/O context,
-  // stopped but not yet destroyed, still exists.
+  // Misses and charts still waiting hold their connections: end them while the server's I/O
+  // context, stopped but not yet destroyed, still exists.
+  charts.reset();
   misses.reset();
   return 0;
 }
