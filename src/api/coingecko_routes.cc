@@ -60,7 +60,7 @@ std::optional<net::Reply> CoinGeckoRoutes::handle(const net::Request& request) {
     return cached(request, *version, "list", [&] {
       std::vector<const model::Quote*> all;
       for (const auto& [key, quote] : version->quotes)
-        all.push_back(&quote);
+        all.push_back(quote.get());
       return coingecko::renderCoinsList(std::move(all));
     });
   }

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <fstream>
 
+#include <malloc.h>
+
 #include <fmt/format.h>
 
 #include "api/relay_routes.h"
@@ -147,6 +149,11 @@ int configCommand(const CommonOptions& options, const ConfigOptions& config_opti
   }
   std::fputs(config::render(loaded->first).c_str(), stdout);
   return 0;
+}
+
+void boundHeapRetention() {
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  mallopt(M_ARENA_MAX, 2);
 }
 
 }  // namespace coinrelay::app

@@ -241,9 +241,41 @@ CycleReport FetchLoop::runCycle(SystemTime deadline) {
   report.started_ms = toUnixMillis(clock_.now());
   report.slot_ms = toUnixMillis(deadline) - int64_t{config_.interval_s} * 1000;
   const uint64_t requests_before = client_.stats().requests.load();
-  std::vector<model::Quote> quotes;
   std::string first_invalid;
   std::vector<std::string> missing;
+  std::string sample;  // a few prices of the first quotes sent, for the log
+  // Each currency's quotes go to the sinks as soon as they are fetched: a cycle holds one
+  // currency's pages at a time, never the whole universe (a third of the memory at 3 currencies).
+  auto deliver = [&](std::vector<model::Quote>& quotes) {
+    report.fetched += quotes.size();
+    const size_t unchanged_before = report.unchanged;
+    std::erase_if(quotes, [&](const model::Quote& quote) {
+      auto it = last_published_.find(changeKey(quote));
+      const bool unchanged = !options_.publish_unchanged && it != last_published_.end() &&
+                             it->second == quote.last_updated_ms;
+      report.unchanged += unchanged ? 1 : 0;
+      return unchanged;
+    });
+    metrics.unchanged.inc(report.unchanged - unchanged_before);
+    if (quotes.empty())
+      return;
+    bool delivered = true;
+    for (sinks::Sink* sink : sinks_) {
+      if (auto status = sink->deliver(quotes); !status) {
+        delivered = report.sinks_ok = false;
+        report.error = fmt::format("{}: {}", sink->name(), status.error().message);
+        log->error("cycle not delivered to {}: {}", sink->name(), status.error().message);
+      }
+    }
+    if (!delivered)
+      return;
+    report.delivered += quotes.size();
+    for (const auto& quote : quotes)
+      last_published_[changeKey(quote)] = quote.last_updated_ms;
+    metrics.published.inc(quotes.size());
+    if (sample.empty())
+      sample = samplePrices(quotes, 3);
+  };
   for (const auto& currency : config_.vs_currencies) {
     coingecko::TrackedPages pages =
         client_.fetchTracked(currency, config_.top_n, config_.ids, deadline);
@@ -259,11 +291,9 @@ CycleReport FetchLoop::runCycle(SystemTime deadline) {
     report.invalid += pages.page.invalid_items;
     for (auto& id : pages.missing_ids)
       missing.push_back(std::move(id));
-    for (auto& quote : pages.page.quotes)
-      quotes.push_back(std::move(quote));
+    deliver(pages.page.quotes);
   }
   report.requests = client_.stats().requests.load() - requests_before;
-  report.fetched = quotes.size();
   if (report.invalid > 0) {
     // One line per cycle, whatever the count: a flood of bad items must not flood the log.
     log->warn("{} invalid upstream items skipped (first: {})", report.invalid, first_invalid);
@@ -275,34 +305,6 @@ CycleReport FetchLoop::runCycle(SystemTime deadline) {
         "CoinGecko returned nothing for {} listed id(s): {} (unknown or delisted; fix "
         "upstream.ids)",
         missing.size(), fmt::join(missing, ", "));
-  }
-
-  std::vector<model::Quote> changed;
-  changed.reserve(quotes.size());
-  for (auto& quote : quotes) {
-    auto it = last_published_.find(changeKey(quote));
-    if (!options_.publish_unchanged && it != last_published_.end() &&
-        it->second == quote.last_updated_ms) {
-      ++report.unchanged;
-      continue;
-    }
-    changed.push_back(std::move(quote));
-  }
-  metrics.unchanged.inc(report.unchanged);
-  if (!changed.empty()) {
-    for (sinks::Sink* sink : sinks_) {
-      if (auto status = sink->deliver(changed); !status) {
-        report.sinks_ok = false;
-        report.error = fmt::format("{}: {}", sink->name(), status.error().message);
-        log->error("cycle not delivered to {}: {}", sink->name(), status.error().message);
-      }
-    }
-    if (report.sinks_ok) {
-      report.delivered = changed.size();
-      for (const auto& quote : changed)
-        last_published_[changeKey(quote)] = quote.last_updated_ms;
-      metrics.published.inc(report.delivered);
-    }
   }
   report.duration =
       std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steadyNow() - started);
@@ -318,7 +320,7 @@ CycleReport FetchLoop::runCycle(SystemTime deadline) {
         "sent {} quotes to {} ({} unchanged, {} invalid, {} upstream requests) in {} ms "
         "({}); next cycle at {}",
         report.delivered, names, report.unchanged, report.invalid, report.requests,
-        report.duration.count(), samplePrices(changed, 3), next);
+        report.duration.count(), sample, next);
   } else if (report.fetched > 0 && report.sinks_ok) {
     log->info(
         "sent 0 quotes: all {} unchanged since their last publication ({} invalid, {} "
