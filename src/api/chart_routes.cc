@@ -522,8 +522,21 @@ void ChartRoutes::run(const Job& job) {
       std::lock_guard lock(mutex_);
       ++stats_.relayed;
     }
+    // The waiters go with the call: the miss fetcher may answer after this object is gone,
+    // and it coalesces identical calls itself.
+    std::vector<Waiter> waiters;
+    {
+      std::lock_guard lock(mutex_);
+      if (auto it = inflight_.find(job.key); it != inflight_.end()) {
+        waiters = std::move(it->second);
+        inflight_.erase(it);
+      }
+    }
     misses_->askAsync(request.upstream,
-                      [this, key = job.key, plain](net::Reply reply) { finish(key, plain(reply)); });
+                      [waiters = std::move(waiters)](const net::Reply& reply) mutable {
+                        for (auto& waiter : waiters)
+                          waiter.done(reply);
+                      });
     return;
   }
   if (!data->known) {
