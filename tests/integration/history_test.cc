@@ -2,6 +2,9 @@
 // universe in three currencies stays within its memory bound, and `coinrelay serve` answers
 // CoinGecko's chart endpoints from real OpenSearch, keeping no state of its own.
 
+#include "storage/history.h"
+
+#include <cmath>
 #include <fstream>
 
 #include <gtest/gtest.h>
@@ -11,9 +14,9 @@
 #include "common/time_util.h"
 #include "model/quote_codec.h"
 #include "net/http_client.h"
-#include "storage/history.h"
 #include "support/json_schema.h"
 #include "support/process.h"
+#include "support/quote_feed.h"
 #include "support/temp_dir.h"
 
 namespace coinrelay::testing {
@@ -54,9 +57,9 @@ TEST(HistoryScaleTest, RunTracksTheWholeUniverseInThreeCurrenciesWithinItsMemory
   const int sim_port = freePort();
   const int port = freePort();
   const std::string sim = "127.0.0.1:" + std::to_string(sim_port);
-  Process simulator({kBinary, "simulate", "--listen", sim, "--coins", "20000",
-                     "--update-interval", "5"},
-                    {}, dir.path("simulate.log"));
+  Process simulator(
+      {kBinary, "simulate", "--listen", sim, "--coins", "20000", "--update-interval", "5"}, {},
+      dir.path("simulate.log"));
   ASSERT_TRUE(eventually(
       [&] {
         auto ping = http.get("http://" + sim + "/api/v3/ping", 2s);
@@ -64,11 +67,18 @@ TEST(HistoryScaleTest, RunTracksTheWholeUniverseInThreeCurrenciesWithinItsMemory
       },
       20s));
   const std::string base = "http://127.0.0.1:" + std::to_string(port);
-  Process run({kBinary, "run", "--upstream", "http://" + sim + "/api/v3", "--listen",
-               "127.0.0.1:" + std::to_string(port), "--sqlite", dir.path("universe.db"), "--top",
-               "20000", "--interval", "20", "--cycles", "10", "--plan", "enterprise", "--set",
-               "budget.calls_per_minute=100000", "--set", "budget.monthly_credits=1000000000",
-               "--set", "upstream.vs_currencies=usd,eur,btc", "--log-level", "warn"},
+  Process run({kBinary,       "run",
+               "--upstream",  "http://" + sim + "/api/v3",
+               "--listen",    "127.0.0.1:" + std::to_string(port),
+               "--sqlite",    dir.path("universe.db"),
+               "--top",       "20000",
+               "--interval",  "20",
+               "--cycles",    "10",
+               "--plan",      "enterprise",
+               "--set",       "budget.calls_per_minute=100000",
+               "--set",       "budget.monthly_credits=1000000000",
+               "--set",       "upstream.vs_currencies=usd,eur,btc",
+               "--log-level", "warn"},
               {"COINRELAY_UPSTREAM_API_KEY=simulated"}, dir.path("run.log"));
   // Ten cycles of 240 pages each; then the process keeps serving until stopped.
   ASSERT_TRUE(eventually(
@@ -127,8 +137,8 @@ double priceAt(int64_t t_ms) {
 
 TEST_F(ServeChartsTest, ServeAnswersMarketChartAndOhlcFromTheIndex) {
   const std::string index = "crypto-prices-charts-" + uniqueSuffix();
-  auto setup = runCommand({kBinary, "setup", "elasticsearch", "--elasticsearch", kOpenSearch,
-                           "--index", index});
+  auto setup = runCommand(
+      {kBinary, "setup", "elasticsearch", "--elasticsearch", kOpenSearch, "--index", index});
   ASSERT_EQ(setup.exit_code, 0) << setup.output;
   // 100 days of ethereum in usd, every 10 minutes, and the last day every minute.
   const int64_t now = toUnixMillis(std::chrono::system_clock::now());
@@ -163,13 +173,16 @@ TEST_F(ServeChartsTest, ServeAnswersMarketChartAndOhlcFromTheIndex) {
   }
   ASSERT_EQ(send("POST", kOpenSearch + "/" + index + "/_refresh").status, 200);
 
+  // serve reads the quotes topic for its snapshot: it must exist, even empty.
+  const std::string topic = "crypto-data-charts-" + uniqueSuffix();
+  TestProducer producer(kBrokers);
+  ASSERT_EQ(producer.createTopic(kBrokers, topic), "");
   const int port = freePort();
   const std::string base = "http://127.0.0.1:" + std::to_string(port);
-  Process serve({kBinary, "serve", "--brokers", kBrokers, "--topic",
-                 "crypto-data-charts-" + uniqueSuffix(), "--listen",
-                 "127.0.0.1:" + std::to_string(port), "--elasticsearch", kOpenSearch, "--index",
-                 index},
-                {}, dir_.path("serve.log"));
+  Process serve(
+      {kBinary, "serve", "--brokers", kBrokers, "--topic", topic, "--listen",
+       "127.0.0.1:" + std::to_string(port), "--elasticsearch", kOpenSearch, "--index", index},
+      {}, dir_.path("serve.log"));
   ASSERT_TRUE(eventually([&] { return send("GET", base + "/healthz").status == 200; }, 30s))
       << serve.output();
 
@@ -182,8 +195,7 @@ TEST_F(ServeChartsTest, ServeAnswersMarketChartAndOhlcFromTheIndex) {
   const std::vector<Case> cases = {
       {"/market_chart?vs_currency=usd&days=1", "CoinsMarketChart.json", 5 * kMinuteMs, 1},
       {"/market_chart?vs_currency=usd&days=90", "CoinsMarketChart.json", kHourMs, 90},
-      {"/market_chart?vs_currency=usd&days=95&interval=daily", "CoinsMarketChart.json", kDayMs,
-       95},
+      {"/market_chart?vs_currency=usd&days=95&interval=daily", "CoinsMarketChart.json", kDayMs, 95},
       {"/ohlc?vs_currency=usd&days=30", "CoinsOHLC.json", 4 * kHourMs, 30},
   };
   simdjson::dom::parser parser;
@@ -191,13 +203,12 @@ TEST_F(ServeChartsTest, ServeAnswersMarketChartAndOhlcFromTheIndex) {
     SCOPED_TRACE(c.query);
     auto answer = send("GET", base + "/api/v3/coins/ethereum" + c.query);
     ASSERT_EQ(answer.status, 200) << excerpt(answer.body);
-    auto verdict = validateAgainstSchema(kSource, kSource + "/tests/fixtures/coingecko/openapi/" +
-                                                      c.schema,
-                                         {answer.body});
+    auto verdict = validateAgainstSchema(
+        kSource, kSource + "/tests/fixtures/coingecko/openapi/" + c.schema, {answer.body});
     EXPECT_EQ(verdict.exit_code, 0) << verdict.output;
     simdjson::dom::element doc = parser.parse(answer.body);
-    simdjson::dom::array rows = c.schema == "CoinsOHLC.json" ? doc.get_array().value()
-                                                             : doc["prices"].get_array().value();
+    simdjson::dom::array rows =
+        c.schema == "CoinsOHLC.json" ? doc.get_array().value() : doc["prices"].get_array().value();
     std::vector<std::pair<int64_t, double>> points;
     for (simdjson::dom::element row : rows)
       points.emplace_back(int64_t(row.at(0)), double(row.at(c.schema == "CoinsOHLC.json" ? 4 : 1)));
