@@ -261,7 +261,7 @@ std::optional<ChartRequest> parseChartRequest(const net::Request& request, int64
     if (!chosen) {
       // Automatic: 5-minutely for a day up to now, hourly up to 90 days, daily beyond.
       const bool recent_day = days <= 1 && out.from_ms >= now_ms - kDayMs;
-      chosen = recent_day ? Granularity::FiveMinutes
+      chosen = recent_day   ? Granularity::FiveMinutes
                : days <= 90 ? Granularity::Hourly
                             : Granularity::Daily;
     }
@@ -504,10 +504,9 @@ void ChartRoutes::run(const Job& job) {
   }
   const auto started = std::chrono::steady_clock::now();
   // From the start of the first window or candle, so that it is whole.
-  auto data = history_->chart(
-      storage::ChartQuery{request.id, request.vs_currency,
-                          storage::windowStart(request.from_ms, request.step_ms), request.to_ms,
-                          request.source});
+  auto data = history_->chart(storage::ChartQuery{
+      request.id, request.vs_currency, storage::windowStart(request.from_ms, request.step_ms),
+      request.to_ms, request.source});
   if (!data) {
     return finish(job.key, plain(errorReply(ApiErrorKind::Unavailable,
                                             "history unavailable: " + data.error().message)));
@@ -516,7 +515,8 @@ void ChartRoutes::run(const Job& job) {
   // to answer: the request is relayed whole, so the answer keeps CoinGecko's granularity.
   const bool before_history =
       !data->known || request.from_origin || !data->first_ms ||
-      *data->first_ms > request.from_ms + std::max(request.step_ms, storage::widthOf(request.source));
+      *data->first_ms >
+          request.from_ms + std::max(request.step_ms, storage::widthOf(request.source));
   if (before_history && misses_ != nullptr) {
     {
       std::lock_guard lock(mutex_);
@@ -546,8 +546,7 @@ void ChartRoutes::run(const Job& job) {
                                                "operator to add it to upstream.ids",
                                                request.id, request.vs_currency))));
   }
-  auto cached =
-      makeCachedResponse(200, renderChart(request, *data, toUnixMillis(clock_.now())));
+  auto cached = makeCachedResponse(200, renderChart(request, *data, toUnixMillis(clock_.now())));
   {
     std::lock_guard lock(mutex_);
     ++stats_.computed;
@@ -568,9 +567,8 @@ void ChartRoutes::run(const Job& job) {
       {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5});
   seconds.observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-  finish(job.key, [cached](const net::Request& conditions) {
-    return replyFrom(*cached, conditions);
-  });
+  finish(job.key,
+         [cached](const net::Request& conditions) { return replyFrom(*cached, conditions); });
 }
 
 }  // namespace coinrelay::api

@@ -34,8 +34,8 @@ struct ChartRequest {
   storage::Granularity source = storage::Granularity::Hourly;  ///< the tier read
   int64_t step_ms = 0;  ///< market_chart: point spacing; ohlc: candle width
   std::optional<int> precision;
-  std::string upstream;   ///< the same request to CoinGecko (path and query after /api/v3)
-  std::string cache_key;  ///< empty: not cached
+  std::string upstream;           ///< the same request to CoinGecko (path and query after /api/v3)
+  std::string cache_key;          ///< empty: not cached
   storage::HistoryQuery history;  ///< Kind::History
 };
 
@@ -64,8 +64,8 @@ class ChartRoutes {
  public:
   struct Options {
     int workers = 2;
-    size_t queue_per_worker = 32;      ///< beyond this, queries are refused (503)
-    size_t cache_bytes = 16u << 20u;   ///< 0: no cache
+    size_t queue_per_worker = 32;     ///< beyond this, queries are refused (503)
+    size_t cache_bytes = 16u << 20u;  ///< 0: no cache
   };
   /// `history` may be null (serve without a search engine): charts are then relayed upstream
   /// when `misses` is given, and refused otherwise.

@@ -4,9 +4,8 @@
 #include <cstdio>
 #include <fstream>
 
-#include <malloc.h>
-
 #include <fmt/format.h>
+#include <malloc.h>
 
 #include "api/relay_routes.h"
 #include "app/command_support.h"

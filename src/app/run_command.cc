@@ -96,7 +96,8 @@ int runCommand(const CommonOptions& options, const StopSignal& stop) {
     misses->setBudget(&budget);  // within the schedule's rate window and credits
   api::CoinGeckoRoutes coingecko(snapshot, misses.get());
   auto charts = std::make_unique<api::ChartRoutes>(
-      store->get(), misses.get(), api::ChartRoutes::Options{.workers = config->serve.chart_workers});
+      store->get(), misses.get(),
+      api::ChartRoutes::Options{.workers = config->serve.chart_workers});
   const auto& upstream_requests = loop.upstreamStats().requests;
   api::RelayRoutes routes(api::RelayRoutes::Parts{
       .snapshot = &snapshot,

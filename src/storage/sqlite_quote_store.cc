@@ -262,13 +262,15 @@ Status SqliteQuoteStore::exec(const char* sql) {
 Status SqliteQuoteStore::prepare() {
   auto s = std::make_unique<Statements>();
   CR_TRY(s->insert_observation,
-         prepareOn(db_, "INSERT OR IGNORE INTO observations (series_id, t_ms, price, market_cap, "
-                        "volume) VALUES (?,?,?,?,?)"));
+         prepareOn(db_,
+                   "INSERT OR IGNORE INTO observations (series_id, t_ms, price, market_cap, "
+                   "volume) VALUES (?,?,?,?,?)"));
   CR_TRY(s->upsert_latest,
-         prepareOn(db_, "INSERT INTO latest (series_id, last_updated_ms, document) VALUES (?,?,?) "
-                        "ON CONFLICT (series_id) DO UPDATE SET last_updated_ms = "
-                        "excluded.last_updated_ms, document = excluded.document "
-                        "WHERE excluded.last_updated_ms >= latest.last_updated_ms"));
+         prepareOn(db_,
+                   "INSERT INTO latest (series_id, last_updated_ms, document) VALUES (?,?,?) "
+                   "ON CONFLICT (series_id) DO UPDATE SET last_updated_ms = "
+                   "excluded.last_updated_ms, document = excluded.document "
+                   "WHERE excluded.last_updated_ms >= latest.last_updated_ms"));
   CR_TRY(s->find_series,
          prepareOn(db_, "SELECT series_id FROM series WHERE coin_id = ? AND vs_currency = ?"));
   CR_TRY(s->insert_series,
@@ -280,8 +282,7 @@ Status SqliteQuoteStore::prepare() {
     CR_TRY(s->select_buckets[i], prepareOn(db_, bucketSelectSql(kBucketTables[i])));
   }
   CR_TRY(s->select_observations, prepareOn(db_, kObservationRangeSql));
-  CR_TRY(s->trim[0],
-         prepareOn(db_, "DELETE FROM observations WHERE series_id = ? AND t_ms < ?"));
+  CR_TRY(s->trim[0], prepareOn(db_, "DELETE FROM observations WHERE series_id = ? AND t_ms < ?"));
   for (size_t i = 0; i < kBucketTables.size(); ++i) {
     CR_TRY(s->trim[i + 1],
            prepareOn(db_, fmt::format("DELETE FROM {} WHERE series_id = ? AND start_ms < ?",
@@ -340,8 +341,9 @@ Result<int64_t> SqliteQuoteStore::seriesId(const std::string& id, const std::str
 
 Status SqliteQuoteStore::mergeInto(Granularity granularity, int64_t series, const Bucket& b) {
   auto& merge = statements_->merge[tierIndex(granularity)];
-  if (merge.bind(series, b.start_ms, b.first_ms, b.last_ms, b.open, b.high, b.low, b.close,
-                 b.market_cap, b.volume)
+  if (merge
+          .bind(series, b.start_ms, b.first_ms, b.last_ms, b.open, b.high, b.low, b.close,
+                b.market_cap, b.volume)
           .done() != SQLITE_DONE) {
     return stepError(db_, "rolling up");
   }
@@ -499,8 +501,9 @@ SqliteQuoteStore::Stats SqliteQuoteStore::stats() const {
 
 Status SqliteQuoteStore::migrateFromVersion1() {
   {
-    CR_TRY(auto old, prepareOn(db_, "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND "
-                                    "name = 'quotes'"));
+    CR_TRY(auto old, prepareOn(db_,
+                               "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND "
+                               "name = 'quotes'"));
     if (!old.row())
       return {};
   }
@@ -527,68 +530,68 @@ Status SqliteQuoteStore::migrateFromVersion1() {
 
   uint64_t count = 0;
   {
-  auto rows = prepareOn(db_,
-                        "SELECT coin_id, vs_currency, last_updated_ms, price, market_cap, "
-                        "volume_24h FROM quotes ORDER BY coin_id, vs_currency, last_updated_ms");
-  if (!rows)
-    return failed(rows.error());
-  // The table's key order walks one series at a time, oldest first: three open windows (one
-  // per tier) are all the state the migration holds.
-  std::string current_key;
-  int64_t series = 0;
-  std::array<std::optional<Bucket>, 3> open;
-  auto flush = [&](size_t i) -> Status {
-    if (open[i] && open[i]->start_ms < rolled[i])
-      CR_RETURN_IF_ERROR(mergeInto(kTiers[i], series, *open[i]));
-    open[i].reset();
-    return {};
-  };
-  while (rows->row()) {
-    std::string key = seriesKey(rows->text(0), rows->text(1));
-    if (key != current_key) {
-      for (size_t i = 0; i < open.size(); ++i) {
-        if (auto flushed = flush(i); !flushed)
-          return failed(flushed.error());
+    auto rows = prepareOn(db_,
+                          "SELECT coin_id, vs_currency, last_updated_ms, price, market_cap, "
+                          "volume_24h FROM quotes ORDER BY coin_id, vs_currency, last_updated_ms");
+    if (!rows)
+      return failed(rows.error());
+    // The table's key order walks one series at a time, oldest first: three open windows (one
+    // per tier) are all the state the migration holds.
+    std::string current_key;
+    int64_t series = 0;
+    std::array<std::optional<Bucket>, 3> open;
+    auto flush = [&](size_t i) -> Status {
+      if (open[i] && open[i]->start_ms < rolled[i])
+        CR_RETURN_IF_ERROR(mergeInto(kTiers[i], series, *open[i]));
+      open[i].reset();
+      return {};
+    };
+    while (rows->row()) {
+      std::string key = seriesKey(rows->text(0), rows->text(1));
+      if (key != current_key) {
+        for (size_t i = 0; i < open.size(); ++i) {
+          if (auto flushed = flush(i); !flushed)
+            return failed(flushed.error());
+        }
+        auto id = seriesId(std::string(rows->text(0)), std::string(rows->text(1)));
+        if (!id)
+          return failed(id.error());
+        series = *id;
+        current_key = std::move(key);
       }
-      auto id = seriesId(std::string(rows->text(0)), std::string(rows->text(1)));
-      if (!id)
-        return failed(id.error());
-      series = *id;
-      current_key = std::move(key);
-    }
-    const HistoryPoint point{rows->integer(2), rows->number(3), rows->number(4), rows->number(5)};
-    if (statements_->insert_observation
-            .bind(series, point.t_ms, point.price, point.market_cap, point.volume_24h)
-            .done() != SQLITE_DONE) {
-      return failed(stepError(db_, "copying an observation"));
-    }
-    for (size_t i = 0; i < kTiers.size(); ++i) {
-      Bucket b = Bucket::of(point);
-      b.start_ms = windowStart(point.t_ms, widthOf(kTiers[i]));
-      if (open[i] && open[i]->start_ms != b.start_ms) {
-        if (auto flushed = flush(i); !flushed)
-          return failed(flushed.error());
+      const HistoryPoint point{rows->integer(2), rows->number(3), rows->number(4), rows->number(5)};
+      if (statements_->insert_observation
+              .bind(series, point.t_ms, point.price, point.market_cap, point.volume_24h)
+              .done() != SQLITE_DONE) {
+        return failed(stepError(db_, "copying an observation"));
       }
-      if (open[i])
-        open[i]->merge(b);
-      else
-        open[i] = b;
+      for (size_t i = 0; i < kTiers.size(); ++i) {
+        Bucket b = Bucket::of(point);
+        b.start_ms = windowStart(point.t_ms, widthOf(kTiers[i]));
+        if (open[i] && open[i]->start_ms != b.start_ms) {
+          if (auto flushed = flush(i); !flushed)
+            return failed(flushed.error());
+        }
+        if (open[i])
+          open[i]->merge(b);
+        else
+          open[i] = b;
+      }
+      if (++count % 1'000'000 == 0)
+        log->info("migrated {} observations", count);
     }
-    if (++count % 1'000'000 == 0)
-      log->info("migrated {} observations", count);
-  }
-  for (size_t i = 0; i < open.size(); ++i) {
-    if (auto flushed = flush(i); !flushed)
-      return failed(flushed.error());
-  }
+    for (size_t i = 0; i < open.size(); ++i) {
+      if (auto flushed = flush(i); !flushed)
+        return failed(flushed.error());
+    }
   }
   // The newest document of every series becomes its latest quote.
-  if (auto copied = exec(
-          "INSERT OR REPLACE INTO latest (series_id, last_updated_ms, document) "
-          "SELECT s.series_id, q.last_updated_ms, q.document FROM series s JOIN quotes q "
-          "ON q.coin_id = s.coin_id AND q.vs_currency = s.vs_currency AND q.last_updated_ms = "
-          "(SELECT max(last_updated_ms) FROM quotes m WHERE m.coin_id = s.coin_id AND "
-          "m.vs_currency = s.vs_currency)");
+  if (auto copied =
+          exec("INSERT OR REPLACE INTO latest (series_id, last_updated_ms, document) "
+               "SELECT s.series_id, q.last_updated_ms, q.document FROM series s JOIN quotes q "
+               "ON q.coin_id = s.coin_id AND q.vs_currency = s.vs_currency AND q.last_updated_ms = "
+               "(SELECT max(last_updated_ms) FROM quotes m WHERE m.coin_id = s.coin_id AND "
+               "m.vs_currency = s.vs_currency)");
       !copied) {
     return failed(copied.error());
   }
@@ -607,8 +610,8 @@ Status SqliteQuoteStore::migrateFromVersion1() {
   stats_.migrated_rows = count;
   ++generation_;
   log->info("migrated {} observations of {} series in {} ms", count, series_list_.size(),
-            std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::steady_clock::now() - started)
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                  started)
                 .count());
   return {};
 }
@@ -734,10 +737,10 @@ Result<ChartData> SqliteQuoteStore::chart(const ChartQuery& query) {
   }
   // The oldest data at this granularity or finer (coarser tiers can reach further back).
   for (int level = 0; level <= static_cast<int>(query.granularity); ++level) {
-    const std::string sql =
-        level == 0 ? "SELECT min(t_ms) FROM observations WHERE series_id = ?"
-                   : fmt::format("SELECT min(start_ms) FROM {} WHERE series_id = ?",
-                                 kBucketTables[static_cast<size_t>(level - 1)]);
+    const std::string sql = level == 0
+                                ? "SELECT min(t_ms) FROM observations WHERE series_id = ?"
+                                : fmt::format("SELECT min(start_ms) FROM {} WHERE series_id = ?",
+                                              kBucketTables[static_cast<size_t>(level - 1)]);
     CR_TRY(auto oldest, prepareOn(db, sql));
     oldest.bind(series);
     if (oldest.row() && sqlite3_column_type(oldest.get(), 0) != SQLITE_NULL) {

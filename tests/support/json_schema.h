@@ -29,9 +29,9 @@ inline SchemaVerdict validateAgainstSchema(const std::string& source_dir,
     lines += document + "\n";
   const std::string input = dir.write("documents.jsonl", lines);
   const char* python = std::getenv("JSONSCHEMA_PYTHON");
-  const std::string command = std::string(python ? python : "/usr/bin/python3") + " " +
-                              source_dir + "/tests/contract/validate_json.py " + schema_path +
-                              " " + input + " 2>&1";
+  const std::string command = std::string(python ? python : "/usr/bin/python3") + " " + source_dir +
+                              "/tests/contract/validate_json.py " + schema_path + " " + input +
+                              " 2>&1";
   SchemaVerdict verdict;
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr)

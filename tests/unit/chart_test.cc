@@ -193,7 +193,8 @@ class ChartTest : public ::testing::Test {
   /// Every answer checked is validated against its schema, in one run of the validator each.
   void TearDown() override {
     for (const auto& [schema, bodies] : answers_) {
-      auto verdict = testing::validateAgainstSchema(COINRELAY_SOURCE_DIR, kSchemas + schema, bodies);
+      auto verdict =
+          testing::validateAgainstSchema(COINRELAY_SOURCE_DIR, kSchemas + schema, bodies);
       EXPECT_EQ(verdict.exit_code, 0) << schema << ": " << verdict.output;
       const std::string all = std::to_string(bodies.size());
       EXPECT_NE(verdict.output.find(all + " of " + all + " documents valid"), std::string::npos)
@@ -240,29 +241,29 @@ TEST_F(NativeChartTest, MarketChartHasCoinGeckoGranularityForEveryRangeClass) {
   // An explicit interval wins.
   checkMarketChart(
       "CoinsMarketChart.json",
-      ask("/market_chart", {{"vs_currency", "usd"}, {"days", "30"}, {"interval", "daily"}}),
-      kDayMs, kNow - 30 * kDayMs, kNow);
+      ask("/market_chart", {{"vs_currency", "usd"}, {"days", "30"}, {"interval", "daily"}}), kDayMs,
+      kNow - 30 * kDayMs, kNow);
   checkMarketChart(
       "CoinsMarketChart.json",
-      ask("/market_chart", {{"vs_currency", "usd"}, {"days", "2"}, {"interval", "5m"}}),
-      kMinutes5, kNow - 2 * kDayMs, kNow);
+      ask("/market_chart", {{"vs_currency", "usd"}, {"days", "2"}, {"interval", "5m"}}), kMinutes5,
+      kNow - 2 * kDayMs, kNow);
 }
 
 TEST_F(NativeChartTest, MarketChartRangeFollowsTheRangeAndItsDistanceFromNow) {
   const auto seconds = [](int64_t ms) { return std::to_string(ms / 1000); };
   // Within the last day: 5-minutely.
-  checkMarketChart("CoinsMarketChartRange.json",
-                   ask("/market_chart/range", {{"vs_currency", "usd"},
-                                               {"from", seconds(kNow - 20 * kHourMs)},
-                                               {"to", seconds(kNow)}}),
-                   kMinutes5, kNow - 20 * kHourMs, kNow);
+  checkMarketChart(
+      "CoinsMarketChartRange.json",
+      ask("/market_chart/range",
+          {{"vs_currency", "usd"}, {"from", seconds(kNow - 20 * kHourMs)}, {"to", seconds(kNow)}}),
+      kMinutes5, kNow - 20 * kHourMs, kNow);
   // A day long ago, and up to 90 days: hourly.
   const int64_t from = kNow - 40 * kDayMs;
-  checkMarketChart("CoinsMarketChartRange.json",
-                   ask("/market_chart/range", {{"vs_currency", "usd"},
-                                               {"from", seconds(from)},
-                                               {"to", seconds(from + kDayMs)}}),
-                   kHourMs, from, from + kDayMs);
+  checkMarketChart(
+      "CoinsMarketChartRange.json",
+      ask("/market_chart/range",
+          {{"vs_currency", "usd"}, {"from", seconds(from)}, {"to", seconds(from + kDayMs)}}),
+      kHourMs, from, from + kDayMs);
   checkMarketChart("CoinsMarketChartRange.json",
                    ask("/market_chart/range", {{"vs_currency", "usd"},
                                                {"from", seconds(kNow - 80 * kDayMs)},
@@ -279,10 +280,10 @@ TEST_F(NativeChartTest, OhlcCandlesAreCoinGeckosWidthsForEveryRangeClass) {
   // 1-2 days: 30 minutes; 3-30 days: 4 hours; 31 days and beyond: 4 days.
   checkOhlc(ask("/ohlc", {{"vs_currency", "usd"}, {"days", "1"}}), 30 * kMinuteMs, kNow - kDayMs,
             kNow);
-  checkOhlc(ask("/ohlc", {{"vs_currency", "usd"}, {"days", "7"}}), 4 * kHourMs,
-            kNow - 7 * kDayMs, kNow);
-  checkOhlc(ask("/ohlc", {{"vs_currency", "usd"}, {"days", "30"}}), 4 * kHourMs,
-            kNow - 30 * kDayMs, kNow);
+  checkOhlc(ask("/ohlc", {{"vs_currency", "usd"}, {"days", "7"}}), 4 * kHourMs, kNow - 7 * kDayMs,
+            kNow);
+  checkOhlc(ask("/ohlc", {{"vs_currency", "usd"}, {"days", "30"}}), 4 * kHourMs, kNow - 30 * kDayMs,
+            kNow);
   checkOhlc(ask("/ohlc", {{"vs_currency", "usd"}, {"days", "365"}}), 4 * kDayMs,
             kNow - 365 * kDayMs, kNow);
   checkOhlc(ask("/ohlc", {{"vs_currency", "usd"}, {"days", "90"}, {"interval", "daily"}}), kDayMs,
@@ -316,7 +317,8 @@ TEST_F(NativeChartTest, PrecisionRoundsPricesAndBadRequestsGetCoinGeckosErrors) 
             R"({"error":"invalid interval"})");
   EXPECT_EQ(ask("/market_chart", {{"vs_currency", "usd"}, {"days", "1"}, {"precision", "19"}}, 400),
             R"({"error":"invalid precision"})");
-  EXPECT_EQ(ask("/ohlc", {{"vs_currency", "usd"}, {"days", "3"}}, 400), R"({"error":"invalid days"})");
+  EXPECT_EQ(ask("/ohlc", {{"vs_currency", "usd"}, {"days", "3"}}, 400),
+            R"({"error":"invalid days"})");
   EXPECT_EQ(ask("/ohlc/range", {{"vs_currency", "usd"}, {"from", "1"}, {"to", "2"}}, 400),
             R"({"error":"Missing parameter interval"})");
   EXPECT_EQ(ask("/market_chart/range", {{"vs_currency", "usd"}, {"from", "5"}, {"to", "2"}}, 400),
@@ -328,8 +330,8 @@ TEST_F(NativeChartTest, PrecisionRoundsPricesAndBadRequestsGetCoinGeckosErrors) 
 }
 
 TEST_F(NativeChartTest, AnswersAreComputedOnceWhileTheHistoryIsUnchanged) {
-  const auto query = get("/api/v3/coins/bitcoin/market_chart", {{"vs_currency", "usd"},
-                                                                {"days", "90"}});
+  const auto query =
+      get("/api/v3/coins/bitcoin/market_chart", {{"vs_currency", "usd"}, {"days", "90"}});
   auto first = settled(native_->handle(query));
   auto second = native_->handle(query);
   EXPECT_FALSE(second.deferred) << "served from the cache on the HTTP thread";
@@ -355,15 +357,16 @@ TEST_F(NativeChartTest, AnswersAreComputedOnceWhileTheHistoryIsUnchanged) {
 // the miss fetcher (its budget and cache), while ranges coinrelay holds cost no upstream call.
 TEST_F(ChartTest, RangesBeforeTheHistoryAreRelayedWholeAndTheRestIsNative) {
   testing::FakeHttpServer upstream;
-  upstream.answer("GET /api/v3/coins/bitcoin/market_chart",
-                  {200, "application/json", R"({"prices":[[1,2]],"market_caps":[],"total_volumes":[]})"});
+  upstream.answer(
+      "GET /api/v3/coins/bitcoin/market_chart",
+      {200, "application/json", R"({"prices":[[1,2]],"market_caps":[],"total_volumes":[]})"});
   config::UpstreamConfig config;
   config.base_url = upstream.url() + "/api/v3";
   MissFetcher misses(config, std::chrono::seconds(60), clock_);
   ChartRoutes routes(store_.get(), &misses, {}, clock_);
   auto relay = [&](std::map<std::string, std::string> query) {
-    return bodyOf(settled(
-        routes.handle(get("/api/v3/coins/bitcoin/market_chart", std::move(query)))));
+    return bodyOf(
+        settled(routes.handle(get("/api/v3/coins/bitcoin/market_chart", std::move(query)))));
   };
   const std::string upstream_body = R"({"prices":[[1,2]],"market_caps":[],"total_volumes":[]})";
   EXPECT_NE(relay({{"vs_currency", "usd"}, {"days", "365"}}), upstream_body);

@@ -1,13 +1,14 @@
 // The tiered SQLite history: rollups as windows close, late observations, retention, reads that
 // finish the windows still open from finer data, and the migration of a schema 1 database.
 
+#include "storage/history.h"
+
 #include <cmath>
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
 #include "model/quote_codec.h"
-#include "storage/history.h"
 #include "storage/sqlite_quote_store.h"
 #include "support/temp_dir.h"
 
@@ -293,8 +294,8 @@ TEST(SqliteMigrationTest, AVersion1DatabaseIsUpgradedAndEveryObservationIsFound)
   for (const auto& q : old) {
     const bool recent = q.last_updated_ms >= now - 6 * kHourMs;
     const Granularity g = recent ? Granularity::Raw : Granularity::Hourly;
-    auto data = (*store)->chart(
-        ChartQuery{q.id, q.vs_currency, q.last_updated_ms, q.last_updated_ms, g});
+    auto data =
+        (*store)->chart(ChartQuery{q.id, q.vs_currency, q.last_updated_ms, q.last_updated_ms, g});
     ASSERT_TRUE(data) << data.error().message;
     ASSERT_EQ(data->buckets.size(), 1u) << q.id << " " << q.vs_currency << " " << q.last_updated_ms;
     const Bucket& b = data->buckets[0];

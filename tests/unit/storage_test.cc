@@ -89,13 +89,12 @@ TEST(SnapshotTest, KeepsTheNewestQuotePerCoinAndRendersByRank) {
 // last_updated, values read from doc values.
 TEST(ElasticsearchHistoryTest, AShortRangeReadsEveryObservationOfOneCoin) {
   testing::FakeHttpServer engine;
-  engine.answer(
-      "POST /crypto-prices/_search",
-      {200, "application/json",
-       R"({"hits":{"hits":[)"
-       R"({"sort":[1718184662118],"fields":{"price":[3500.5],"market_cap":[4.2e11]}},)"
-       R"({"fields":{"price":[1]}},)"
-       R"({"sort":[1718184722118],"fields":{"price":[3501]}}]}})"});
+  engine.answer("POST /crypto-prices/_search",
+                {200, "application/json",
+                 R"({"hits":{"hits":[)"
+                 R"({"sort":[1718184662118],"fields":{"price":[3500.5],"market_cap":[4.2e11]}},)"
+                 R"({"fields":{"price":[1]}},)"
+                 R"({"sort":[1718184722118],"fields":{"price":[3501]}}]}})"});
   config::ElasticsearchConfig config;
   config.url = engine.url();
   config.index = "crypto-prices";
