@@ -177,6 +177,25 @@ TEST_F(ServeChartsTest, ServeAnswersMarketChartAndOhlcFromTheIndex) {
   const std::string topic = "crypto-data-charts-" + uniqueSuffix();
   TestProducer producer(kBrokers);
   ASSERT_EQ(producer.createTopic(kBrokers, topic), "");
+  // A quote of another coin on every partition: serve looks up its start offsets once, and a
+  // partition whose leader is not elected yet would stop it.
+  model::Quote other;
+  other.id = "bitcoin";
+  other.symbol = "btc";
+  other.name = "Bitcoin";
+  other.vs_currency = "usd";
+  other.last_updated_ms = now;
+  other.fetched_ms = now;
+  other.price = 60'000;
+  const std::string payload = model::encodeQuote(other);
+  for (int32_t partition = 0; partition < 3; ++partition) {
+    ASSERT_EQ(producer.handle().produce(topic, partition, RdKafka::Producer::RK_MSG_COPY,
+                                        const_cast<char*>(payload.data()), payload.size(),
+                                        other.id.data(), other.id.size(), 0, nullptr),
+              RdKafka::ERR_NO_ERROR);
+  }
+  producer.flush();
+  ASSERT_EQ(producer.failed(), 0);
   const int port = freePort();
   const std::string base = "http://127.0.0.1:" + std::to_string(port);
   Process serve(
