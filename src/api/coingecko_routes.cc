@@ -240,7 +240,7 @@ std::optional<net::Reply> CoinGeckoRoutes::handle(const net::Request& request,
       return errorReply(ApiErrorKind::NotFound, "coin not found");
   }
   if (path.answering == Answering::History && history_) {
-    if (auto reply = history_(call, request))
+    if (auto reply = history_(call, request, client))
       return reply;
   }
   return relay(call, client,

@@ -49,8 +49,9 @@ class CoinGeckoRoutes {
 
   /// Answers a history path (market_chart, market_chart/range, ohlc, ohlc/range) from
   /// coinrelay's own history; nullopt: it cannot, and the call is relayed.
-  using HistoryHandler =
-      std::function<std::optional<net::Reply>(const ApiCall& call, const net::Request& request)>;
+  /// `client` names who asks, for the fair share of what is relayed.
+  using HistoryHandler = std::function<std::optional<net::Reply>(
+      const ApiCall& call, const net::Request& request, const std::string& client)>;
   void setHistoryHandler(HistoryHandler handler) { history_ = std::move(handler); }
 
   /// The name of the header that lists what a refused miss left out of an answer.

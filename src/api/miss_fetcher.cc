@@ -120,6 +120,14 @@ net::Reply MissFetcher::ask(std::string_view target, const std::string& client) 
   return parsed ? ask(*parsed.call, client) : refusalOf(parsed);
 }
 
+void MissFetcher::askAsync(std::string_view target, const std::string& client,
+                           std::function<void(net::Reply)> done) {
+  ParsedCall parsed = parseTarget(target);
+  if (!parsed)
+    return done(refusalOf(parsed));
+  askAsync(*parsed.call, client, std::move(done));
+}
+
 net::Reply MissFetcher::deferred(std::string_view target, std::string client) {
   ParsedCall parsed = parseTarget(target);
   return parsed ? deferred(*parsed.call, std::move(client)) : refusalOf(parsed);

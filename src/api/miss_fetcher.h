@@ -85,6 +85,8 @@ class MissFetcher {
   /// The same for an upstream target ("/simple/price?ids=x&vs_currencies=usd"), parsed against
   /// the path table first (a target it refuses is answered with the refusal).
   net::Reply ask(std::string_view target, const std::string& client = {});
+  void askAsync(std::string_view target, const std::string& client,
+                std::function<void(net::Reply)> done);
   /// A reply the server completes later with askAsync (Reply::deferred).
   net::Reply deferred(ApiCall call, std::string client);
   net::Reply deferred(std::string_view target, std::string client = {});

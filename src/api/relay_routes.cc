@@ -1,6 +1,5 @@
 #include "api/relay_routes.h"
 
-#include <charconv>
 #include <unordered_map>
 
 #include "api/api_error.h"
@@ -17,18 +16,6 @@ namespace {
 
 int64_t nowMs() {
   return toUnixMillis(std::chrono::system_clock::now());
-}
-
-/// A time parameter: epoch seconds (CoinGecko's convention), epoch ms, or ISO-8601.
-std::optional<int64_t> parseTime(const std::string& text) {
-  if (text.empty())
-    return std::nullopt;
-  int64_t number = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
-  if (ec == std::errc() && ptr == text.data() + text.size()) {
-    return number < 100'000'000'000LL ? number * 1000 : number;
-  }
-  return parseIso8601Millis(text);
 }
 
 }  // namespace
@@ -156,6 +143,15 @@ net::Reply RelayRoutes::route(const net::Request& request, std::string& route_na
                       "method not allowed: coinrelay answers GET and HEAD");
   }
   const std::string& path = request.path;
+  // CoinGecko's chart paths come through /api/v3 below (the path table, the plan, the coin
+  // universe), which hands them to the charts; /v1/history is coinrelay's own.
+  if (path == "/v1/history") {
+    route_name = path;
+    if (parts_.charts != nullptr)
+      return parts_.charts->handle(request, client);
+    return errorReply(ApiErrorKind::Unavailable,
+                      "history is not available: configure elasticsearch.url for serve");
+  }
   if (path.starts_with("/api/v3/")) {
     // One label per path template of the API (a bounded set), never the raw path.
     std::string_view templ;
@@ -195,14 +191,12 @@ net::Reply RelayRoutes::route(const net::Request& request, std::string& route_na
   if (path == "/v1/quotes") {
     auto version = parts_.snapshot->current();
     net::Reply reply{200, "application/json", {}};
-    reply.shared_body = std::shared_ptr<const std::string>(version, &version->quotes_json);
+    reply.shared_body = std::shared_ptr<const std::string>(version, &version->quotesJson());
     reply.headers.emplace_back("ETag", "\"v" + std::to_string(version->version) + "\"");
     return reply;
   }
   if (path == "/v1/stream")
     return stream(request);
-  if (path == "/v1/history")
-    return history(request);
   if (path == "/v1/status")
     return status();
   if (auto schema = schemaRoute(path)) {
@@ -229,53 +223,13 @@ net::Reply RelayRoutes::stream(const net::Request& request) {
   net::Reply reply;
   reply.stream = [hub = parts_.stream, ids = std::move(ids),
                   version](std::shared_ptr<net::EventSink> sink) mutable {
-    std::vector<model::Quote> initial;
+    std::vector<const model::Quote*> initial;
+    initial.reserve(version->quotes.size());
     for (const auto& [key, quote] : version->quotes)
-      initial.push_back(quote);
+      initial.push_back(quote.get());
     hub->subscribe(std::move(sink), std::move(ids), initial);
   };
   return reply;
-}
-
-net::Reply RelayRoutes::history(const net::Request& request) {
-  storage::HistoryQuery query;
-  query.id = toLower(request.param("id"));
-  query.vs_currency = toLower(request.param("vs_currency", "usd"));
-  if (query.id.empty())
-    return errorReply(ApiErrorKind::BadRequest, "id: missing; e.g. /v1/history?id=bitcoin");
-  const std::string from = request.param("from");
-  const std::string to = request.param("to");
-  auto from_ms =
-      from.empty() ? std::optional<int64_t>(nowMs() - 24 * 3600 * 1000) : parseTime(from);
-  auto to_ms = to.empty() ? std::optional<int64_t>(nowMs()) : parseTime(to);
-  if (!from_ms)
-    return errorReply(ApiErrorKind::BadRequest,
-                      "from: '" + from + "' is not epoch seconds or ISO-8601");
-  if (!to_ms)
-    return errorReply(ApiErrorKind::BadRequest,
-                      "to: '" + to + "' is not epoch seconds or ISO-8601");
-  if (*from_ms > *to_ms)
-    return errorReply(ApiErrorKind::BadRequest, "from is after to");
-  query.from_ms = *from_ms;
-  query.to_ms = *to_ms;
-  const std::string points = request.param("points");
-  if (!points.empty()) {
-    int value = 0;
-    auto [ptr, ec] = std::from_chars(points.data(), points.data() + points.size(), value);
-    if (ec != std::errc() || ptr != points.data() + points.size() || value < 1 || value > 10'000) {
-      return errorReply(ApiErrorKind::BadRequest,
-                        "points: '" + points + "' is not a number between 1 and 10000");
-    }
-    query.max_points = static_cast<size_t>(value);
-  }
-  if (parts_.history == nullptr) {
-    return errorReply(ApiErrorKind::Unavailable,
-                      "history is not available: configure elasticsearch.url for serve");
-  }
-  auto result = parts_.history->points(query);
-  if (!result)
-    return errorReply(ApiErrorKind::Unavailable, "history unavailable: " + result.error().message);
-  return net::Reply{200, "application/json", storage::renderHistory(query, *result)};
 }
 
 net::Reply RelayRoutes::status() {

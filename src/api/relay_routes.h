@@ -6,6 +6,7 @@
 #include <mutex>
 #include <string>
 
+#include "api/chart_routes.h"
 #include "api/coingecko_routes.h"
 #include "api/stream_hub.h"
 #include "api/teams.h"
@@ -13,7 +14,6 @@
 #include "net/http_server.h"
 #include "pipeline/fetch_loop.h"
 #include "pipeline/snapshot.h"
-#include "storage/history.h"
 
 namespace coinrelay::api {
 
@@ -34,15 +34,15 @@ class HealthState {
 
 /// The HTTP API shared by `run` and `serve`: CoinGecko's /api/v3, /v1/quotes, /v1/stream,
 /// /v1/history, /v1/status, /healthz, /readyz, /metrics and the dashboard at / (static_assets.h),
-/// with team admission and per-route metrics. The role supplies the parts that differ (history
-/// source, health and status).
+/// with team admission and per-route metrics. The role supplies the parts that differ (charts
+/// and history, health and status).
 class RelayRoutes {
  public:
   struct Parts {
     const pipeline::Snapshot* snapshot = nullptr;
     CoinGeckoRoutes* coingecko = nullptr;
     StreamHub* stream = nullptr;
-    storage::HistorySource* history = nullptr;  ///< null: /v1/history answers 503
+    ChartRoutes* charts = nullptr;  ///< market_chart, ohlc, /v1/history; null: /v1/history 503
     Teams* teams = nullptr;
     std::function<std::string()> health_json;        ///< the /healthz body
     std::function<bool()> healthy;                   ///< /healthz status 200 or 503
@@ -54,7 +54,6 @@ class RelayRoutes {
 
  private:
   net::Reply route(const net::Request& request, std::string& route_name, const std::string& client);
-  net::Reply history(const net::Request& request);
   net::Reply stream(const net::Request& request);
   net::Reply status();
 

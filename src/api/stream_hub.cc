@@ -19,11 +19,11 @@ std::string StreamHub::encodeEvent(const model::Quote& quote) {
 }
 
 void StreamHub::subscribe(std::shared_ptr<net::EventSink> sink, std::set<std::string> ids,
-                          std::span<const model::Quote> initial) {
-  for (const auto& quote : initial) {
-    if (!ids.empty() && !ids.contains(quote.id))
+                          std::span<const model::Quote* const> initial) {
+  for (const model::Quote* quote : initial) {
+    if (!ids.empty() && !ids.contains(quote->id))
       continue;
-    if (!sink->push(std::make_shared<const std::string>(encodeEvent(quote))))
+    if (!sink->push(std::make_shared<const std::string>(encodeEvent(*quote))))
       return;
   }
   std::lock_guard lock(mutex_);
@@ -32,23 +32,26 @@ void StreamHub::subscribe(std::shared_ptr<net::EventSink> sink, std::set<std::st
 }
 
 void StreamHub::publish(std::span<const model::Quote> quotes) {
-  std::vector<std::shared_ptr<const std::string>> events;
-  events.reserve(quotes.size());
-  for (const auto& quote : quotes) {
-    events.push_back(std::make_shared<const std::string>(encodeEvent(quote)));
-  }
   std::lock_guard lock(mutex_);
-  std::erase_if(subscribers_, [&](Subscriber& subscriber) {
-    for (size_t i = 0; i < quotes.size(); ++i) {
-      if (!subscriber.ids.empty() && !subscriber.ids.contains(quotes[i].id))
+  if (subscribers_.empty())
+    return;
+  std::vector<bool> gone(subscribers_.size(), false);
+  for (const auto& quote : quotes) {
+    std::shared_ptr<const std::string> event;  // encoded for the first client that wants it
+    for (size_t i = 0; i < subscribers_.size(); ++i) {
+      const Subscriber& subscriber = subscribers_[i];
+      if (gone[i] || (!subscriber.ids.empty() && !subscriber.ids.contains(quote.id)))
         continue;
-      if (!subscriber.sink->push(events[i])) {
+      if (!event)
+        event = std::make_shared<const std::string>(encodeEvent(quote));
+      if (!subscriber.sink->push(event)) {
         dropped_.inc();
-        return true;
+        gone[i] = true;
       }
     }
-    return false;
-  });
+  }
+  size_t index = 0;
+  std::erase_if(subscribers_, [&](const Subscriber&) { return gone[index++]; });
   clients_gauge_.set(static_cast<double>(subscribers_.size()));
 }
 

@@ -14,8 +14,10 @@
 namespace coinrelay::api {
 
 /// Fans every new quote out to the connected /v1/stream clients as server-sent events
-/// (`event: quote`, `data: <the v1 quote document>`). Each event is encoded once and shared by
-/// every client; a client that cannot keep up is disconnected by its connection, never waited for.
+/// (`event: quote`, `data: <the v1 quote document>`). Each event is encoded once, only when a
+/// client wants it, and shared by every client; a client that cannot keep up is disconnected by
+/// its connection, never waited for. Events are encoded and handed out one at a time, so a batch
+/// of the whole universe costs one event's memory here, not the batch's.
 /// Threading: publish() from the snapshot's writer; subscribe() from server threads.
 class StreamHub {
  public:
@@ -23,7 +25,7 @@ class StreamHub {
 
   /// Adds a client; `ids` empty means every coin. `initial` quotes are sent first.
   void subscribe(std::shared_ptr<net::EventSink> sink, std::set<std::string> ids,
-                 std::span<const model::Quote> initial);
+                 std::span<const model::Quote* const> initial);
   void publish(std::span<const model::Quote> quotes);
   size_t clients() const;
 

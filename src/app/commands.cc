@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include <fmt/format.h>
+#include <malloc.h>
 
 #include "api/relay_routes.h"
 #include "app/command_support.h"
@@ -147,6 +148,11 @@ int configCommand(const CommonOptions& options, const ConfigOptions& config_opti
   }
   std::fputs(config::render(loaded->first).c_str(), stdout);
   return 0;
+}
+
+void boundHeapRetention() {
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  mallopt(M_ARENA_MAX, 2);
 }
 
 }  // namespace coinrelay::app

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "api/chart_routes.h"
 #include "api/coingecko_routes.h"
 #include "api/miss_fetcher.h"
 #include "api/relay_routes.h"
@@ -31,8 +32,10 @@ int runCommand(const CommonOptions& options, const StopSignal& stop) {
   if (!config) {
     return kExitUsage;
   }
+  boundHeapRetention();
   auto log = telemetry::logger("run");
-  auto store = storage::SqliteQuoteStore::open(config->storage.sqlite_path);
+  auto store = storage::SqliteQuoteStore::open(config->storage.sqlite_path,
+                                               storage::Retention::of(config->storage));
   if (!store) {
     return fail("run", store.error());
   }
@@ -101,12 +104,21 @@ int runCommand(const CommonOptions& options, const StopSignal& stop) {
   }
   api::CoinGeckoRoutes coingecko(snapshot, misses.get(), universe.get(),
                                  api::routeOptionsFor(*config));
+  // market_chart, ohlc and /v1/history from the history, on a worker pool of their own.
+  auto charts = std::make_unique<api::ChartRoutes>(
+      store->get(), misses.get(),
+      api::ChartRoutes::Options{.workers = config->serve.chart_workers});
+  coingecko.setHistoryHandler(
+      [charts = charts.get()](const api::ApiCall&, const net::Request& request,
+                              const std::string& client) -> std::optional<net::Reply> {
+        return charts->handle(request, client);
+      });
   const auto& upstream_requests = loop.upstreamStats().requests;
   api::RelayRoutes routes(api::RelayRoutes::Parts{
       .snapshot = &snapshot,
       .coingecko = &coingecko,
       .stream = &hub,
-      .history = store->get(),
+      .charts = charts.get(),
       .teams = teams->get(),
       .health_json =
           [&] {
@@ -170,8 +182,9 @@ int runCommand(const CommonOptions& options, const StopSignal& stop) {
     }
   }
   (*server)->stop();
-  // Misses still waiting hold their connections: end them while the server's I/O context,
-  // stopped but not yet destroyed, still exists.
+  // Misses and charts still waiting hold their connections: end them while the server's I/O
+  // context, stopped but not yet destroyed, still exists.
+  charts.reset();
   misses.reset();
   return 0;
 }

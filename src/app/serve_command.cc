@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "api/chart_routes.h"
 #include "api/coingecko_routes.h"
 #include "api/miss_fetcher.h"
 #include "api/relay_routes.h"
@@ -29,6 +30,7 @@ int serveCommand(const CommonOptions& options, const StopSignal& stop) {
   if (!config) {
     return kExitUsage;
   }
+  boundHeapRetention();
   if (config->serve.on_miss == "fetch" && config->serve.miss_via.empty() &&
       config->upstream.plan != "public" && config->upstream.api_key.empty()) {
     return requireSetting(
@@ -81,6 +83,15 @@ int serveCommand(const CommonOptions& options, const StopSignal& stop) {
   }
   api::CoinGeckoRoutes coingecko(snapshot, misses.get(), universe.get(),
                                  api::routeOptionsFor(*config));
+  // market_chart, ohlc and /v1/history from the history, on a worker pool of their own.
+  auto charts = std::make_unique<api::ChartRoutes>(
+      history.get(), misses.get(),
+      api::ChartRoutes::Options{.workers = config->serve.chart_workers});
+  coingecko.setHistoryHandler(
+      [charts = charts.get()](const api::ApiCall&, const net::Request& request,
+                              const std::string& client) -> std::optional<net::Reply> {
+        return charts->handle(request, client);
+      });
   pipeline::KafkaFeed& source = **feed;
   auto healthJson = [&] {
     std::string body;
@@ -98,7 +109,7 @@ int serveCommand(const CommonOptions& options, const StopSignal& stop) {
       .snapshot = &snapshot,
       .coingecko = &coingecko,
       .stream = &hub,
-      .history = history.get(),
+      .charts = charts.get(),
       .teams = teams->get(),
       .health_json = healthJson,
       .healthy = [] { return true; },
@@ -130,8 +141,9 @@ int serveCommand(const CommonOptions& options, const StopSignal& stop) {
             history ? "; history from " + config->elasticsearch.url : "");
   auto status = source.run();
   (*server)->stop();
-  // Misses still waiting hold their connections: end them while the server's I/O context,
-  // stopped but not yet destroyed, still exists.
+  // Misses and charts still waiting hold their connections: end them while the server's I/O
+  // context, stopped but not yet destroyed, still exists.
+  charts.reset();
   misses.reset();
   if (!status) {
     return fail("serve", status.error());

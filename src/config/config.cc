@@ -335,12 +335,33 @@ const std::vector<OptionSpec> kOptions = {
     {CR_KEY(serve, teams_file, "",
             "TOML file of team keys and quotas ([teams.<name>] key, requests_per_minute); re-read "
             "when it changes. Empty: no keys needed.")},
+    {CR_KEY(serve, chart_workers, "2",
+            "Threads answering market_chart, ohlc and /v1/history from the history, apart from the "
+            "HTTP threads (a slow chart never holds up a cached answer); queries beyond 32 per "
+            "thread waiting are refused with 503."),
+     .min = 1, .max = 64},
     {CR_KEY(serve, bootstrap_lookback_s, "900",
             "A new `serve` replica rebuilds its snapshot from the quotes published in this many "
             "seconds."),
      .min = 10, .max = 7 * 86'400},
     {CR_KEY(storage, sqlite_path, "coinrelay.db",
             "SQLite history of the embedded default (`coinrelay run`).")},
+    {CR_KEY(storage, raw_retention_hours, "48",
+            "Every observation (price, market cap, volume at each last_updated) is kept this long "
+            "in the SQLite history; older ones live on in the 5-minute, hourly and daily tiers."),
+     .min = 1, .max = 24 * 3660},
+    {CR_KEY(storage, five_minute_retention_days, "10",
+            "5-minute windows (open/high/low/close, market cap, volume) are kept this long: "
+            "market_chart of 1 day and ohlc of 1-2 days read them."),
+     .min = 2, .max = 3660},
+    {CR_KEY(storage, hourly_retention_days, "100",
+            "Hourly windows are kept this long: market_chart of 2-90 days and ohlc of 3-30 days "
+            "read them."),
+     .min = 2, .max = 3660},
+    {CR_KEY(storage, daily_retention_days, "366",
+            "Daily windows (00:00 UTC) are kept this long: market_chart beyond 90 days and ohlc "
+            "beyond 30 days read them."),
+     .min = 2, .max = 36600},
     {CR_KEY(log, level, "info", "Log level."), .allowed = "trace,debug,info,warn,error"},
     {CR_KEY(log, format, "text", "Log format: text for people, json for machines."),
      .allowed = "text,json"},

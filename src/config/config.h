@@ -104,10 +104,15 @@ struct ServeConfig {
   std::string miss_via_secret;        ///< secret: shared by serve replicas and the fetch role
   std::string teams_file;             ///< empty: no team keys, everyone admitted
   int bootstrap_lookback_s = 900;
+  int chart_workers = 2;  ///< threads answering chart and history queries
 };
 
 struct StorageConfig {
   std::string sqlite_path;
+  int raw_retention_hours = 48;
+  int five_minute_retention_days = 10;
+  int hourly_retention_days = 100;
+  int daily_retention_days = 366;
 };
 
 /// Where `coinrelay setup kibana` provisions the data view and the dashboard.

@@ -18,47 +18,58 @@ bool byRank(const model::Quote* a, const model::Quote* b) {
   return ra != rb ? ra < rb : a->id < b->id;
 }
 
-void render(SnapshotVersion& v) {
-  std::vector<const model::Quote*> ordered;
-  ordered.reserve(v.quotes.size());
+void index(SnapshotVersion& v) {
   v.by_currency.clear();
   for (const auto& [key, quote] : v.quotes) {
-    ordered.push_back(&quote);
-    v.by_currency[quote.vs_currency].push_back(&quote);
-    v.newest_fetch_ms = std::max(v.newest_fetch_ms, quote.fetched_ms);
+    v.by_currency[quote->vs_currency].push_back(quote.get());
+    v.newest_fetch_ms = std::max(v.newest_fetch_ms, quote->fetched_ms);
   }
-  std::stable_sort(ordered.begin(), ordered.end(), byRank);
   for (auto& [vs, list] : v.by_currency) {
     std::stable_sort(list.begin(), list.end(), byRank);
   }
-  v.quotes_json.clear();
-  JsonWriter w(v.quotes_json);
-  w.beginObject()
-      .field("version", static_cast<int64_t>(v.version))
-      .field("updated_at", v.updated_ms ? formatIso8601Millis(v.updated_ms) : std::string())
-      .field("count", static_cast<int64_t>(ordered.size()))
-      .key("quotes")
-      .beginArray();
-  for (const auto* quote : ordered) {
-    std::string one;
-    model::encodeQuote(*quote, one);
-    w.raw(one);
-  }
-  w.endArray().endObject();
 }
 
 }  // namespace
 
+SnapshotVersion::SnapshotVersion(const SnapshotVersion& other)
+    : version(other.version),
+      quotes(other.quotes),
+      updated_ms(other.updated_ms),
+      newest_fetch_ms(other.newest_fetch_ms) {}
+
+const std::string& SnapshotVersion::quotesJson() const {
+  std::call_once(rendered_, [this] {
+    std::vector<const model::Quote*> ordered;
+    ordered.reserve(quotes.size());
+    for (const auto& [key, quote] : quotes)
+      ordered.push_back(quote.get());
+    std::stable_sort(ordered.begin(), ordered.end(), byRank);
+    JsonWriter w(quotes_json_);
+    w.beginObject()
+        .field("version", static_cast<int64_t>(version))
+        .field("updated_at", updated_ms ? formatIso8601Millis(updated_ms) : std::string())
+        .field("count", static_cast<int64_t>(ordered.size()))
+        .key("quotes")
+        .beginArray();
+    std::string one;
+    for (const auto* quote : ordered) {
+      one.clear();
+      model::encodeQuote(*quote, one);
+      w.raw(one);
+    }
+    w.endArray().endObject();
+  });
+  return quotes_json_;
+}
+
 Snapshot::Snapshot(const Clock& clock) : clock_(clock) {
-  auto empty = std::make_shared<SnapshotVersion>();
-  render(*empty);
-  current_ = std::move(empty);
+  current_ = std::make_shared<SnapshotVersion>();
 }
 
 const model::Quote* SnapshotVersion::find(const std::string& id,
                                           const std::string& vs_currency) const {
   auto it = quotes.find({id, vs_currency});
-  return it == quotes.end() ? nullptr : &it->second;
+  return it == quotes.end() ? nullptr : it->second.get();
 }
 
 void Snapshot::addListener(Listener listener) {
@@ -71,32 +82,49 @@ std::shared_ptr<const SnapshotVersion> Snapshot::current() const {
 }
 
 Status Snapshot::deliver(std::span<const model::Quote> batch) {
+  for (size_t offset = 0; offset < batch.size(); offset += kChunk)
+    deliverChunk(batch.subspan(offset, std::min(kChunk, batch.size() - offset)));
+  return {};
+}
+
+void Snapshot::deliverChunk(std::span<const model::Quote> chunk) {
   auto base = current();
   auto next = std::make_shared<SnapshotVersion>(*base);
   next->version = base->version + 1;
   next->updated_ms = toUnixMillis(clock_.now());
-  for (const auto& quote : batch) {
+  bool all_changed = true;
+  std::vector<size_t> changed;  // indexes into chunk
+  for (size_t i = 0; i < chunk.size(); ++i) {
+    const auto& quote = chunk[i];
     auto& slot = next->quotes[{quote.id, quote.vs_currency}];
-    if (slot.id.empty() || slot.last_updated_ms <= quote.last_updated_ms)
-      slot = quote;
-  }
-  std::vector<model::Quote> changed;
-  for (const auto& quote : batch) {
-    const auto* previous = base->find(quote.id, quote.vs_currency);
-    if (previous == nullptr || previous->last_updated_ms < quote.last_updated_ms) {
-      changed.push_back(quote);
+    if (slot == nullptr || slot->last_updated_ms < quote.last_updated_ms) {
+      slot = std::make_shared<const model::Quote>(quote);
+      changed.push_back(i);
+    } else {
+      all_changed = false;
+      if (slot->last_updated_ms == quote.last_updated_ms)
+        slot = std::make_shared<const model::Quote>(quote);  // the same moment: the newer copy
     }
   }
-  render(*next);
+  index(*next);
+  base.reset();
   {
     std::lock_guard lock(mutex_);
     current_ = std::move(next);
   }
-  if (!changed.empty()) {
+  if (changed.empty())
+    return;
+  if (all_changed) {
     for (const auto& listener : listeners_)
-      listener(changed);
+      listener(chunk);
+    return;
   }
-  return {};
+  std::vector<model::Quote> copies;
+  copies.reserve(changed.size());
+  for (size_t i : changed)
+    copies.push_back(chunk[i]);
+  for (const auto& listener : listeners_)
+    listener(copies);
 }
 
 }  // namespace coinrelay::pipeline

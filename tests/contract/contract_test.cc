@@ -135,7 +135,7 @@ TEST(QuoteContractTest, EachEntryOfTheHttpListingIsTheSameDocument) {
   ASSERT_TRUE(snapshot.deliver(quotes));
   simdjson::dom::parser parser;
   simdjson::dom::element listing;
-  ASSERT_EQ(parser.parse(snapshot.current()->quotes_json).get(listing), simdjson::SUCCESS);
+  ASSERT_EQ(parser.parse(snapshot.current()->quotesJson()).get(listing), simdjson::SUCCESS);
   std::vector<std::string> documents;
   for (simdjson::dom::element quote : simdjson::dom::array(listing["quotes"]))
     documents.push_back(simdjson::minify(quote));

@@ -1,4 +1,6 @@
 #include <atomic>
+#include <climits>
+#include <future>
 #include <thread>
 
 #include <boost/asio.hpp>
@@ -140,10 +142,21 @@ TEST(CoinGeckoRoutesTest, RendersOncePerSnapshotVersion) {
 /// A history source that always fails, as an unreachable search engine does.
 class FailingHistory final : public storage::HistorySource {
  public:
-  Result<std::vector<storage::HistoryPoint>> points(const storage::HistoryQuery&) override {
+  Result<storage::ChartData> chart(const storage::ChartQuery&) override {
     return makeError(ErrorCode::Unavailable, "engine down");
   }
+  uint64_t generation() const override { return 0; }
+  int64_t keptSince(storage::Granularity) const override { return INT64_MIN; }
 };
+
+/// The reply itself, or the one a deferred reply completes with.
+net::Reply settled(net::Reply reply) {
+  if (!reply.deferred)
+    return reply;
+  std::promise<net::Reply> late;
+  reply.deferred([&late](net::Reply answer) { late.set_value(std::move(answer)); });
+  return late.get_future().get();
+}
 
 /// Status, body and headers of a refusal, in one printable string.
 std::string refusal(const net::Reply& reply) {
@@ -167,7 +180,8 @@ TEST(ApiErrorsTest, EveryRefusalKeepsItsStatusAndCoinGeckoShapedBody) {
   parts.stream = &stream;
   parts.health_json = [] { return std::string("{}"); };
   RelayRoutes without_history(parts);
-  parts.history = &failing;
+  ChartRoutes charts(&failing, nullptr, {});
+  parts.charts = &charts;
   RelayRoutes routes(parts);
 
   net::Request post = get("/v1/quotes");
@@ -183,7 +197,7 @@ TEST(ApiErrorsTest, EveryRefusalKeepsItsStatusAndCoinGeckoShapedBody) {
             R"(400 {"error":"points: '0' is not a number between 1 and 10000"})");
   EXPECT_EQ(refusal(without_history.handle(get("/v1/history", {{"id", "bitcoin"}}))),
             R"(503 {"error":"history is not available: configure elasticsearch.url for serve"})");
-  EXPECT_EQ(refusal(routes.handle(get("/v1/history", {{"id", "bitcoin"}}))),
+  EXPECT_EQ(refusal(settled(routes.handle(get("/v1/history", {{"id", "bitcoin"}})))),
             R"(503 {"error":"history unavailable: engine down"})");
   std::string many;
   for (int i = 0; i < 1001; ++i)
@@ -277,7 +291,8 @@ TEST(StreamHubTest, FiltersByIdsAndDropsClientsThatFallBehind) {
   auto all = std::make_shared<CountingSink>(100);
   auto only_eth = std::make_shared<CountingSink>(100);
   auto slow = std::make_shared<CountingSink>(1);
-  std::vector<model::Quote> initial = {quote("bitcoin", 1, 1)};
+  const model::Quote bitcoin = quote("bitcoin", 1, 1);
+  std::vector<const model::Quote*> initial = {&bitcoin};
   hub.subscribe(all, {}, initial);
   hub.subscribe(only_eth, {"ethereum"}, initial);
   hub.subscribe(slow, {}, {});

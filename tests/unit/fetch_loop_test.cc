@@ -298,14 +298,17 @@ TEST_F(FetchLoopTest, TopNAndIdsAndCurrenciesInTheFewestCalls) {
   CycleReport report = loop.runCycle(in(seconds(10)));
   EXPECT_TRUE(report.upstream_ok) << report.error;
   EXPECT_EQ(report.requests, 4u) << "(1 top page + 1 ids page) x 2 currencies";
-  ASSERT_EQ(sink.batches.size(), 1u);
+  ASSERT_EQ(sink.batches.size(), 2u) << "each currency delivered once fetched";
   std::set<std::string> ids_usd;
   size_t eur = 0;
-  for (const auto& quote : sink.batches[0]) {
-    if (quote.vs_currency == "usd")
-      ids_usd.insert(quote.id);
-    eur += quote.vs_currency == "eur";
+  for (const auto& batch : sink.batches) {
+    for (const auto& quote : batch) {
+      if (quote.vs_currency == "usd")
+        ids_usd.insert(quote.id);
+      eur += quote.vs_currency == "eur";
+    }
   }
+  EXPECT_EQ(report.delivered, 12u);
   EXPECT_EQ(ids_usd.size(), 6u);
   EXPECT_TRUE(ids_usd.contains("simcoin-280"));
   EXPECT_EQ(eur, 6u);

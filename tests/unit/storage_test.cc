@@ -1,6 +1,8 @@
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include "common/clock.h"
 #include "pipeline/snapshot.h"
 #include "storage/history.h"
 #include "storage/sqlite_quote_store.h"
@@ -76,23 +78,23 @@ TEST(SnapshotTest, KeepsTheNewestQuotePerCoinAndRendersByRank) {
   ASSERT_TRUE(snapshot.deliver(older));
   auto current = snapshot.current();
   EXPECT_EQ(current->version, 2u);
-  EXPECT_EQ(current->quotes.at({"bitcoin", "usd"}).price, 10.0) << "an older quote never wins";
-  const std::string& json = current->quotes_json;
+  EXPECT_EQ(current->quotes.at({"bitcoin", "usd"})->price, 10.0) << "an older quote never wins";
+  const std::string& json = current->quotesJson();
   EXPECT_LT(json.find("\"bitcoin\""), json.find("\"ethereum\"")) << json;
   EXPECT_NE(json.find("\"count\":2"), std::string::npos);
   EXPECT_EQ(empty->version, 0u) << "readers keep the version they took";
 }
 
-// /v1/history of `serve`: one _search on the quote index, answered by a fake engine.
-TEST(ElasticsearchHistoryTest, SearchesOneCoinInTheRangeAndReadsItsPoints) {
+// /v1/history of `serve` over a short range: the observations themselves, one _search sorted by
+// last_updated, values read from doc values.
+TEST(ElasticsearchHistoryTest, AShortRangeReadsEveryObservationOfOneCoin) {
   testing::FakeHttpServer engine;
-  engine.answer(
-      "POST /crypto-prices/_search",
-      {200, "application/json",
-       R"({"hits":{"hits":[)"
-       R"({"_source":{"last_updated":"2024-06-12T09:31:02.118Z","price":3500.5,"market_cap":4.2e11,"volume_24h":null}},)"
-       R"({"_source":{"last_updated":"not a date","price":1}},)"
-       R"({"_source":{"last_updated":"2024-06-12T09:32:02.118Z","price":3501}}]}})"});
+  engine.answer("POST /crypto-prices/_search",
+                {200, "application/json",
+                 R"({"hits":{"hits":[)"
+                 R"({"sort":[1718184662118],"fields":{"price":[3500.5],"market_cap":[4.2e11]}},)"
+                 R"({"fields":{"price":[1]}},)"
+                 R"({"sort":[1718184722118],"fields":{"price":[3501]}}]}})"});
   config::ElasticsearchConfig config;
   config.url = engine.url();
   config.index = "crypto-prices";
@@ -100,9 +102,10 @@ TEST(ElasticsearchHistoryTest, SearchesOneCoinInTheRangeAndReadsItsPoints) {
   config.password = "s3cret";
   storage::ElasticsearchHistory history(config);
   storage::HistoryQuery query{"ethereum", "usd", 1718184000000, 1718188000000, 100};
+  EXPECT_EQ(storage::historyGranularity(history, query), storage::Granularity::Raw);
   auto points = history.points(query);
   ASSERT_TRUE(points) << points.error().message;
-  ASSERT_EQ(points->size(), 2u) << "a hit without a readable last_updated is skipped";
+  ASSERT_EQ(points->size(), 2u) << "a hit without its time is skipped";
   EXPECT_EQ((*points)[0].t_ms, 1718184662118);
   EXPECT_EQ((*points)[0].price, 3500.5);
   EXPECT_EQ((*points)[0].market_cap, 4.2e11);
@@ -115,13 +118,75 @@ TEST(ElasticsearchHistoryTest, SearchesOneCoinInTheRangeAndReadsItsPoints) {
   EXPECT_EQ(requests[0].header("authorization"), "Basic Y29pbnJlbGF5OnMzY3JldA==");
   simdjson::dom::parser parser;
   simdjson::dom::element body = parser.parse(requests[0].body);
-  EXPECT_EQ(int64_t(body["size"]), 400) << "four times the points asked for";
+  EXPECT_EQ(int64_t(body["size"]), 10000);
+  EXPECT_EQ(std::string_view(body["sort"].at(0)["last_updated"]), "asc");
   EXPECT_EQ(std::string_view(body["query"]["bool"]["filter"].at(0)["term"]["id"]), "ethereum");
   EXPECT_EQ(std::string_view(body["query"]["bool"]["filter"].at(1)["term"]["vs_currency"]), "usd");
   EXPECT_EQ(int64_t(body["query"]["bool"]["filter"].at(2)["range"]["last_updated"]["gte"]),
             1718184000000);
   EXPECT_EQ(int64_t(body["query"]["bool"]["filter"].at(2)["range"]["last_updated"]["lte"]),
             1718188000000);
+}
+
+// Longer ranges (and the chart endpoints) are one date_histogram at the granularity asked for:
+// high and low as max/min, open and close as the first and last document of each window.
+TEST(ElasticsearchHistoryTest, WindowsComeFromADateHistogramOfOneCoin) {
+  testing::FakeHttpServer engine;
+  const auto window = [](int64_t start, double open, double close, double high, double low) {
+    return fmt::format(
+        R"({{"key":{},"doc_count":6,"high":{{"value":{}}},"low":{{"value":{}}},)"
+        R"("first":{{"hits":{{"hits":[{{"sort":[{}],"fields":{{"price":[{}]}}}}]}}}},)"
+        R"("last":{{"hits":{{"hits":[{{"sort":[{}],"fields":{{"price":[{}],"market_cap":[7],)"
+        R"("volume_24h":[8]}}}}]}}}}}})",
+        start, high, low, start + 60'000, open, start + 3'540'000, close);
+  };
+  engine.answer("POST /crypto-prices/_search",
+                {200, "application/json",
+                 R"({"aggregations":{"first_seen":{"value":1.7181e12},"range":{"doc_count":12,)"
+                 R"("latest":{"hits":{"hits":[{"sort":[1718189000000],"fields":{"price":[11]}}]}},)"
+                 R"("windows":{"buckets":[)" +
+                     window(1718182800000, 10, 12, 13, 9) + "," +
+                     window(1718186400000, 12, 11, 14, 10.5) + "]}}}}"});
+  config::ElasticsearchConfig config;
+  config.url = engine.url();
+  config.index = "crypto-prices";
+  ManualClock clock(fromUnixMillis(1718189000000));
+  storage::ElasticsearchHistory history(config, clock);
+  auto data = history.chart(storage::ChartQuery{"bitcoin", "eur", 1718184000000, 1718189000000,
+                                                storage::Granularity::Hourly});
+  ASSERT_TRUE(data) << data.error().message;
+  EXPECT_TRUE(data->known);
+  EXPECT_EQ(data->first_ms, 1718100000000);
+  ASSERT_EQ(data->buckets.size(), 2u);
+  const auto& first = data->buckets[0];
+  EXPECT_EQ(first.start_ms, 1718182800000);
+  EXPECT_EQ(first.open, 10);
+  EXPECT_EQ(first.close, 12);
+  EXPECT_EQ(first.high, 13);
+  EXPECT_EQ(first.low, 9);
+  EXPECT_EQ(first.market_cap, 7);
+  EXPECT_EQ(first.volume, 8);
+  EXPECT_EQ(first.last_ms, 1718182800000 + 3'540'000);
+  EXPECT_TRUE(first.complete);
+  EXPECT_FALSE(data->buckets[1].complete) << "its hour has not ended";
+  ASSERT_TRUE(data->latest);
+  EXPECT_EQ(data->latest->price, 11);
+
+  simdjson::dom::parser parser;
+  simdjson::dom::element body = parser.parse(engine.requests().at(0).body);
+  EXPECT_EQ(int64_t(body["size"]), 0);
+  EXPECT_EQ(std::string_view(body["query"]["bool"]["filter"].at(0)["term"]["id"]), "bitcoin");
+  EXPECT_EQ(std::string_view(body["query"]["bool"]["filter"].at(1)["term"]["vs_currency"]), "eur");
+  simdjson::dom::element range = body["aggs"]["range"];
+  EXPECT_EQ(int64_t(range["filter"]["range"]["last_updated"]["gte"]), 1718182800000)
+      << "from the start of the first hour";
+  simdjson::dom::element histogram = range["aggs"]["windows"]["date_histogram"];
+  EXPECT_EQ(std::string_view(histogram["fixed_interval"]), "1h");
+  EXPECT_EQ(int64_t(histogram["min_doc_count"]), 1);
+  EXPECT_EQ(std::string_view(range["aggs"]["windows"]["aggs"]["high"]["max"]["field"]), "price");
+  EXPECT_EQ(std::string_view(
+                range["aggs"]["windows"]["aggs"]["last"]["top_hits"]["sort"].at(0)["last_updated"]),
+            "desc");
 }
 
 TEST(ElasticsearchHistoryTest, AMissingIndexIsNoHistoryAndOtherAnswersAreErrors) {

@@ -61,6 +61,11 @@ export function formatClock(ms: number): string {
   return new Date(ms).toLocaleTimeString('en-GB', { hour12: false });
 }
 
+/** "12 Jun", for axes spanning days. */
+export function formatDay(ms: number): string {
+  return new Date(ms).toLocaleDateString('en-GB', { day: 'numeric', month: 'short' });
+}
+
 /** One colour per coin in the charts: a fixed palette, readable on the dark background. */
 export const palette = [
   '#f7b731', '#4b7bec', '#26de81', '#fc5c65', '#a55eea',

@@ -1,10 +1,12 @@
 // Price over time, one line per selected coin, from /v1/history (SQLite in `run`,
-// Elasticsearch in `serve`), extended live by the stream. Prices of different coins differ by
+// Elasticsearch in `serve`), extended live by the stream. /v1/history reads the tier that fits
+// the range (every observation for hours, 5-minute, hourly or daily windows beyond), so a year
+// costs as few points as an hour. Prices of different coins differ by
 // orders of magnitude, hence the log scale by default and a "% change in range" view.
 
 import uPlot from 'uplot';
 import { getJson, type HistoryDoc, type Point, type Quote } from './api';
-import { formatClock, formatPercent, formatPrice } from './format';
+import { formatClock, formatDay, formatPercent, formatPrice } from './format';
 import { quoteTime } from './store';
 
 export type ScaleMode = 'log' | 'linear' | 'change';
@@ -16,6 +18,8 @@ export const RANGES: { label: string; ms: number }[] = [
   { label: '24h', ms: 24 * 3_600_000 },
   { label: '7d', ms: 7 * 24 * 3_600_000 },
   { label: '30d', ms: 30 * 24 * 3_600_000 },
+  { label: '90d', ms: 90 * 24 * 3_600_000 },
+  { label: '1y', ms: 365 * 24 * 3_600_000 },
 ];
 
 const HISTORY_POINTS = 400;
@@ -186,7 +190,10 @@ export class PriceChart {
       axes: [
         {
           ...axis,
-          values: (_u, splits) => splits.map((s) => formatClock(s * 1000).slice(0, this.rangeMs > 6 * 3_600_000 ? 5 : 8)),
+          values: (_u, splits) =>
+            splits.map((s) =>
+              this.rangeMs > 2 * 24 * 3_600_000 ? formatDay(s * 1000) : formatClock(s * 1000).slice(0, this.rangeMs > 6 * 3_600_000 ? 5 : 8),
+            ),
         },
         {
           ...axis,
