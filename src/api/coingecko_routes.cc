@@ -455,7 +455,7 @@ net::Reply CoinGeckoRoutes::coinsList(const ApiCall& call, const net::Request& r
   return cached(request, version, *call.path, "list", [&] {
     std::vector<const model::Quote*> all;
     for (const auto& [key, quote] : version.quotes)
-      all.push_back(&quote);
+      all.push_back(quote.get());
     return coingecko::renderCoinsList(std::move(all));
   });
 }

@@ -3,6 +3,7 @@
 #include <future>
 
 #include <fmt/format.h>
+#include <simdjson.h>
 
 #include "api/api_error.h"
 #include "net/http_client.h"
@@ -18,11 +19,32 @@ namespace {
 constexpr std::chrono::seconds kRefusalTtl{5};
 constexpr size_t kMaxEntries = 10'000;
 
+/// CoinGecko's error code in a refusal, {"status":{"error_code":N}} or
+/// {"error":{"status":{"error_code":N}}}; nullopt when the body has none.
+std::optional<int64_t> errorCodeOf(std::string_view body) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(simdjson::padded_string(body)).get(doc) != simdjson::SUCCESS)
+    return std::nullopt;
+  int64_t code = 0;
+  if (doc["status"]["error_code"].get(code) == simdjson::SUCCESS ||
+      doc["error"]["status"]["error_code"].get(code) == simdjson::SUCCESS)
+    return code;
+  return std::nullopt;
+}
+
 /// An answer the upstream gave about the call itself, to relay as it is and keep for the
-/// path's period: a result, a bad request or a 404. The rest (429, 5xx, and 401/403, which are
-/// about coinrelay's own key) say something about the moment, or about coinrelay, not the call.
-bool verdict(int status) {
-  return status == 200 || status == 400 || status == 404;
+/// path's period: a result, a bad request, a 404, or a 401 that refuses the call rather than
+/// the key (10005: the path or option is above the plan; 10012: a date beyond the plan's
+/// history). The rest (429, 5xx, and the other 401/403, which are about coinrelay's own key) say
+/// something about the moment, or about coinrelay, not the call.
+bool verdict(int status, std::string_view body) {
+  if (status == 200 || status == 400 || status == 404)
+    return true;
+  if (status != 401)
+    return false;
+  const auto code = errorCodeOf(body);
+  return code == 10005 || code == 10012;
 }
 
 net::Reply replyOf(const auto& answer) {
@@ -271,7 +293,7 @@ void MissFetcher::work() {
       Entry& entry = *job.entry;
       const auto now = clock_.steadyNow();
       const std::chrono::seconds ttl = entry.path ? ttlOf(*entry.path) : kRefusalTtl;
-      if (verdict(result.status)) {
+      if (verdict(result.status, result.body)) {
         entry.answer = std::move(result);
         entry.lasting = true;
         entry.fresh_until = now + ttl;
@@ -322,7 +344,7 @@ bool MissFetcher::callCoinGecko(const std::string& target, Answer& out) {
   // answer to one on-demand query says nothing about the upstream's health.
   if (budget_ != nullptr && response && response->status == 429)
     budget_->holdFor(coingecko::CoinGeckoClient::rateLimitPause(*response, clock_.now()));
-  if (response && verdict(response->status)) {
+  if (response && verdict(response->status, response->body)) {
     out.status = response->status;  // CoinGecko's own answer, its errors about the call included
     out.body = std::move(response->body);
     return true;

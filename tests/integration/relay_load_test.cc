@@ -8,6 +8,8 @@
 // demo plan) the same proof would take a quarter of an hour.
 
 #include <atomic>
+#include <chrono>
+#include <ctime>
 #include <map>
 #include <thread>
 
@@ -27,30 +29,44 @@ using namespace std::chrono_literals;
 const std::string kBinary = COINRELAY_BINARY;
 
 // Relayed paths of a demo plan, none the prefix of another (the simulator's request log selects
-// by prefix). The current simulator answers most of them with its 404: coinrelay keeps those
-// like answers (negative caching), so the count per period is the same.
-const std::vector<std::string> kPaths = {
-    "/coins/bitcoin/tickers",
-    "/coins/bitcoin/history?date=30-12-2017",
-    "/coins/ethereum/market_chart?vs_currency=usd&days=1",
-    "/coins/solana/market_chart/range?vs_currency=usd&from=1609459200&to=1640908800",
-    "/coins/tether/ohlc?vs_currency=usd&days=7",
-    "/coins/ethereum/contract/0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48",
-    "/coins/categories/list",
-    "/asset_platforms",
-    "/exchanges/list",
-    "/exchanges/binance/tickers",
-    "/exchange_rates",
-    "/global/decentralized_finance_defi",
-    "/search/trending",
-    "/nfts/list",
-    "/derivatives/exchanges/list",
-    "/simple/token_price/ethereum?contract_addresses=0xa0b8&vs_currencies=usd",
-    "/companies/public_treasury/bitcoin",
-    "/exchanges/binance/volume_chart?days=1",
-    "/nfts/pudgy-penguins",
-    "/coins/dogecoin",
-};
+// by prefix). Dates are within the past year: a demo plan's history reaches no further
+// (CoinGecko's 10012 beyond).
+std::vector<std::string> relayedPaths() {
+  using std::chrono::system_clock;
+  const auto now = system_clock::now();
+  const int64_t month_ago = std::chrono::duration_cast<std::chrono::seconds>(
+                                (now - std::chrono::hours(24 * 30)).time_since_epoch())
+                                .count();
+  const std::time_t day = system_clock::to_time_t(now - std::chrono::hours(24 * 30));
+  std::tm utc{};
+  gmtime_r(&day, &utc);
+  char date[16];
+  std::strftime(date, sizeof date, "%d-%m-%Y", &utc);
+  return {
+      "/coins/bitcoin/tickers",
+      std::string("/coins/bitcoin/history?date=") + date,
+      "/coins/ethereum/market_chart?vs_currency=usd&days=1",
+      "/coins/solana/market_chart/range?vs_currency=usd&from=" + std::to_string(month_ago - 86400) +
+          "&to=" + std::to_string(month_ago),
+      "/coins/tether/ohlc?vs_currency=usd&days=7",
+      "/coins/ethereum/contract/0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48",
+      "/coins/categories/list",
+      "/asset_platforms",
+      "/exchanges/list",
+      "/exchanges/binance/tickers",
+      "/exchange_rates",
+      "/global/decentralized_finance_defi",
+      "/search/trending",
+      "/nfts/list",
+      "/derivatives/exchanges/list",
+      "/simple/token_price/ethereum?contract_addresses=0xa0b8&vs_currencies=usd",
+      "/companies/public_treasury/bitcoin",
+      "/exchanges/binance/volume_chart?days=1",
+      "/nfts/pudgy-penguins",
+      "/coins/dogecoin",
+  };
+}
+const std::vector<std::string> kPaths = relayedPaths();
 
 std::string pathOf(const std::string& target) {
   return "/api/v3" + target.substr(0, target.find('?'));

@@ -298,7 +298,7 @@ TEST_F(FetchLoopTest, TopNAndIdsAndCurrenciesInTheFewestCalls) {
   CycleReport report = loop.runCycle(in(seconds(10)));
   EXPECT_TRUE(report.upstream_ok) << report.error;
   EXPECT_EQ(report.requests, 4u) << "(1 top page + 1 ids page) x 2 currencies";
-  ASSERT_EQ(sink.batches.size(), 2u) << "each currency delivered once fetched";
+  ASSERT_EQ(sink.batches.size(), 1u) << "one delivery per cycle";
   std::set<std::string> ids_usd;
   size_t eur = 0;
   for (const auto& batch : sink.batches) {
@@ -740,6 +740,36 @@ TEST(MissFetcherTest, ForwardsToTheFirstFetchRoleThatIsNotStandby) {
   EXPECT_EQ(nowhere.upstreamCalls(), 0u);
   EXPECT_EQ(nowhere.ask("/simple/../key").status, 404) << "only paths of the API";
   EXPECT_EQ(nowhere.ask("/coins/markets?vs_currency=usd%26x%3D1").status, 400);
+}
+
+TEST(MissFetcherTest, ARefusalOfTheCallIsRelayedAndARefusalOfTheKeyIsNot) {
+  // CoinGecko's bodies (FACTS §4): 10012 refuses a date beyond the plan's history, 10005 a path
+  // above the plan; both are answers about the call. 10002 is about coinrelay's own key.
+  auto upstream_server = net::HttpServer::start("127.0.0.1:0", [](const net::Request& request) {
+    if (request.path.ends_with("/history"))
+      return net::Reply{401, "application/json",
+                        R"({"error":{"status":{"error_code":10012,"error_message":"range"}}})"};
+    if (request.path.ends_with("/tickers"))
+      return net::Reply{401, "application/json",
+                        R"({"status":{"error_code":10005,"error_message":"plan"}})"};
+    return net::Reply{401, "application/json",
+                      R"({"status":{"error_code":10002,"error_message":"key missing"}})"};
+  });
+  ASSERT_TRUE(upstream_server);
+  config::UpstreamConfig upstream;
+  upstream.base_url = "http://127.0.0.1:" + std::to_string((*upstream_server)->port()) + "/api/v3";
+  upstream.plan = "public";
+  api::MissFetcher misses(upstream, std::chrono::seconds(60));
+  const auto range = misses.ask("/coins/bitcoin/history?date=30-12-2017");
+  EXPECT_EQ(range.status, 401);
+  EXPECT_NE(range.body.find("10012"), std::string::npos) << range.body;
+  const auto plan = misses.ask("/coins/bitcoin/tickers");
+  EXPECT_EQ(plan.status, 401);
+  EXPECT_NE(plan.body.find("10005"), std::string::npos) << plan.body;
+  const auto key = misses.ask("/exchange_rates");
+  EXPECT_EQ(key.status, 503);
+  EXPECT_EQ(key.body.find("10002"), std::string::npos) << "the key's problem is coinrelay's";
+  EXPECT_NE(key.body.find("upstream.api_key"), std::string::npos) << key.body;
 }
 
 TEST(MissFetcherTest, ASlowUpstreamNeverHoldsTheServer) {
