@@ -16,15 +16,12 @@ void appendIndexAction(std::string& body, std::string_view index, const model::Q
 
 void appendIndexAction(std::string& body, std::string_view index, std::string_view id,
                        std::string_view source) {
-  JsonWriter action(body);
-  action.beginObject()
-      .key("index")
-      .beginObject()
-      .field("_index", index)
-      .field("_id", id)
-      .endObject()
-      .endObject();
-  body.push_back('\n');
+  // {"index":{"_index":"...","_id":"..."}}, appended directly: this runs once per document.
+  body.append(R"({"index":{"_index":)");
+  JsonWriter::appendEscaped(body, index);
+  body.append(R"(,"_id":)");
+  JsonWriter::appendEscaped(body, id);
+  body.append("}}\n");
   body.append(source);
   body.push_back('\n');
 }

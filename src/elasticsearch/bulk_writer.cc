@@ -127,6 +127,15 @@ BulkWriter::BulkWriter(const config::ElasticsearchConfig& config, const StopSign
 
 std::optional<std::vector<DocOutcome>> BulkWriter::write(std::string_view index,
                                                          const std::vector<BulkDoc>& docs) {
+  std::vector<BulkDocView> views;
+  views.reserve(docs.size());
+  for (const BulkDoc& doc : docs)
+    views.push_back({doc.id, doc.source});
+  return write(index, views);
+}
+
+std::optional<std::vector<DocOutcome>> BulkWriter::write(std::string_view index,
+                                                         std::span<const BulkDocView> docs) {
   BulkMetrics& m = metrics();
   std::vector<DocOutcome> outcomes(docs.size());
   // Groups of document positions still to send; a split puts its halves in front.

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,6 +19,13 @@ namespace coinrelay::elasticsearch {
 struct BulkDoc {
   std::string id;
   std::string source;
+};
+
+/// The same, over bytes the caller keeps alive until write() returns (e.g. Kafka messages
+/// passed through as they are).
+struct BulkDocView {
+  std::string_view id;
+  std::string_view source;
 };
 
 /// What became of one document.
@@ -68,6 +76,8 @@ class BulkWriter {
 
   /// The outcome of every document, in order; nullopt when stopping interrupted the retries
   /// (then nothing may be taken as durable).
+  std::optional<std::vector<DocOutcome>> write(std::string_view index,
+                                               std::span<const BulkDocView> docs);
   std::optional<std::vector<DocOutcome>> write(std::string_view index,
                                                const std::vector<BulkDoc>& docs);
 

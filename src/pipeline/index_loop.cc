@@ -6,6 +6,7 @@
 #include <simdjson.h>
 
 #include "common/time_util.h"
+#include "elasticsearch/bulk_source.h"
 #include "elasticsearch/layout_setup.h"
 #include "kafka/kafka_admin.h"
 #include "kafka/kafka_config.h"
@@ -30,15 +31,13 @@ constexpr auto kShutdownGrace = 10s;
 /// longer than this, or an engine that is down, when the consumer must poll to stay in its
 /// group (max.poll.interval.ms) without reading.
 constexpr auto kHoldBeforePause = 5s;
-/// Elasticsearch and OpenSearch refuse a document id longer than this (the whole bulk request
-/// fails validation), so such a message is dead-lettered before it is ever sent.
-constexpr size_t kMaxIdBytes = 512;
 
 struct LoopMetrics {
   telemetry::Counter& consumed;
   telemetry::Counter& dead_decode;
   telemetry::Counter& dead_index;
   telemetry::Counter& pauses;
+  telemetry::Counter& reencoded;
   telemetry::Gauge& batches_alive;
   telemetry::Gauge& pending_messages;
   telemetry::Gauge& paused;
@@ -55,6 +54,9 @@ LoopMetrics& loopMetrics() {
       r.counter("coinrelay_index_dead_letters_total", dlq_help, {{"stage", "index"}}),
       r.counter("coinrelay_index_pauses_total",
                 "Times consumption paused because the bounded queue of batches was full."),
+      r.counter("coinrelay_index_documents_reencoded_total",
+                "Documents decoded and encoded again because their message was not the document "
+                "as coinrelay's encoder writes it (the others go into the bulk body as they are)."),
       r.gauge("coinrelay_index_batches_in_flight",
               "Batches dispatched and not yet durable (queued, in a bulk request, or waiting for "
               "their dead letters)."),
@@ -309,9 +311,27 @@ void IndexLoop::dispatch() {
   work_ready_.notify_one();
 }
 
+/// A worker's buffers, reused from batch to batch so that a document costs no allocation of
+/// its own: ids back to back in one string, the sources of messages that pass as they are left
+/// in the messages, the others re-encoded back to back in another string.
+struct IndexLoop::Scratch {
+  struct Doc {
+    size_t message;
+    size_t id_at, id_size;
+    bool reencoded;
+    size_t source_at, source_size;  ///< in `reencoded` (reencoded) or the message's payload
+  };
+  simdjson::dom::parser parser;
+  std::string id;
+  std::string ids;
+  std::string reencoded;
+  std::vector<Doc> docs;
+  std::vector<elasticsearch::BulkDocView> views;
+};
+
 void IndexLoop::work() {
   elasticsearch::BulkWriter writer(config_.elasticsearch, abort_, health_);
-  simdjson::dom::parser parser;
+  Scratch scratch;
   for (;;) {
     std::shared_ptr<Batch> batch;
     {
@@ -322,19 +342,18 @@ void IndexLoop::work() {
       batch = std::move(todo_.front());
       todo_.pop_front();
     }
-    process(*batch, writer, parser);
+    process(*batch, writer, scratch);
     std::lock_guard lock(mutex_);
     done_.push_back(std::move(batch));
   }
 }
 
-void IndexLoop::process(Batch& batch, elasticsearch::BulkWriter& writer,
-                        simdjson::dom::parser& parser) {
+void IndexLoop::process(Batch& batch, elasticsearch::BulkWriter& writer, Scratch& scratch) {
   batch.fates.assign(batch.messages.size(), Batch::Fate{});
-  std::vector<elasticsearch::BulkDoc> docs;
-  std::vector<size_t> positions;
-  docs.reserve(batch.messages.size());
-  positions.reserve(batch.messages.size());
+  scratch.ids.clear();
+  scratch.reencoded.clear();
+  scratch.docs.clear();
+  uint64_t reencoded = 0;
   for (size_t i = 0; i < batch.messages.size(); ++i) {
     const RdKafka::Message& message = *batch.messages[i];
     const std::string_view value(static_cast<const char*>(message.payload()), message.len());
@@ -343,30 +362,53 @@ void IndexLoop::process(Batch& batch, elasticsearch::BulkWriter& writer,
       fate.reason = "empty message value (a quote document was expected)";
       continue;
     }
-    auto quote = model::decodeQuote(value, parser);
+    // The usual case: the message is the document as the encoder writes it, and goes into the
+    // bulk body as it is.
+    if (elasticsearch::passesAsIs(value, scratch.parser, scratch.id)) {
+      scratch.docs.push_back({i, scratch.ids.size(), scratch.id.size(), false, 0, value.size()});
+      scratch.ids.append(scratch.id);
+      continue;
+    }
+    auto quote = model::decodeQuote(value, scratch.parser);
     if (!quote) {
       fate.reason = "not a quote document: " + quote.error().message;
       continue;
     }
-    std::string id = model::observationKey(*quote);
-    if (id.size() > kMaxIdBytes) {
+    const std::string id = model::observationKey(*quote);
+    if (id.size() > elasticsearch::kMaxDocumentIdBytes) {
       fate.reason = fmt::format(
           "observation key of {} bytes, longer than the {} bytes a document id may have", id.size(),
-          kMaxIdBytes);
+          elasticsearch::kMaxDocumentIdBytes);
       continue;
     }
     // Re-encoded rather than copied: the one encoder guarantees one line of JSON with exactly
     // the mapped fields, whatever whitespace or extra fields the message carried.
-    docs.push_back(elasticsearch::BulkDoc{std::move(id), model::encodeQuote(*quote)});
-    positions.push_back(i);
+    const size_t at = scratch.reencoded.size();
+    model::encodeQuote(*quote, scratch.reencoded);
+    scratch.docs.push_back(
+        {i, scratch.ids.size(), id.size(), true, at, scratch.reencoded.size() - at});
+    scratch.ids.append(id);
+    ++reencoded;
   }
-  auto outcomes = writer.write(config_.elasticsearch.index, docs);
+  if (reencoded > 0)
+    loopMetrics().reencoded.inc(reencoded);
+  // Views only now: the buffers above may have moved while they grew.
+  scratch.views.clear();
+  for (const Scratch::Doc& doc : scratch.docs) {
+    const std::string_view source =
+        doc.reencoded
+            ? std::string_view(scratch.reencoded).substr(doc.source_at, doc.source_size)
+            : std::string_view(static_cast<const char*>(batch.messages[doc.message]->payload()),
+                               doc.source_size);
+    scratch.views.push_back({std::string_view(scratch.ids).substr(doc.id_at, doc.id_size), source});
+  }
+  auto outcomes = writer.write(config_.elasticsearch.index, scratch.views);
   if (!outcomes) {
     batch.interrupted = true;
     return;
   }
-  for (size_t k = 0; k < positions.size(); ++k) {
-    Batch::Fate& fate = batch.fates[positions[k]];
+  for (size_t k = 0; k < scratch.docs.size(); ++k) {
+    Batch::Fate& fate = batch.fates[scratch.docs[k].message];
     const elasticsearch::DocOutcome& outcome = (*outcomes)[k];
     if (outcome.indexed) {
       fate.indexed = true;

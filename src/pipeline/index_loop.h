@@ -86,6 +86,7 @@ class IndexLoop {
 
  private:
   struct Batch;
+  struct Scratch;
   class Rebalancer;
   class CommitReports;
 
@@ -98,7 +99,7 @@ class IndexLoop {
   void add(std::unique_ptr<RdKafka::Message> message);
   void dispatch();
   void work();
-  void process(Batch& batch, elasticsearch::BulkWriter& writer, simdjson::dom::parser& parser);
+  void process(Batch& batch, elasticsearch::BulkWriter& writer, Scratch& scratch);
   void drainCompletions();
   void produceDeadLetters(Batch& batch);
   void onDeadLetterDelivered(void* opaque, bool ok, const std::string& error);
