@@ -1,29 +1,54 @@
 #!/usr/bin/env bash
-# Indexing benchmark: 1 000 000 quotes pre-loaded in Kafka, time until all are searchable in
-# OpenSearch, for `coinrelay index` and, in the same run, for the seed's approach (a
-# kafka-python consumer POSTing each message to /<index>/_doc with requests) and for the same
-# consumer sending _bulk requests of 1000 documents. Each Python consumer is measured on its
-# first 100 000 documents or 120 s, whichever comes first. See BENCHMARKS.md.
+# Indexing benchmark: `coinrelay index` against the search engine's own ceiling, and against the
+# seed's Python consumers. See BENCHMARKS.md.
 #
-#   bench/index/run.sh                      # results in build/bench-index/results.json and .md
+# QUOTES quotes (1 000 000) are pre-loaded into Kafka (3 partitions, zstd, the documents
+# `coinrelay fetch` publishes, byte for byte) and also written as prebuilt `_bulk` bodies of
+# BULK_DOCS (1 000) documents with the same ids. Then, after a warm-up of both (not measured),
+# ROUNDS (3) rounds alternate, each into a fresh index of the same template (explicit
+# mappings, refresh 1 s), the clock stopping when `_count` (after a `_refresh`) reaches QUOTES:
+# - the ceiling: WORKERS (4) curl processes post the prebuilt bodies over keep-alive
+#   connections, as fast as the engine answers (no Kafka, nothing to encode: the most the engine
+#   takes on this machine);
+# - `coinrelay index` (its defaults plus INDEX_ARGS), from process start, in a new consumer
+#   group; its peak RSS (VmHWM) and CPU seconds are read before it is stopped.
+# The order of the two flips every round, so slow phases of the machine hit both sides. The
+# ratio is coinrelay's mean documents/s over the ceiling's. Then (PYTHON=1) the seed's Python
+# consumer, one POST /_doc per message, and the same consumer sending _bulk of 1 000 (without and
+# with coinrelay's ids), each on its first PY_DOCS documents or PY_SECONDS.
 #
-# Env: BUILD_DIR (build), QUOTES (1000000), PY_DOCS (100000), PY_SECONDS (120),
-#      BENCH_KAFKA_PORT (29092), BENCH_OPENSEARCH_PORT (29200), INDEX_ARGS (extra --set ... for
-#      coinrelay index). Runs its own testenv instance (named bench-index), never the default one.
+#   bench/index/run.sh                   # results in build/bench-index/results.json and .md
+#   ROUNDS=2 PYTHON=0 bench/index/run.sh # ceiling vs coinrelay only
+#
+# Env: BUILD_DIR (build), QUOTES (1000000), ROUNDS (3), WORKERS (4), BULK_DOCS (1000),
+#      WARMUP_DOCS (200000), PYTHON (1), PY_DOCS (100000), PY_SECONDS (120), INDEX_ARGS (extra
+#      --set ... for coinrelay index), BENCH_INSTANCE (bench-index), BENCH_KAFKA_PORT (29092),
+#      BENCH_OPENSEARCH_PORT (29200), COINRELAY_BIN (a coinrelay binary to measure instead of
+#      building one), KEEP_ENV (0; 1 leaves Kafka and OpenSearch running and
+#      reuses them, topic and bodies included, on the next run). Runs its own testenv instance,
+#      never the default one.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
 build=${BUILD_DIR:-build}
 quotes=${QUOTES:-1000000}
+rounds=${ROUNDS:-3}
+workers=${WORKERS:-4}
+bulk_docs=${BULK_DOCS:-1000}
+warmup_docs=${WARMUP_DOCS:-200000}
+python=${PYTHON:-1}
 py_docs=${PY_DOCS:-100000}
 py_seconds=${PY_SECONDS:-120}
+keep_env=${KEEP_ENV:-0}
 out=$root/build/bench-index
+bodies=$out/bodies
 venv=$root/build/bench-venv
 mkdir -p "$out"
-step() { printf '\n== %s (%ss)\n' "$1" "$SECONDS"; }
+step() { printf '\n== %s (%ss, load %s)\n' "$1" "$SECONDS" "$(load)"; }
 now() { date +%s.%N; }
+load() { cut -d' ' -f1 /proc/loadavg; }
 
-export TESTENV_INSTANCE=bench-index
+export TESTENV_INSTANCE=${BENCH_INSTANCE:-bench-index}
 export TESTENV_KAFKA_PORT=${BENCH_KAFKA_PORT:-29092}
 export TESTENV_OPENSEARCH_PORT=${BENCH_OPENSEARCH_PORT:-29200}
 # A long run: let the JIT compile fully (the testenv default stops at C1 for short tests), and
@@ -34,129 +59,235 @@ brokers=127.0.0.1:$TESTENV_KAFKA_PORT
 engine=http://127.0.0.1:$TESTENV_OPENSEARCH_PORT
 topic=bench-quotes
 
-step "build coinrelay (RelWithDebInfo) into $build"
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" --target coinrelay
-bin=$root/$build/src/coinrelay
-
-step "Python venv with kafka-python and requests (from PyPI)"
-if [[ ! -x $venv/bin/python ]]; then
-  python3 -m venv "$venv"
+if [[ -n ${COINRELAY_BIN:-} ]]; then
+  bin=$(realpath "$COINRELAY_BIN")
+else
+  step "build coinrelay (RelWithDebInfo) into $build"
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build "$build" --target coinrelay
+  bin=$root/$build/src/coinrelay
 fi
-"$venv/bin/pip" install --quiet --disable-pip-version-check kafka-python==2.3.3 requests==2.32.5 \
-  zstandard==0.25.0  # the topic is zstd-compressed, as `coinrelay fetch` writes it
+
+if [[ $python == 1 ]]; then
+  step "Python venv with kafka-python and requests (from PyPI)"
+  if [[ ! -x $venv/bin/python ]]; then
+    python3 -m venv "$venv"
+  fi
+  "$venv/bin/pip" install --quiet --disable-pip-version-check kafka-python==2.3.3 requests==2.32.5 \
+    zstandard==0.25.0  # the topic is zstd-compressed, as `coinrelay fetch` writes it
+fi
 
 step "Kafka and OpenSearch (testenv instance $TESTENV_INSTANCE)"
-trap 'tools/testenv/testenv down >/dev/null 2>&1 || true' EXIT
-tools/testenv/testenv down >/dev/null 2>&1 || true
-tools/testenv/testenv up
+messages() { kcat -C -b "$brokers" -t "$topic" -o -1 -e -q -f '%o\n' 2>/dev/null | awk '{ s += $1 + 1 } END { print s + 0 }'; }
+reuse=0
+if [[ $keep_env == 1 ]]; then
+  trap 'echo "Kafka and OpenSearch left running (KEEP_ENV=1); stop them with TESTENV_INSTANCE=$TESTENV_INSTANCE tools/testenv/testenv down"' EXIT
+  if tools/testenv/testenv status >/dev/null 2>&1 && [[ $(messages) == "$quotes" ]] &&
+    [[ -f $bodies/.complete && $(cat "$bodies/.complete") == "$quotes $bulk_docs" ]]; then
+    reuse=1
+    echo "reusing the running instance, its $quotes quotes and the bodies in $bodies"
+  fi
+else
+  trap 'tools/testenv/testenv down >/dev/null 2>&1 || true' EXIT
+fi
+if [[ $reuse == 0 ]]; then
+  tools/testenv/testenv down >/dev/null 2>&1 || true
+  tools/testenv/testenv up
 
-step "pre-load $quotes quotes into $topic"
-"$bin" setup kafka --brokers "$brokers" --topic "$topic" >/dev/null
-t0=$(now)
-python3 bench/index/gen_quotes.py "$quotes" | kcat -P -b "$brokers" -t "$topic" -K$'\t' -z zstd \
-  -X queue.buffering.max.kbytes=262144
-loaded=$(kcat -C -b "$brokers" -t "$topic" -o -1 -e -q -f '%o\n' | awk '{ s += $1 + 1 } END { print s }')
-echo "loaded $loaded messages in $(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }') s"
-[[ $loaded == "$quotes" ]] || { echo "expected $quotes messages, found $loaded" >&2; exit 1; }
+  step "pre-load $quotes quotes into $topic, and the same documents as _bulk bodies of $bulk_docs"
+  "$bin" setup kafka --brokers "$brokers" --topic "$topic" >/dev/null
+  rm -rf "$bodies"
+  t0=$(now)
+  python3 bench/index/gen_quotes.py "$quotes" --bulk-dir "$bodies" --bulk-docs "$bulk_docs" |
+    kcat -P -b "$brokers" -t "$topic" -K$'\t' -z zstd -X queue.buffering.max.kbytes=262144
+  loaded=$(messages)
+  echo "loaded $loaded messages in $(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }') s"
+  [[ $loaded == "$quotes" ]] || { echo "expected $quotes messages, found $loaded" >&2; exit 1; }
+  echo "$quotes $bulk_docs" >"$bodies/.complete"
+fi
+mapfile -t body_files < <(find "$bodies" -name '*.ndjson' | sort)
 
 count() {
   curl -s -XPOST "$engine/$1/_refresh" >/dev/null
   curl -s "$engine/$1/_count" | sed -n 's/.*"count":\([0-9]*\).*/\1/p'
 }
-# Waits until index $1 holds $2 documents; prints the moment it did.
+# Waits until index $1 holds $2 documents and prints the moment it did; fails after $3 seconds
+# (600) without them.
 wait_count() {
+  local deadline=$(($(date +%s) + ${3:-600})) n
   while :; do
-    local n
     n=$(count "$1")
     if [[ -n $n ]] && ((n >= $2)); then now; return; fi
+    if (($(date +%s) > deadline)); then
+      echo "index $1 holds ${n:-no} documents, $2 expected" >&2
+      return 1
+    fi
     sleep 0.2
   done
 }
-# Same template (explicit mappings, refresh 1 s) for every contender.
-for index in bench-warmup bench-coinrelay bench-python-doc bench-python-bulk bench-python-bulk-ids; do
-  "$bin" setup elasticsearch --elasticsearch "$engine" --index "$index" >/dev/null
-done
+fresh_index() {  # the same template for every contender; nothing left of an earlier run
+  curl -s -XDELETE "$engine/$1" >/dev/null
+  "$bin" setup elasticsearch --elasticsearch "$engine" --index "$1" >/dev/null
+}
+rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", n / s }'; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
-step "warm-up: 200000 documents into a throwaway index (not measured)"
-# A freshly started JVM compiles its hot paths during the first minute; without this, whoever
-# goes first pays for OpenSearch's warm-up.
-"$venv/bin/python" bench/index/python_consumer.py --brokers "$brokers" --topic "$topic" \
-  --group bench-warmup --engine "$engine" --index bench-warmup --mode bulk --max-docs 200000 \
-  --max-seconds 300 >/dev/null
-curl -s -XDELETE "$engine/bench-warmup" >/dev/null
-
-step "coinrelay index: $quotes documents"
-t0=$(now)
-# shellcheck disable=SC2086
-"$bin" index --brokers "$brokers" --topic "$topic" --elasticsearch "$engine" --index bench-coinrelay \
-  --set kafka.group_id=bench-coinrelay --set index.metrics_listen= ${INDEX_ARGS:-} \
-  >"$out/coinrelay-index.log" 2>&1 &
-pid=$!
-# Also the moment its first $py_docs are searchable: the same amount the Python consumers get.
-t100=$(wait_count bench-coinrelay "$py_docs")
-t1=$(wait_count bench-coinrelay "$quotes")
-peak_kb=$(awk '/VmHWM/ { print $2 }' "/proc/$pid/status")
-# CPU seconds the indexer itself used (user + system), out of the 2 cores it shares with the engine.
-cpu_s=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15) / hz }' "/proc/$pid/stat")
-kill -TERM "$pid"
-wait "$pid" || true
-cr_seconds=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
-cr_rate=$(awk -v n="$quotes" -v s="$cr_seconds" 'BEGIN { printf "%.0f", n / s }')
-cr100_seconds=$(awk -v a="$t0" -v b="$t100" 'BEGIN { printf "%.2f", b - a }')
-cr100_rate=$(awk -v n="$py_docs" -v s="$cr100_seconds" 'BEGIN { printf "%.0f", n / s }')
-echo "coinrelay: $quotes documents searchable in $cr_seconds s = $cr_rate docs/s (first $py_docs in $cr100_seconds s = $cr100_rate docs/s), peak RSS $((peak_kb / 1024)) MB, $cpu_s CPU s"
-
-python_run() {  # mode index [extra args] -> "docs seconds"
-  local mode=$1 index=$2 t0 t1 result docs
-  shift 2
+# Posts the first $2 bodies into index $1 with $workers curl processes, each sending its share
+# one request after the other over one keep-alive connection. Prints "docs seconds".
+ceiling_run() {
+  local index=$1 n=$2 t0 t1 w i docs=0 pids=()
+  fresh_index "$index"
+  for ((w = 0; w < workers; w++)); do
+    : >"$out/ceiling-$w.curl"
+  done
+  for ((i = 0; i < n; i++)); do
+    # One operation per body; `next` separates them (curl reuses the connection).
+    ((i >= workers)) && echo next >>"$out/ceiling-$((i % workers)).curl"
+    printf 'url = "%s/%s/_bulk"\nupload-file = "%s"\nrequest = "POST"\nheader = "Content-Type: application/x-ndjson"\nheader = "Expect:"\noutput = "/dev/null"\nwrite-out = "%%{http_code}\\n"\nsilent\n' \
+      "$engine" "$index" "${body_files[i]}" >>"$out/ceiling-$((i % workers)).curl"
+  done
+  docs=$((n * bulk_docs < quotes ? n * bulk_docs : quotes))
   t0=$(now)
-  result=$("$venv/bin/python" bench/index/python_consumer.py --brokers "$brokers" --topic "$topic" \
-    --group "bench-$index" --engine "$engine" --index "$index" --mode "$mode" \
-    --max-docs "$py_docs" --max-seconds "$py_seconds" "$@")
-  docs=$(echo "$result" | sed -n 's/.*"docs": \([0-9]*\).*/\1/p')
+  for ((w = 0; w < workers; w++)); do
+    curl -K "$out/ceiling-$w.curl" >"$out/ceiling-$w.status" &
+    pids+=($!)
+  done
+  wait "${pids[@]}"
+  if grep -qv '^200$' "$out"/ceiling-*.status; then
+    echo "ceiling: a _bulk request was not answered 200" >&2
+    exit 1
+  fi
   t1=$(wait_count "$index" "$docs")
-  echo "$docs $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')"
+  echo "$docs $(elapsed "$t0" "$t1")"
 }
 
-step "Python, one POST /_doc per message (the seed's consumer)"
-read -r doc_docs doc_seconds < <(python_run doc bench-python-doc)
-doc_rate=$(awk -v n="$doc_docs" -v s="$doc_seconds" 'BEGIN { printf "%.0f", n / s }')
-echo "python _doc: $doc_docs documents searchable in $doc_seconds s = $doc_rate docs/s"
+# Indexes the topic into index $1 with coinrelay (group $1) until it holds $2 documents. Prints
+# "seconds first_seconds peak_rss_mb cpu_seconds" (first: until $py_docs were searchable).
+coinrelay_run() {
+  local index=$1 n=$2 t0 t1 tfirst pid peak_kb cpu
+  fresh_index "$index"
+  t0=$(now)
+  # shellcheck disable=SC2086
+  "$bin" index --brokers "$brokers" --topic "$topic" --elasticsearch "$engine" --index "$index" \
+    --set kafka.group_id="$index" --set index.metrics_listen= ${INDEX_ARGS:-} \
+    >"$out/$index.log" 2>&1 &
+  pid=$!
+  tfirst=$(wait_count "$index" "$((py_docs < n ? py_docs : n))")
+  t1=$(wait_count "$index" "$n")
+  peak_kb=$(awk '/VmHWM/ { print $2 }' "/proc/$pid/status")
+  # CPU seconds the indexer itself used (user + system), of the 2 cores it shares with the engine.
+  cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15) / hz }' "/proc/$pid/stat")
+  kill -TERM "$pid"
+  wait "$pid" || true
+  echo "$(elapsed "$t0" "$t1") $(elapsed "$t0" "$tfirst") $((peak_kb / 1024)) $cpu"
+}
 
-step "Python, _bulk of 1000"
-read -r bulk_docs bulk_seconds < <(python_run bulk bench-python-bulk)
-bulk_rate=$(awk -v n="$bulk_docs" -v s="$bulk_seconds" 'BEGIN { printf "%.0f", n / s }')
-echo "python _bulk: $bulk_docs documents searchable in $bulk_seconds s = $bulk_rate docs/s"
+step "warm-up (not measured): $warmup_docs documents by each into throwaway indices"
+# A freshly started JVM compiles its hot paths during the first minute; without this, whoever
+# goes first pays for OpenSearch's warm-up.
+warm_bodies=$(((warmup_docs + bulk_docs - 1) / bulk_docs))
+((warm_bodies > ${#body_files[@]})) && warm_bodies=${#body_files[@]}
+read -r docs seconds < <(ceiling_run bench-warmup-ceiling "$warm_bodies")
+echo "ceiling: $docs documents in $seconds s"
+read -r seconds _ _ _ < <(coinrelay_run bench-warmup-coinrelay "$docs")
+echo "coinrelay: $docs documents in $seconds s"
+curl -s -XDELETE "$engine/bench-warmup-*" >/dev/null
 
-step "Python, _bulk of 1000 with coinrelay's document ids (idempotent, as coinrelay)"
-read -r ids_docs ids_seconds < <(python_run bulk bench-python-bulk-ids --ids)
-ids_rate=$(awk -v n="$ids_docs" -v s="$ids_seconds" 'BEGIN { printf "%.0f", n / s }')
-echo "python _bulk with ids: $ids_docs documents searchable in $ids_seconds s = $ids_rate docs/s"
+ceiling_rates=() coinrelay_rates=() first_rates=() peaks=() rows=()
+for ((r = 1; r <= rounds; r++)); do
+  order=(ceiling coinrelay)
+  ((r % 2 == 0)) && order=(coinrelay ceiling)
+  for who in "${order[@]}"; do
+    step "round $r: $who, $quotes documents"
+    before=$(load)
+    if [[ $who == ceiling ]]; then
+      read -r docs seconds < <(ceiling_run "bench-ceiling-$r" "${#body_files[@]}")
+      [[ $docs == "$quotes" ]] || { echo "the bodies hold $docs documents, not $quotes" >&2; exit 1; }
+      docs_s=$(rate "$quotes" "$seconds")
+      ceiling_rates+=("$docs_s")
+      echo "ceiling: $quotes documents searchable in $seconds s = $docs_s docs/s"
+      rows+=("$r|ceiling ($workers curl workers)|$seconds|$docs_s|—|—|$before")
+    else
+      read -r seconds first_seconds peak_mb cpu < <(coinrelay_run "bench-coinrelay-$r" "$quotes")
+      [[ -n ${cpu:-} ]] || { echo "coinrelay index did not index the $quotes documents" >&2; exit 1; }
+      docs_s=$(rate "$quotes" "$seconds")
+      coinrelay_rates+=("$docs_s")
+      first_rates+=("$(rate "$py_docs" "$first_seconds")")
+      peaks+=("$peak_mb")
+      echo "coinrelay: $quotes documents searchable in $seconds s = $docs_s docs/s (first $py_docs in $first_seconds s), peak RSS $peak_mb MB, $cpu CPU s"
+      rows+=("$r|\`coinrelay index\`|$seconds|$docs_s|$peak_mb|$cpu|$before")
+    fi
+    curl -s -XDELETE "$engine/bench-$who-$r" >/dev/null
+  done
+done
+mean() { printf '%s\n' "$@" | awk '{ s += $1 } END { printf "%.0f", s / NR }'; }
+ceiling_mean=$(mean "${ceiling_rates[@]}")
+coinrelay_mean=$(mean "${coinrelay_rates[@]}")
+first_mean=$(mean "${first_rates[@]}")
+peak_max=$(printf '%s\n' "${peaks[@]}" | sort -n | tail -1)
+ratio=$(awk -v a="$coinrelay_mean" -v b="$ceiling_mean" 'BEGIN { printf "%.2f", a / b }')
+echo
+echo "ceiling mean $ceiling_mean docs/s, coinrelay mean $coinrelay_mean docs/s: ratio $ratio; coinrelay peak RSS $peak_max MB"
+
+python_json=""
+python_md=""
+if [[ $python == 1 ]]; then
+  python_run() {  # mode index [extra args] -> "docs seconds"
+    local mode=$1 index=$2 t0 t1 result docs
+    shift 2
+    fresh_index "$index"
+    t0=$(now)
+    result=$("$venv/bin/python" bench/index/python_consumer.py --brokers "$brokers" --topic "$topic" \
+      --group "bench-$index-$RANDOM" --engine "$engine" --index "$index" --mode "$mode" \
+      --max-docs "$py_docs" --max-seconds "$py_seconds" "$@")
+    docs=$(echo "$result" | sed -n 's/.*"docs": \([0-9]*\).*/\1/p')
+    t1=$(wait_count "$index" "$docs")
+    curl -s -XDELETE "$engine/$index" >/dev/null
+    echo "$docs $(elapsed "$t0" "$t1")"
+  }
+  step "Python, one POST /_doc per message (the seed's consumer)"
+  read -r doc_docs doc_seconds < <(python_run doc bench-python-doc)
+  doc_rate=$(rate "$doc_docs" "$doc_seconds")
+  echo "python _doc: $doc_docs documents searchable in $doc_seconds s = $doc_rate docs/s"
+  step "Python, _bulk of 1000"
+  read -r bulk_docs_n bulk_seconds < <(python_run bulk bench-python-bulk)
+  bulk_rate=$(rate "$bulk_docs_n" "$bulk_seconds")
+  echo "python _bulk: $bulk_docs_n documents searchable in $bulk_seconds s = $bulk_rate docs/s"
+  step "Python, _bulk of 1000 with coinrelay's document ids (idempotent, as coinrelay)"
+  read -r ids_docs ids_seconds < <(python_run bulk bench-python-bulk-ids --ids)
+  ids_rate=$(rate "$ids_docs" "$ids_seconds")
+  echo "python _bulk with ids: $ids_docs documents searchable in $ids_seconds s = $ids_rate docs/s"
+  # Ratios on the same amount of documents: coinrelay's first $py_docs (mean of its runs).
+  ratio_doc=$(awk -v a="$first_mean" -v b="$doc_rate" 'BEGIN { printf "%.1f", a / b }')
+  ratio_bulk=$(awk -v a="$first_mean" -v b="$bulk_rate" 'BEGIN { printf "%.2f", a / b }')
+  ratio_ids=$(awk -v a="$first_mean" -v b="$ids_rate" 'BEGIN { printf "%.2f", a / b }')
+  python_json=",
+ \"coinrelay_first_docs\":$py_docs,\"coinrelay_first_docs_per_s_mean\":$first_mean,
+ \"python_doc\":{\"docs\":$doc_docs,\"seconds\":$doc_seconds,\"docs_per_s\":$doc_rate,\"coinrelay_first_ratio\":$ratio_doc},
+ \"python_bulk\":{\"docs\":$bulk_docs_n,\"seconds\":$bulk_seconds,\"docs_per_s\":$bulk_rate,\"coinrelay_first_ratio\":$ratio_bulk},
+ \"python_bulk_ids\":{\"docs\":$ids_docs,\"seconds\":$ids_seconds,\"docs_per_s\":$ids_rate,\"coinrelay_first_ratio\":$ratio_ids}"
+  python_md="
+| Python consumer | documents | seconds until searchable | documents/s | coinrelay (its first $py_docs, mean $first_mean/s) / this |
+| --- | ---: | ---: | ---: | ---: |
+| one \`POST /_doc\` per message (the seed) | $doc_docs | $doc_seconds | $doc_rate | $ratio_doc |
+| \`_bulk\` of 1000 | $bulk_docs_n | $bulk_seconds | $bulk_rate | $ratio_bulk |
+| \`_bulk\` of 1000 with coinrelay's ids | $ids_docs | $ids_seconds | $ids_rate | $ratio_ids |"
+fi
 
 step "results"
-# Ratios on the same amount of documents (each one's first $py_docs, or 120 s for the seed's).
-ratio_doc=$(awk -v a="$cr100_rate" -v b="$doc_rate" 'BEGIN { printf "%.1f", a / b }')
-ratio_bulk=$(awk -v a="$cr100_rate" -v b="$bulk_rate" 'BEGIN { printf "%.2f", a / b }')
-ratio_ids=$(awk -v a="$cr100_rate" -v b="$ids_rate" 'BEGIN { printf "%.2f", a / b }')
+runs_json=$(printf '%s\n' "${rows[@]}" | awk -F'|' '{ printf "%s{\"round\":%s,\"who\":\"%s\",\"seconds\":%s,\"docs_per_s\":%s,\"load_before\":%s}", (NR > 1 ? "," : ""), $1, ($2 ~ /ceiling/ ? "ceiling" : "coinrelay"), $3, $4, $7 }')
 cat >"$out/results.json" <<EOF
-{"date":"$(date -u +%Y-%m-%dT%H:%M:%SZ)","quotes":$quotes,"cpus":$(nproc),
- "coinrelay":{"docs":$quotes,"seconds":$cr_seconds,"docs_per_s":$cr_rate,"peak_rss_mb":$((peak_kb / 1024)),"cpu_seconds":$cpu_s,
-   "first_docs":$py_docs,"first_seconds":$cr100_seconds,"first_docs_per_s":$cr100_rate},
- "python_doc":{"docs":$doc_docs,"seconds":$doc_seconds,"docs_per_s":$doc_rate},
- "python_bulk":{"docs":$bulk_docs,"seconds":$bulk_seconds,"docs_per_s":$bulk_rate},
- "python_bulk_ids":{"docs":$ids_docs,"seconds":$ids_seconds,"docs_per_s":$ids_rate},
- "ratio_vs_python_doc":$ratio_doc,"ratio_vs_python_bulk":$ratio_bulk,"ratio_vs_python_bulk_ids":$ratio_ids}
+{"date":"$(date -u +%Y-%m-%dT%H:%M:%SZ)","quotes":$quotes,"rounds":$rounds,"workers":$workers,"bulk_docs":$bulk_docs,"cpus":$(nproc),
+ "index_args":"${INDEX_ARGS:-}","runs":[$runs_json],
+ "ceiling_docs_per_s_mean":$ceiling_mean,"coinrelay_docs_per_s_mean":$coinrelay_mean,"ratio":$ratio,
+ "coinrelay_peak_rss_mb_max":$peak_max,"load_at_end":"$(cut -d' ' -f1-3 /proc/loadavg)"$python_json}
 EOF
-cat >"$out/results.md" <<EOF
-| indexer | documents | seconds until searchable | documents/s | ratio |
-| --- | ---: | ---: | ---: | ---: |
-| \`coinrelay index\`, all | $quotes | $cr_seconds | $cr_rate | — |
-| \`coinrelay index\`, its first $py_docs | $py_docs | $cr100_seconds | $cr100_rate | — |
-| Python, one \`POST /_doc\` per message (the seed) | $doc_docs | $doc_seconds | $doc_rate | coinrelay (first $py_docs) / this = ${ratio_doc} |
-| Python, \`_bulk\` of 1000 | $bulk_docs | $bulk_seconds | $bulk_rate | coinrelay (first $py_docs) / this = ${ratio_bulk} |
-| Python, \`_bulk\` of 1000 with coinrelay's ids | $ids_docs | $ids_seconds | $ids_rate | coinrelay (first $py_docs) / this = ${ratio_ids} |
-
-Peak memory (VmHWM) of \`coinrelay index\`: $((peak_kb / 1024)) MB; CPU it used: $cpu_s s (load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)).
-EOF
+{
+  echo "| round | indexer | seconds until $quotes searchable | documents/s | peak RSS MB | CPU s | load before |"
+  echo "| ---: | --- | ---: | ---: | ---: | ---: | ---: |"
+  printf '%s\n' "${rows[@]}" | awk -F'|' '{ printf "| %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7 }'
+  echo
+  echo "Mean: ceiling $ceiling_mean documents/s, \`coinrelay index\` $coinrelay_mean documents/s: **$ratio** of the ceiling; peak RSS of \`coinrelay index\` over the $quotes: at most **$peak_max MB** (load average at the end: $(cut -d' ' -f1-3 /proc/loadavg))."
+  echo "$python_md"
+} >"$out/results.md"
 cat "$out/results.md"

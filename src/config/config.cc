@@ -232,9 +232,8 @@ const std::vector<OptionSpec> kOptions = {
     {CR_KEY(elasticsearch, number_of_replicas, "0", "Replicas in the index template."), .min = 0,
      .max = 16},
     {CR_KEY(elasticsearch, max_in_flight, "4",
-            "Bulk requests in flight at once; `coinrelay index` pauses Kafka consumption while as "
-            "many more batches wait, which bounds its memory to about 2 x max_in_flight x "
-            "bulk_max_bytes."),
+            "Bulk requests in flight at once; `coinrelay index` reads nothing more while as many "
+            "more batches wait (its memory budget is in docs/indexing.md)."),
      .min = 1, .max = 64},
     {CR_KEY(elasticsearch, retry_max_backoff_ms, "30000",
             "Longest wait between two attempts of a refused (429, 5xx, cluster block) or failed "
@@ -268,6 +267,16 @@ const std::vector<OptionSpec> kOptions = {
             "group.instance.id): a name that stays the same across restarts and differs between "
             "indexers (e.g. the pod name). A restarted indexer then gets its partitions back at "
             "once instead of after the session timeout. Empty: dynamic membership.")},
+    {CR_KEY(index, prefetch_kbytes, "4096",
+            "Kilobytes of messages `coinrelay index` lets librdkafka read ahead of what it is "
+            "indexing (queued.max.messages.kbytes, counted uncompressed); part of its memory "
+            "budget (docs/indexing.md)."),
+     .min = 256, .max = 1'048'576},
+    {CR_KEY(index, fetch_kbytes, "256",
+            "Kilobytes one fetch may bring per partition (max.partition.fetch.bytes, counted as "
+            "on the wire, compressed; a larger record batch still comes whole); part of the "
+            "memory budget of `coinrelay index`."),
+     .min = 16, .max = 65'536},
     {CR_KEY(
          kibana, url, "",
          "Kibana URL for `coinrelay setup kibana` (http://host:5601, with its base path if any)."),

@@ -84,8 +84,10 @@ struct ElasticsearchConfig {
 struct IndexConfig {
   std::string metrics_listen;  ///< empty: no endpoint
   bool metrics_listen_is_default = true;
-  std::string dlq_topic;    ///< resolved: never empty after validate()
-  std::string instance_id;  ///< Kafka static membership (group.instance.id); empty: none
+  std::string dlq_topic;       ///< resolved: never empty after validate()
+  std::string instance_id;     ///< Kafka static membership (group.instance.id); empty: none
+  int prefetch_kbytes = 4096;  ///< librdkafka's queue of prefetched messages (uncompressed)
+  int fetch_kbytes = 256;      ///< bytes per partition of one fetch (compressed, as on the wire)
 };
 
 struct HttpConfig {

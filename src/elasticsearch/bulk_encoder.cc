@@ -14,19 +14,37 @@ void appendIndexAction(std::string& body, std::string_view index, const model::Q
   appendIndexAction(body, index, model::observationKey(quote), model::encodeQuote(quote));
 }
 
+namespace {
+
+/// {"index":{"_index":"...","_id":"..."}} and its newline, appended directly: this runs once per
+/// document.
+void appendActionLine(std::string& body, std::string_view index, std::string_view id) {
+  body.append(R"({"index":{"_index":)");
+  JsonWriter::appendEscaped(body, index);
+  body.append(R"(,"_id":)");
+  JsonWriter::appendEscaped(body, id);
+  body.append("}}\n");
+}
+
+}  // namespace
+
 void appendIndexAction(std::string& body, std::string_view index, std::string_view id,
                        std::string_view source) {
-  JsonWriter action(body);
-  action.beginObject()
-      .key("index")
-      .beginObject()
-      .field("_index", index)
-      .field("_id", id)
-      .endObject()
-      .endObject();
-  body.push_back('\n');
+  appendActionLine(body, index, id);
   body.append(source);
   body.push_back('\n');
+}
+
+size_t BulkBody::add(std::string_view index, std::string_view id, std::string_view source) {
+  Doc doc;
+  doc.start = text_.size();
+  appendActionLine(text_, index, id);
+  doc.source = text_.size();
+  text_.append(source);
+  text_.push_back('\n');
+  doc.end = text_.size();
+  docs_.push_back(doc);
+  return docs_.size() - 1;
 }
 
 bool BulkItemResult::refusedForGood() const {

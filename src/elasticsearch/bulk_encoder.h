@@ -19,6 +19,39 @@ void appendIndexAction(std::string& body, std::string_view index, const model::Q
 void appendIndexAction(std::string& body, std::string_view index, std::string_view id,
                        std::string_view source);
 
+/// An NDJSON `_bulk` body being built, and where each document's two lines are, so that any
+/// subset can be sent again (a retry of refused items, a split) without encoding anything twice.
+/// The text is built once, in one buffer; nothing is kept per document but three offsets.
+class BulkBody {
+ public:
+  void clear() {
+    text_.clear();
+    docs_.clear();
+  }
+  /// Appends an index action for `id` and its `source` (one line of JSON); returns its number.
+  size_t add(std::string_view index, std::string_view id, std::string_view source);
+  size_t size() const { return docs_.size(); }
+  bool empty() const { return docs_.empty(); }
+  size_t bytes() const { return text_.size(); }
+  /// The whole body. Mutable so that it can be lent to the HTTP request without a copy.
+  std::string& text() { return text_; }
+  /// Document `i`'s action and source lines, newlines included.
+  std::string_view lines(size_t i) const {
+    return std::string_view(text_).substr(docs_[i].start, docs_[i].end - docs_[i].start);
+  }
+  /// Document `i`'s source, as it was added.
+  std::string_view source(size_t i) const {
+    return std::string_view(text_).substr(docs_[i].source, docs_[i].end - 1 - docs_[i].source);
+  }
+
+ private:
+  struct Doc {
+    size_t start, source, end;
+  };
+  std::string text_;
+  std::vector<Doc> docs_;
+};
+
 /// The outcome of one item of a `_bulk` response.
 struct BulkItemResult {
   int status = 0;

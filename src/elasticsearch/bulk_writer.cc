@@ -127,12 +127,19 @@ BulkWriter::BulkWriter(const config::ElasticsearchConfig& config, const StopSign
 
 std::optional<std::vector<DocOutcome>> BulkWriter::write(std::string_view index,
                                                          const std::vector<BulkDoc>& docs) {
+  BulkBody body;
+  for (const BulkDoc& doc : docs)
+    body.add(index, doc.id, doc.source);
+  return write(body);
+}
+
+std::optional<std::vector<DocOutcome>> BulkWriter::write(BulkBody& body) {
   BulkMetrics& m = metrics();
-  std::vector<DocOutcome> outcomes(docs.size());
+  std::vector<DocOutcome> outcomes(body.size());
   // Groups of document positions still to send; a split puts its halves in front.
   std::deque<std::vector<size_t>> groups;
-  if (!docs.empty()) {
-    std::vector<size_t> all(docs.size());
+  if (!body.empty()) {
+    std::vector<size_t> all(body.size());
     for (size_t i = 0; i < all.size(); ++i)
       all[i] = i;
     groups.push_back(std::move(all));
@@ -145,14 +152,19 @@ std::optional<std::vector<DocOutcome>> BulkWriter::write(std::string_view index,
       return std::nullopt;
     std::vector<size_t> group = std::move(groups.front());
     groups.pop_front();
-    body_.clear();
-    for (size_t i : group)
-      appendIndexAction(body_, index, docs[i].id, docs[i].source);
+    // Groups hold distinct documents, so a group of all of them is the body as it is.
+    std::string* text = &body.text();
+    if (group.size() < body.size()) {
+      subset_.clear();
+      for (size_t i : group)
+        subset_.append(body.lines(i));
+      text = &subset_;
+    }
     const auto started = Clock::now();
-    auto reply = client_.bulk(body_);
+    auto reply = client_.bulk(*text);
     m.duration.observe(std::chrono::duration<double>(Clock::now() - started).count());
     m.documents.observe(static_cast<double>(group.size()));
-    m.bytes.observe(static_cast<double>(body_.size()));
+    m.bytes.observe(static_cast<double>(text->size()));
 
     if (!reply) {
       m.failed_requests.inc();

@@ -66,8 +66,12 @@ class BulkWriter {
   BulkWriter(const config::ElasticsearchConfig& config, const StopSignal& stop,
              EngineHealth& health);
 
-  /// The outcome of every document, in order; nullopt when stopping interrupted the retries
-  /// (then nothing may be taken as durable).
+  /// The outcome of every document of `body`, in order; nullopt when stopping interrupted the
+  /// retries (then nothing may be taken as durable). The body is sent as it is while every one
+  /// of its documents is still to send (it is lent to the request, not copied); a subset (items
+  /// to retry, halves of a split) is assembled from its documents' lines.
+  std::optional<std::vector<DocOutcome>> write(BulkBody& body);
+  /// The same for documents to encode into `index`.
   std::optional<std::vector<DocOutcome>> write(std::string_view index,
                                                const std::vector<BulkDoc>& docs);
 
@@ -76,7 +80,7 @@ class BulkWriter {
   const StopSignal& stop_;
   EngineHealth& health_;
   ElasticsearchClient client_;
-  std::string body_;  // reused between requests
+  std::string subset_;  // reused between requests
 };
 
 }  // namespace coinrelay::elasticsearch

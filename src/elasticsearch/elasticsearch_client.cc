@@ -88,6 +88,10 @@ Result<net::HttpResponse> ElasticsearchClient::send(const std::string& method,
   request.timeout = timeout;
   if (content_type != nullptr)
     request.headers.emplace_back("Content-Type", content_type);
+  return exchange(request);
+}
+
+Result<net::HttpResponse> ElasticsearchClient::exchange(const net::HttpRequest& request) {
   auto response = http_.send(request);
   if (!response) {
     const std::string url = net::redactUrl(config_.url);
@@ -155,8 +159,16 @@ Result<EngineInfo> ElasticsearchClient::probe() {
                   net::redactUrl(config_.url), response.status, excerpt(response.body)));
 }
 
-Result<BulkReply> ElasticsearchClient::bulk(const std::string& body) {
-  CR_TRY(auto response, send("POST", "/_bulk", body, "application/x-ndjson"));
+Result<BulkReply> ElasticsearchClient::bulk(std::string& body) {
+  net::HttpRequest request;
+  request.method = "POST";
+  request.url = config_.url + "/_bulk";
+  request.body = std::move(body);
+  request.timeout = std::chrono::seconds(60);
+  request.headers.emplace_back("Content-Type", "application/x-ndjson");
+  auto exchanged = exchange(request);
+  body = std::move(request.body);
+  CR_TRY(auto response, std::move(exchanged));
   BulkReply reply;
   reply.status = response.status;
   if (response.status == 200) {

@@ -51,12 +51,15 @@ class ElasticsearchClient {
   Result<net::HttpResponse> send(const std::string& method, const std::string& path,
                                  std::string body = {}, const char* content_type = nullptr,
                                  std::chrono::milliseconds timeout = std::chrono::seconds(60));
-  /// Sends one NDJSON `_bulk` body.
-  Result<BulkReply> bulk(const std::string& body);
+  /// Sends one NDJSON `_bulk` body. The body is lent, not copied (a megabyte per request):
+  /// the caller gets it back unchanged, to reuse its buffer.
+  Result<BulkReply> bulk(std::string& body);
 
   const config::ElasticsearchConfig& config() const { return config_; }
 
  private:
+  Result<net::HttpResponse> exchange(const net::HttpRequest& request);
+
   config::ElasticsearchConfig config_;
   net::HttpClient http_;
   simdjson::dom::parser parser_;

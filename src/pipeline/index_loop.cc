@@ -6,6 +6,7 @@
 #include <simdjson.h>
 
 #include "common/time_util.h"
+#include "elasticsearch/bulk_source.h"
 #include "elasticsearch/layout_setup.h"
 #include "kafka/kafka_admin.h"
 #include "kafka/kafka_config.h"
@@ -30,15 +31,13 @@ constexpr auto kShutdownGrace = 10s;
 /// longer than this, or an engine that is down, when the consumer must poll to stay in its
 /// group (max.poll.interval.ms) without reading.
 constexpr auto kHoldBeforePause = 5s;
-/// Elasticsearch and OpenSearch refuse a document id longer than this (the whole bulk request
-/// fails validation), so such a message is dead-lettered before it is ever sent.
-constexpr size_t kMaxIdBytes = 512;
 
 struct LoopMetrics {
   telemetry::Counter& consumed;
   telemetry::Counter& dead_decode;
   telemetry::Counter& dead_index;
   telemetry::Counter& pauses;
+  telemetry::Counter& reencoded;
   telemetry::Gauge& batches_alive;
   telemetry::Gauge& pending_messages;
   telemetry::Gauge& paused;
@@ -55,6 +54,9 @@ LoopMetrics& loopMetrics() {
       r.counter("coinrelay_index_dead_letters_total", dlq_help, {{"stage", "index"}}),
       r.counter("coinrelay_index_pauses_total",
                 "Times consumption paused because the bounded queue of batches was full."),
+      r.counter("coinrelay_index_documents_reencoded_total",
+                "Documents decoded and encoded again because their message was not the document "
+                "as coinrelay's encoder writes it (the others go into the bulk body as they are)."),
       r.gauge("coinrelay_index_batches_in_flight",
               "Batches dispatched and not yet durable (queued, in a bulk request, or waiting for "
               "their dead letters)."),
@@ -76,9 +78,25 @@ telemetry::Gauge& lagGauge(int32_t partition) {
 
 }  // namespace
 
-/// A run of consumed messages, indexed by one worker with one or more bulk requests.
+/// A run of consumed messages, indexed by one worker with one or more bulk requests. The
+/// messages themselves are released as soon as they are read: the batch holds its bulk body
+/// (each document once, as the engine will get it) and what a dead letter would need, so its
+/// memory is its body's size, not that of librdkafka's decompressed fetch buffers.
 struct IndexLoop::Batch {
-  struct Fate {
+  /// Where a message came from, and what became of it.
+  struct Origin {
+    int32_t partition = 0;
+    int64_t offset = 0;
+    std::optional<int64_t> timestamp_ms;
+    std::optional<std::string> key;
+    /// Its document in `body`, or -1 when it has none (not a quote document).
+    int64_t doc = -1;
+    /// Whether `body` holds the value as it is; if not (a message re-encoded, or not a quote
+    /// document), the original is kept in `value` for its dead letter.
+    bool as_is = false;
+    std::string value;
+    // Its fate: set when read (not a quote) or by the worker, read by the Kafka thread after
+    // the hand-over through done_.
     bool indexed = false;
     const char* stage = "decode";
     std::optional<int> status;
@@ -86,20 +104,29 @@ struct IndexLoop::Batch {
   };
   struct Letter {
     Batch* batch = nullptr;
-    size_t message = 0;
+    size_t origin = 0;
     std::string value;
   };
 
   uint64_t id = 0;
-  std::vector<std::unique_ptr<RdKafka::Message>> messages;
-  size_t bytes = 0;
   SteadyTime opened;
-  // Written by the worker, read by the Kafka thread after the hand-over through done_.
-  std::vector<Fate> fates;
-  bool interrupted = false;
+  elasticsearch::BulkBody body;
+  std::vector<Origin> origins;
+  bool interrupted = false;  ///< by the worker
   // Kafka thread.
   std::vector<Letter> letters;
   int letters_pending = 0;
+
+  std::string_view originalValue(const Origin& origin) const {
+    return origin.as_is ? body.source(static_cast<size_t>(origin.doc))
+                        : std::string_view(origin.value);
+  }
+};
+
+/// The buffers of a completed batch, kept for a next one.
+struct IndexLoop::Buffers {
+  elasticsearch::BulkBody body;
+  std::vector<Batch::Origin> origins;
 };
 
 class IndexLoop::Rebalancer final : public RdKafka::RebalanceCb {
@@ -149,8 +176,14 @@ Result<std::unique_ptr<IndexLoop>> IndexLoop::create(const config::Config& confi
   std::unique_ptr<IndexLoop> loop(
       new IndexLoop(config, start, stop, options.clock ? *options.clock : systemClock()));
   kafka::Properties properties = kafka::consumerProperties(config.kafka, config.kafka.group_id);
-  // librdkafka's prefetch queue is part of the memory bound: 32 MB instead of 64.
-  properties.emplace_back("queued.max.messages.kbytes", "32768");
+  // The prefetch is part of the memory budget (docs/indexing.md): librdkafka's queue of fetched
+  // messages, and each fetch response (a partition's first record batch comes whole, however
+  // large).
+  const int fetch_bytes = config.index.fetch_kbytes * 1024;
+  properties.emplace_back("queued.max.messages.kbytes",
+                          std::to_string(config.index.prefetch_kbytes));
+  properties.emplace_back("max.partition.fetch.bytes", std::to_string(fetch_bytes));
+  properties.emplace_back("fetch.max.bytes", std::to_string(std::max(fetch_bytes, 1 << 20)));
   if (!config.index.instance_id.empty())
     properties.emplace_back("group.instance.id", config.index.instance_id);
   properties.insert(properties.end(), options.consumer_overrides.begin(),
@@ -165,6 +198,7 @@ Result<std::unique_ptr<IndexLoop>> IndexLoop::create(const config::Config& confi
   if (!loop->consumer_) {
     return makeError(ErrorCode::InvalidArgument, "cannot create the Kafka consumer: " + error);
   }
+  loop->consumer_queue_ = rd_kafka_queue_get_consumer(loop->consumer_->c_ptr());
   CR_RETURN_IF_ERROR(
       kafka::checkReachable(*loop->consumer_, config.kafka.brokers, std::chrono::seconds(10)));
   IndexLoop* raw = loop.get();
@@ -211,6 +245,8 @@ IndexLoop::~IndexLoop() {
   }
   // Its last delivery reports reach batches that must still exist.
   dead_letters_.reset();
+  if (consumer_queue_ != nullptr)
+    rd_kafka_queue_destroy(consumer_queue_);
   if (consumer_ && !closed_)
     consumer_->close();
 }
@@ -242,7 +278,7 @@ Status IndexLoop::run() {
     if (hold) {
       stop_.waitFor(5ms);  // short back-pressure: read nothing until a batch is durable
     } else {
-      CR_RETURN_IF_ERROR(readOne(flush_interval, last_warning));
+      CR_RETURN_IF_ERROR(read(flush_interval, last_warning));
     }
     drainCompletions();
     dead_letters_->poll(0);
@@ -255,33 +291,84 @@ Status IndexLoop::run() {
   return {};
 }
 
-Status IndexLoop::readOne(std::chrono::milliseconds flush_interval, SteadyTime& last_warning) {
+Status IndexLoop::read(std::chrono::milliseconds flush_interval, SteadyTime& last_warning) {
   auto timeout = 100ms;
-  if (filling_ && !filling_->messages.empty()) {
+  if (filling_ && !filling_->origins.empty()) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         flush_interval - (clock_.steadyNow() - filling_->opened));
     timeout = std::clamp(left, 0ms, timeout);
   }
   if (!alive_.empty())
     timeout = std::min(timeout, 20ms);  // notice finished batches soon
-  std::unique_ptr<RdKafka::Message> message(consumer_->consume(static_cast<int>(timeout.count())));
-  const RdKafka::ErrorCode err = message->err();
-  if (err == RdKafka::ERR_NO_ERROR) {
-    add(std::move(message));
-  } else if (err == RdKafka::ERR__FATAL) {
-    return makeError(ErrorCode::FailedPrecondition, "fatal Kafka error: " + message->errstr());
-  } else if (err != RdKafka::ERR__TIMED_OUT && err != RdKafka::ERR__PARTITION_EOF &&
-             clock_.steadyNow() - last_warning >= 30s) {
-    last_warning = clock_.steadyNow();  // librdkafka reconnects by itself; say so now and then
-    telemetry::logger("index")->warn("Kafka consumer: {}", message->errstr());
+  // What librdkafka already holds is taken in one go (up to a batch), so the housekeeping of
+  // the loop runs once per run of messages rather than once per message.
+  for (size_t taken = 0; taken < static_cast<size_t>(config_.elasticsearch.bulk_max_docs);
+       ++taken) {
+    std::unique_ptr<RdKafka::Message> message(
+        consumer_->consume(taken == 0 ? static_cast<int>(timeout.count()) : 0));
+    const RdKafka::ErrorCode err = message->err();
+    if (err == RdKafka::ERR_NO_ERROR) {
+      add(std::move(message));
+      if (filling_->origins.size() >= static_cast<size_t>(config_.elasticsearch.bulk_max_docs) ||
+          filling_->body.bytes() >= static_cast<size_t>(config_.elasticsearch.bulk_max_bytes)) {
+        break;
+      }
+      continue;
+    }
+    if (err == RdKafka::ERR__FATAL)
+      return makeError(ErrorCode::FailedPrecondition, "fatal Kafka error: " + message->errstr());
+    if (err == RdKafka::ERR__TIMED_OUT && taken == 0 && timeout >= 5ms) {
+      wakeFetcher(true);
+    } else if (err != RdKafka::ERR__TIMED_OUT && err != RdKafka::ERR__PARTITION_EOF &&
+               clock_.steadyNow() - last_warning >= 30s) {
+      last_warning = clock_.steadyNow();  // librdkafka reconnects by itself; say so now and then
+      telemetry::logger("index")->warn("Kafka consumer: {}", message->errstr());
+    }
+    break;
   }
   if (filling_ &&
-      (filling_->messages.size() >= static_cast<size_t>(config_.elasticsearch.bulk_max_docs) ||
-       filling_->bytes >= static_cast<size_t>(config_.elasticsearch.bulk_max_bytes) ||
+      (filling_->origins.size() >= static_cast<size_t>(config_.elasticsearch.bulk_max_docs) ||
+       filling_->body.bytes() >= static_cast<size_t>(config_.elasticsearch.bulk_max_bytes) ||
        clock_.steadyNow() - filling_->opened >= flush_interval)) {
     dispatch();
+    wakeFetcher(false);
   }
   return {};
+}
+
+void IndexLoop::wakeFetcher(bool dry) {
+  // librdkafka 2.0 stops fetching once its prefetch queue holds queued.max.messages.kbytes, and
+  // looks again only when the broker thread next wakes up, up to a second later (2.1 added
+  // fetch.queue.backoff.ms for this). With a small queue the indexer would then wait for most
+  // of that second after each drain: read at a small queue's size per second. Any request
+  // through that broker thread wakes it: a watermark query, sent when the queue is half empty
+  // (or dry) while a partition still has messages to read. One partition per call, in turn,
+  // so each broker of a larger cluster gets woken.
+  if (!dry && static_cast<int64_t>(rd_kafka_queue_length(consumer_queue_)) * average_value_bytes_ >=
+                  int64_t{config_.index.prefetch_kbytes} * 1024 / 2) {
+    return;
+  }
+  if (paused_ || assigned_.empty() || clock_.steadyNow() - last_wake_ < 20ms)
+    return;
+  last_wake_ = clock_.steadyNow();
+  std::vector<RdKafka::TopicPartition*> positions;
+  for (int32_t partition : assigned_)
+    positions.push_back(RdKafka::TopicPartition::create(config_.kafka.topic, partition));
+  consumer_->position(positions);
+  for (size_t i = 0; i < positions.size(); ++i) {
+    RdKafka::TopicPartition* tp = positions[(wake_next_ + i) % positions.size()];
+    int64_t low = 0, high = 0;
+    if (tp->offset() < 0 ||
+        consumer_->get_watermark_offsets(config_.kafka.topic, tp->partition(), &low, &high) !=
+            RdKafka::ERR_NO_ERROR ||
+        high <= tp->offset()) {
+      continue;
+    }
+    wake_next_ = (wake_next_ + i + 1) % positions.size();
+    consumer_->query_watermark_offsets(config_.kafka.topic, tp->partition(), &low, &high, 200);
+    break;
+  }
+  RdKafka::TopicPartition::destroy(positions);
 }
 
 void IndexLoop::add(std::unique_ptr<RdKafka::Message> message) {
@@ -289,16 +376,62 @@ void IndexLoop::add(std::unique_ptr<RdKafka::Message> message) {
     filling_ = std::make_unique<Batch>();
     filling_->id = next_batch_id_++;
     filling_->opened = clock_.steadyNow();
+    if (!spare_.empty()) {
+      filling_->body = std::move(spare_.back().body);
+      filling_->origins = std::move(spare_.back().origins);
+      spare_.pop_back();
+    }
   }
-  tracker_.consumed(message->partition(), message->offset(), filling_->id);
-  filling_->bytes += message->len();
-  filling_->messages.push_back(std::move(message));
+  Batch& batch = *filling_;
+  tracker_.consumed(message->partition(), message->offset(), batch.id);
   ++consumed_;
   loopMetrics().consumed.inc();
+
+  Batch::Origin& origin = batch.origins.emplace_back();
+  origin.partition = message->partition();
+  origin.offset = message->offset();
+  const RdKafka::MessageTimestamp timestamp = message->timestamp();
+  if (timestamp.type != RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE &&
+      timestamp.timestamp >= 0) {
+    origin.timestamp_ms = timestamp.timestamp;
+  }
+  if (message->key_pointer() != nullptr)
+    origin.key.emplace(static_cast<const char*>(message->key_pointer()), message->key_len());
+  const std::string_view value(static_cast<const char*>(message->payload()), message->len());
+  average_value_bytes_ += (static_cast<int64_t>(value.size()) - average_value_bytes_) / 64;
+  const std::string_view index = config_.elasticsearch.index;
+  if (value.empty()) {
+    origin.reason = "empty message value (a quote document was expected)";
+    return;
+  }
+  // The usual case: the message is the document as the encoder writes it, and goes into the
+  // bulk body as it is.
+  if (elasticsearch::passesAsIs(value, parser_, id_)) {
+    origin.doc = static_cast<int64_t>(batch.body.add(index, id_, value));
+    origin.as_is = true;
+    return;
+  }
+  origin.value = std::string(value);
+  auto quote = model::decodeQuote(value, parser_);
+  if (!quote) {
+    origin.reason = "not a quote document: " + quote.error().message;
+    return;
+  }
+  const std::string id = model::observationKey(*quote);
+  if (id.size() > elasticsearch::kMaxDocumentIdBytes) {
+    origin.reason =
+        fmt::format("observation key of {} bytes, longer than the {} bytes a document id may have",
+                    id.size(), elasticsearch::kMaxDocumentIdBytes);
+    return;
+  }
+  // Re-encoded rather than copied: the one encoder guarantees one line of JSON with exactly
+  // the mapped fields, whatever whitespace or extra fields the message carried.
+  origin.doc = static_cast<int64_t>(batch.body.add(index, id, model::encodeQuote(*quote)));
+  loopMetrics().reencoded.inc();
 }
 
 void IndexLoop::dispatch() {
-  if (!filling_ || filling_->messages.empty())
+  if (!filling_ || filling_->origins.empty())
     return;
   std::shared_ptr<Batch> batch(std::move(filling_));
   alive_[batch->id] = batch;
@@ -311,7 +444,6 @@ void IndexLoop::dispatch() {
 
 void IndexLoop::work() {
   elasticsearch::BulkWriter writer(config_.elasticsearch, abort_, health_);
-  simdjson::dom::parser parser;
   for (;;) {
     std::shared_ptr<Batch> batch;
     {
@@ -322,58 +454,28 @@ void IndexLoop::work() {
       batch = std::move(todo_.front());
       todo_.pop_front();
     }
-    process(*batch, writer, parser);
+    process(*batch, writer);
     std::lock_guard lock(mutex_);
     done_.push_back(std::move(batch));
   }
 }
 
-void IndexLoop::process(Batch& batch, elasticsearch::BulkWriter& writer,
-                        simdjson::dom::parser& parser) {
-  batch.fates.assign(batch.messages.size(), Batch::Fate{});
-  std::vector<elasticsearch::BulkDoc> docs;
-  std::vector<size_t> positions;
-  docs.reserve(batch.messages.size());
-  positions.reserve(batch.messages.size());
-  for (size_t i = 0; i < batch.messages.size(); ++i) {
-    const RdKafka::Message& message = *batch.messages[i];
-    const std::string_view value(static_cast<const char*>(message.payload()), message.len());
-    Batch::Fate& fate = batch.fates[i];
-    if (value.empty()) {
-      fate.reason = "empty message value (a quote document was expected)";
-      continue;
-    }
-    auto quote = model::decodeQuote(value, parser);
-    if (!quote) {
-      fate.reason = "not a quote document: " + quote.error().message;
-      continue;
-    }
-    std::string id = model::observationKey(*quote);
-    if (id.size() > kMaxIdBytes) {
-      fate.reason = fmt::format(
-          "observation key of {} bytes, longer than the {} bytes a document id may have", id.size(),
-          kMaxIdBytes);
-      continue;
-    }
-    // Re-encoded rather than copied: the one encoder guarantees one line of JSON with exactly
-    // the mapped fields, whatever whitespace or extra fields the message carried.
-    docs.push_back(elasticsearch::BulkDoc{std::move(id), model::encodeQuote(*quote)});
-    positions.push_back(i);
-  }
-  auto outcomes = writer.write(config_.elasticsearch.index, docs);
+void IndexLoop::process(Batch& batch, elasticsearch::BulkWriter& writer) {
+  auto outcomes = writer.write(batch.body);
   if (!outcomes) {
     batch.interrupted = true;
     return;
   }
-  for (size_t k = 0; k < positions.size(); ++k) {
-    Batch::Fate& fate = batch.fates[positions[k]];
-    const elasticsearch::DocOutcome& outcome = (*outcomes)[k];
+  for (Batch::Origin& origin : batch.origins) {
+    if (origin.doc < 0)
+      continue;
+    const elasticsearch::DocOutcome& outcome = (*outcomes)[static_cast<size_t>(origin.doc)];
     if (outcome.indexed) {
-      fate.indexed = true;
+      origin.indexed = true;
     } else {
-      fate.stage = "index";
-      fate.status = outcome.status;
-      fate.reason = outcome.reason;
+      origin.stage = "index";
+      origin.status = outcome.status;
+      origin.reason = outcome.reason;
     }
   }
 }
@@ -388,8 +490,8 @@ void IndexLoop::drainCompletions() {
     if (batch->interrupted)
       continue;  // stopping: nothing of it counts as durable, its offsets stay uncommitted
     uint64_t indexed = 0;
-    for (const auto& fate : batch->fates)
-      indexed += fate.indexed ? 1 : 0;
+    for (const auto& origin : batch->origins)
+      indexed += origin.indexed ? 1 : 0;
     indexed_ += indexed;
     produceDeadLetters(*batch);
     if (batch->letters_pending == 0)
@@ -400,72 +502,65 @@ void IndexLoop::drainCompletions() {
 void IndexLoop::produceDeadLetters(Batch& batch) {
   const int64_t now = toUnixMillis(clock_.now());
   size_t count = 0;
-  for (const auto& fate : batch.fates)
-    count += fate.indexed ? 0 : 1;
+  for (const auto& origin : batch.origins)
+    count += origin.indexed ? 0 : 1;
   if (count == 0)
     return;
   // Reserved once: each letter's address is the opaque of its delivery report.
   batch.letters.reserve(count);
-  for (size_t i = 0; i < batch.fates.size(); ++i) {
-    const Batch::Fate& fate = batch.fates[i];
-    if (fate.indexed)
+  for (size_t i = 0; i < batch.origins.size(); ++i) {
+    const Batch::Origin& origin = batch.origins[i];
+    if (origin.indexed)
       continue;
-    const RdKafka::Message& message = *batch.messages[i];
     kafka::DeadLetter letter;
-    letter.reason = fate.reason;
-    letter.stage = fate.stage;
-    letter.status = fate.status;
-    letter.source_topic = message.topic_name();
-    letter.source_partition = message.partition();
-    letter.source_offset = message.offset();
-    if (message.key_pointer() != nullptr) {
-      letter.source_key =
-          std::string_view(static_cast<const char*>(message.key_pointer()), message.key_len());
-    }
-    const RdKafka::MessageTimestamp timestamp = message.timestamp();
-    if (timestamp.type != RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE &&
-        timestamp.timestamp >= 0) {
-      letter.source_timestamp_ms = timestamp.timestamp;
-    }
-    letter.original_value =
-        std::string_view(static_cast<const char*>(message.payload()), message.len());
+    letter.reason = origin.reason;
+    letter.stage = origin.stage;
+    letter.status = origin.status;
+    letter.source_topic = config_.kafka.topic;
+    letter.source_partition = origin.partition;
+    letter.source_offset = origin.offset;
+    if (origin.key)
+      letter.source_key = *origin.key;
+    letter.source_timestamp_ms = origin.timestamp_ms;
+    letter.original_value = batch.originalValue(origin);
     letter.dead_lettered_ms = now;
     batch.letters.push_back(Batch::Letter{&batch, i, kafka::encodeDeadLetter(letter)});
     telemetry::logger("index")->warn("dead-lettering {}[{}]@{} ({}): {}", letter.source_topic,
-                                     letter.source_partition, letter.source_offset, fate.stage,
-                                     fate.reason);
+                                     letter.source_partition, letter.source_offset, origin.stage,
+                                     origin.reason);
   }
   // Counted before the first produce: acknowledgements may arrive while the others are queued.
   batch.letters_pending = static_cast<int>(batch.letters.size());
-  for (size_t k = 0; k < batch.letters.size(); ++k) {
-    Batch::Letter& letter = batch.letters[k];
-    const RdKafka::Message& message = *batch.messages[letter.message];
-    std::optional<std::string_view> key;
-    if (message.key_pointer() != nullptr)
-      key = std::string_view(static_cast<const char*>(message.key_pointer()), message.key_len());
-    if (auto status = dead_letters_->produce(key, letter.value, &letter); !status) {
-      telemetry::logger("index")->error("{}; trying again in 1 s", status.error().message);
-      letter_retries_.push_back(LetterRetry{&batch, k, clock_.steadyNow() + 1s});
-    }
+  for (size_t k = 0; k < batch.letters.size(); ++k)
+    produceDeadLetter(batch, k);
+}
+
+void IndexLoop::produceDeadLetter(Batch& batch, size_t k) {
+  Batch::Letter& letter = batch.letters[k];
+  const std::optional<std::string>& key = batch.origins[letter.origin].key;
+  if (auto status = dead_letters_->produce(
+          key ? std::optional<std::string_view>(*key) : std::nullopt, letter.value, &letter);
+      !status) {
+    telemetry::logger("index")->error("{}; trying again in 1 s", status.error().message);
+    letter_retries_.push_back(LetterRetry{&batch, k, clock_.steadyNow() + 1s});
   }
 }
 
 void IndexLoop::onDeadLetterDelivered(void* opaque, bool ok, const std::string& error) {
   auto* letter = static_cast<Batch::Letter*>(opaque);
   Batch& batch = *letter->batch;
+  const Batch::Origin& origin = batch.origins[letter->origin];
   if (!ok) {
     // The offset must not be committed before its dead letter is stored: send it again.
     telemetry::logger("index")->error(
         "dead letter for {}[{}]@{} not stored by Kafka ({}); trying again in 1 s",
-        batch.messages[letter->message]->topic_name(), batch.messages[letter->message]->partition(),
-        batch.messages[letter->message]->offset(), error);
+        config_.kafka.topic, origin.partition, origin.offset, error);
     letter_retries_.push_back(LetterRetry{
         &batch, static_cast<size_t>(letter - batch.letters.data()), clock_.steadyNow() + 1s});
     return;
   }
   ++dead_lettered_;
-  (std::string_view(batch.fates[letter->message].stage) == "index" ? loopMetrics().dead_index
-                                                                   : loopMetrics().dead_decode)
+  (std::string_view(origin.stage) == "index" ? loopMetrics().dead_index : loopMetrics().dead_decode)
       .inc();
   if (--batch.letters_pending == 0)
     complete(batch.id);
@@ -479,23 +574,27 @@ void IndexLoop::retryDeadLetters() {
   std::vector<LetterRetry> due;
   due.swap(letter_retries_);
   for (const LetterRetry& retry : due) {
-    if (retry.at > now) {
+    if (retry.at > now)
       letter_retries_.push_back(retry);
-      continue;
-    }
-    Batch::Letter& letter = retry.batch->letters[retry.letter];
-    const RdKafka::Message& message = *retry.batch->messages[letter.message];
-    std::optional<std::string_view> key;
-    if (message.key_pointer() != nullptr)
-      key = std::string_view(static_cast<const char*>(message.key_pointer()), message.key_len());
-    if (auto status = dead_letters_->produce(key, letter.value, &letter); !status)
-      letter_retries_.push_back(LetterRetry{retry.batch, retry.letter, now + 1s});
+    else
+      produceDeadLetter(*retry.batch, retry.letter);
   }
 }
 
 void IndexLoop::complete(uint64_t batch_id) {
   tracker_.completed(batch_id);
-  alive_.erase(batch_id);
+  auto it = alive_.find(batch_id);
+  if (it == alive_.end())
+    return;
+  // Its buffers serve a next batch: a body of a megabyte and a thousand origins are not
+  // allocated, grown and freed again for every batch. At most as many as can be alive at once.
+  Batch& batch = *it->second;
+  if (spare_.size() <= 2 * static_cast<size_t>(config_.elasticsearch.max_in_flight)) {
+    batch.body.clear();
+    batch.origins.clear();
+    spare_.push_back(Buffers{std::move(batch.body), std::move(batch.origins)});
+  }
+  alive_.erase(it);
 }
 
 void IndexLoop::commit(bool sync) {
@@ -681,6 +780,8 @@ void IndexLoop::shutdown() {
   commit(true);
   updateLagAndLog(true);
   const uint64_t pending = tracker_.pendingMessages();
+  rd_kafka_queue_destroy(consumer_queue_);
+  consumer_queue_ = nullptr;
   consumer_->close();
   closed_ = true;
   dead_letters_.reset();

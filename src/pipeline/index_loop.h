@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 #include <simdjson.h>
 
@@ -86,21 +87,26 @@ class IndexLoop {
 
  private:
   struct Batch;
+  struct Buffers;
   class Rebalancer;
   class CommitReports;
 
   IndexLoop(const config::Config& config, const IndexStart& start, const StopSignal& stop,
             Clock& clock);
 
-  /// Waits at most until the filling batch is due for one message, adds it, and dispatches the
-  /// batch when it is full or due. An error only for a fatal Kafka error.
-  Status readOne(std::chrono::milliseconds flush_interval, SteadyTime& last_warning);
+  /// Waits at most until the filling batch is due for a message, adds it and those already
+  /// prefetched (up to a batch), and dispatches the batch when it is full or due. An error only
+  /// for a fatal Kafka error.
+  Status read(std::chrono::milliseconds flush_interval, SteadyTime& last_warning);
+  /// Wakes librdkafka's fetcher when its queue is half empty, or `dry`.
+  void wakeFetcher(bool dry);
   void add(std::unique_ptr<RdKafka::Message> message);
   void dispatch();
   void work();
-  void process(Batch& batch, elasticsearch::BulkWriter& writer, simdjson::dom::parser& parser);
+  void process(Batch& batch, elasticsearch::BulkWriter& writer);
   void drainCompletions();
   void produceDeadLetters(Batch& batch);
+  void produceDeadLetter(Batch& batch, size_t letter);
   void onDeadLetterDelivered(void* opaque, bool ok, const std::string& error);
   void retryDeadLetters();
   void complete(uint64_t batch_id);
@@ -123,10 +129,13 @@ class IndexLoop {
   elasticsearch::EngineHealth health_;
 
   // Kafka thread only.
+  simdjson::dom::parser parser_;  ///< of the messages read
+  std::string id_;
   OffsetTracker tracker_;
   std::unique_ptr<Batch> filling_;
   uint64_t next_batch_id_ = 1;
   std::map<uint64_t, std::shared_ptr<Batch>> alive_;  ///< dispatched, not yet durable
+  std::vector<Buffers> spare_;                        ///< of completed batches, for the next
   std::set<int32_t> assigned_;
   std::set<int32_t> started_;  ///< partitions already positioned by start_ in this process
   struct LetterRetry {
@@ -136,6 +145,10 @@ class IndexLoop {
   };
   std::vector<LetterRetry> letter_retries_;
   bool paused_ = false;
+  rd_kafka_queue_t* consumer_queue_ = nullptr;  ///< librdkafka's queue of prefetched messages
+  int64_t average_value_bytes_ = 1024;          ///< of recent messages (moving average)
+  SteadyTime last_wake_;
+  size_t wake_next_ = 0;
   std::optional<SteadyTime> full_since_;  ///< queue of batches full
   bool closed_ = false;
   SteadyTime last_commit_;

@@ -84,6 +84,8 @@ class Engine {
       n += static_cast<int>(std::count(request.begin(), request.end(), id));
     return n;
   }
+  /// Every request body it received.
+  std::vector<std::string> bodies() const { return fake_.bodies(); }
   bool acceptedAll(int from, int to) const {
     const auto stored = accepted();
     for (int i = from; i < to; ++i) {
@@ -361,6 +363,38 @@ TEST_F(IndexLoopTest, UndecodableAndRefusedMessagesBecomeDeadLettersThatPointAtT
       EXPECT_EQ(std::string_view(doc["original_encoding"]), "base64");
     }
   }
+}
+
+// ------------------------------------------------------------------------------ documents
+
+TEST_F(IndexLoopTest, MessagesAsTheEncoderWritesThemAreSentAsTheyAreOthersAreReencoded) {
+  createTopics(1);
+  const model::Quote plain = quoteNumber(1), spaced = quoteNumber(2), extended = quoteNumber(3);
+  const std::string as_is = model::encodeQuote(plain);
+  std::string pretty = model::encodeQuote(spaced);
+  pretty.insert(1, "\n  ");  // a line break would split the NDJSON line
+  std::string extra = model::encodeQuote(extended);
+  extra.insert(extra.size() - 1, R"(,"note":"a field this coinrelay does not know")");
+  producer_.send("quotes", plain.id, as_is);
+  producer_.send("quotes", spaced.id, pretty);
+  producer_.send("quotes", extended.id, extra);
+  producer_.flush();
+  Engine engine;
+  auto indexer = start(configFor(engine));
+  ASSERT_TRUE(indexer);
+  ASSERT_TRUE(until([&] { return engine.accepted().size() == 3; }));
+  stop(indexer);
+
+  std::string sent;
+  for (const auto& body : engine.bodies())
+    sent += body;
+  EXPECT_NE(sent.find("\n" + as_is + "\n"), std::string::npos) << "byte for byte: " << sent;
+  EXPECT_NE(sent.find("\n" + model::encodeQuote(spaced) + "\n"), std::string::npos)
+      << "on one line: " << sent;
+  EXPECT_NE(sent.find("\n" + model::encodeQuote(extended) + "\n"), std::string::npos)
+      << "with the known fields only (the mapping is strict): " << sent;
+  EXPECT_EQ(sent.find("does not know"), std::string::npos);
+  EXPECT_EQ(engine.accepted(), (std::multiset<std::string>{idOf(1), idOf(2), idOf(3)}));
 }
 
 // ------------------------------------------------------------------------------ back-pressure
