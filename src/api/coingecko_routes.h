@@ -17,8 +17,14 @@ namespace coinrelay::api {
 /// Threading: handle() from any server thread; it never waits for a snapshot update.
 class CoinGeckoRoutes {
  public:
-  CoinGeckoRoutes(const pipeline::Snapshot& snapshot, MissFetcher* misses)
-      : snapshot_(snapshot), misses_(misses) {}
+  /// `cache_bytes` bounds the rendered answers kept (serve.response_cache_mib), half for each
+  /// of the two caches.
+  CoinGeckoRoutes(const pipeline::Snapshot& snapshot, MissFetcher* misses,
+                  size_t cache_bytes = 2 * ResponseCache::kDefaultMaxBytes)
+      : snapshot_(snapshot),
+        misses_(misses),
+        cache_(cache_bytes / 2, "by_query"),
+        by_target_(cache_bytes / 2, "by_target") {}
 
   /// nullopt when the path is not one of ours.
   std::optional<net::Reply> handle(const net::Request& request);

@@ -16,7 +16,21 @@ namespace {
 /// Refused answers (budget, upstream down) are kept this long, so a burst of clients does not
 /// turn into a burst of attempts, yet the next minute's budget is used.
 constexpr std::chrono::seconds kRefusalTtl{5};
-constexpr size_t kMaxEntries = 10'000;
+/// Distinct queries waiting for a worker at most; more are refused at once, not queued.
+constexpr size_t kMaxQueued = 1000;
+
+telemetry::Gauge& keptBytesGauge() {
+  static telemetry::Gauge& gauge = telemetry::metrics().gauge(
+      "coinrelay_miss_cache_bytes", "Bytes of the on-demand answers kept for serve.miss_ttl_s.");
+  return gauge;
+}
+
+telemetry::Gauge& maxBytesGauge() {
+  static telemetry::Gauge& gauge =
+      telemetry::metrics().gauge("coinrelay_miss_cache_max_bytes",
+                                 "The bound of the on-demand answers kept (serve.miss_cache_mib).");
+  return gauge;
+}
 
 /// An answer CoinGecko gave about the query itself (a result, or an error in the request), to
 /// relay as it is and keep for the TTL; 429 and 5xx say something about the moment instead.
@@ -44,6 +58,7 @@ void refuse(Entry& entry, ApiErrorKind kind, std::string_view message) {
 MissFetcher::MissFetcher(const config::UpstreamConfig& upstream, std::chrono::seconds ttl,
                          const Clock& clock)
     : upstream_(upstream), ttl_(ttl), clock_(clock) {
+  maxBytesGauge().add(static_cast<double>(max_bytes_));
   for (int i = 0; i < kWorkers; ++i)
     workers_.emplace_back([this] { work(); });
 }
@@ -52,8 +67,10 @@ std::unique_ptr<MissFetcher> MissFetcher::fromConfig(const config::Config& confi
                                                      const Clock& clock) {
   if (config.serve.on_miss != "fetch")
     return nullptr;
-  return std::make_unique<MissFetcher>(config.upstream,
-                                       std::chrono::seconds(config.serve.miss_ttl_s), clock);
+  auto fetcher = std::make_unique<MissFetcher>(
+      config.upstream, std::chrono::seconds(config.serve.miss_ttl_s), clock);
+  fetcher->setMaxBytes(static_cast<size_t>(config.serve.miss_cache_mib) << 20);
+  return fetcher;
 }
 
 MissFetcher::~MissFetcher() {
@@ -64,6 +81,41 @@ MissFetcher::~MissFetcher() {
   work_.notify_all();
   for (auto& worker : workers_)
     worker.join();
+  keptBytesGauge().add(-static_cast<double>(bytes_));
+  maxBytesGauge().add(-static_cast<double>(max_bytes_));
+}
+
+void MissFetcher::setMaxBytes(size_t max_bytes) {
+  std::lock_guard lock(mutex_);
+  maxBytesGauge().add(static_cast<double>(max_bytes) - static_cast<double>(max_bytes_));
+  max_bytes_ = max_bytes;
+  keepWithinBytes();
+}
+
+void MissFetcher::keep(const std::string& key, Entry& entry) {
+  constexpr size_t kOverhead = 256;  // map and list nodes, the entry, its shared_ptr block
+  entry.bytes = kOverhead + 2 * key.size() + entry.body.size();
+  for (const auto& [name, value] : entry.headers)
+    entry.bytes += name.size() + value.size();
+  entry.kept = kept_.insert(kept_.end(), key);
+  bytes_ += entry.bytes;
+  keptBytesGauge().add(static_cast<double>(entry.bytes));
+}
+
+void MissFetcher::forget(std::map<std::string, std::shared_ptr<Entry>>::iterator it) {
+  Entry& entry = *it->second;
+  if (entry.kept) {
+    kept_.erase(*entry.kept);
+    bytes_ -= entry.bytes;
+    keptBytesGauge().add(-static_cast<double>(entry.bytes));
+  }
+  entries_.erase(it);
+}
+
+void MissFetcher::keepWithinBytes() {
+  // With one TTL for answers, the oldest kept answer expires first; refusals live shorter still.
+  while (bytes_ > max_bytes_ && !kept_.empty())
+    forget(entries_.find(kept_.front()));
 }
 
 uint64_t MissFetcher::upstreamCalls() const {
@@ -106,11 +158,15 @@ void MissFetcher::askAsync(const std::string& path_and_query,
     lock.unlock();
     return done(std::move(reply));
   }
-  if (entries_.size() >= kMaxEntries) {  // forget expired answers rather than grow forever
-    std::erase_if(entries_, [&](const auto& item) {
-      return item.second->ready && item.second->expires <= now;
-    });
+  if (jobs_.size() >= kMaxQueued) {
+    lock.unlock();
+    net::Reply busy = errorReply(ApiErrorKind::UpstreamUnavailable,
+                                 "too many untracked queries wait for the upstream; retry later");
+    busy.headers.emplace_back("retry-after", "5");
+    return done(std::move(busy));
   }
+  if (it != entries_.end())
+    forget(it);  // expired
   auto entry = std::make_shared<Entry>();
   entry->waiters.push_back(std::move(done));
   entries_[path_and_query] = entry;
@@ -150,6 +206,8 @@ void MissFetcher::work() {
       entry.expires = clock_.steadyNow() + (lasting ? ttl_ : kRefusalTtl);
       entry.ready = true;
       waiters.swap(entry.waiters);
+      keep(job.first, entry);
+      keepWithinBytes();
     }
     for (auto& waiter : waiters)
       waiter(reply);  // outside the lock: a waiter may ask again
@@ -184,6 +242,18 @@ bool MissFetcher::callCoinGecko(const std::string& path_and_query, Entry& entry)
   // answer to one on-demand query says nothing about the upstream's health.
   if (budget_ != nullptr && response && response->status == 429)
     budget_->holdFor(coingecko::CoinGeckoClient::rateLimitPause(*response, clock_.now()));
+  if (response && (response->status == 401 || response->status == 403)) {
+    // The operator's key or plan is wrong: no client can fix that, and CoinGecko's answer
+    // must not reach them as if it were about their query.
+    telemetry::logger("serve")->error(
+        "CoinGecko refused coinrelay's credentials (HTTP {}) on an on-demand fetch: check the "
+        "key in COINRELAY_UPSTREAM_API_KEY or upstream.api_key_file, and upstream.plan ('{}')",
+        response->status, upstream_.plan);
+    refuse(entry, ApiErrorKind::UpstreamUnavailable,
+           "coinrelay's upstream refused its credentials: the operator must check coinrelay's "
+           "configuration");
+    return true;
+  }
   if (response && coinGeckoVerdict(response->status)) {
     entry.status = response->status;  // CoinGecko's own answer, errors included
     entry.body = std::move(response->body);

@@ -4,9 +4,11 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -52,6 +54,10 @@ class MissFetcher {
   void setBudget(coingecko::UpstreamBudget* budget) { budget_ = budget; }
   /// Sends misses to these fetch roles (base URLs of their /metrics listener) instead.
   void forwardTo(std::vector<std::string> fetchers) { fetchers_ = std::move(fetchers); }
+  /// Bounds the answers kept (serve.miss_cache_mib): beyond, the oldest go first, which are the
+  /// expired ones before any other.
+  void setMaxBytes(size_t max_bytes);
+  static constexpr size_t kDefaultMaxBytes = 16 << 20;
 
   /// `path_and_query` is the normalised upstream request, e.g. "/simple/price?ids=x&...".
   /// `done` is called once with the answer: at once from the cache or a refusal, or from a
@@ -76,8 +82,14 @@ class MissFetcher {
     std::vector<std::pair<std::string, std::string>> headers;
     SteadyTime expires;
     std::vector<std::function<void(net::Reply)>> waiters;  ///< until ready
+    size_t bytes = 0;                                      ///< once ready
+    std::optional<std::list<std::string>::iterator> kept;  ///< its place in kept_, once ready
   };
   void work();
+  // mutex_ held: memory accounting of the answers kept.
+  void keep(const std::string& key, Entry& entry);
+  void forget(std::map<std::string, std::shared_ptr<Entry>>::iterator it);
+  void keepWithinBytes();
 
   /// Gets the answer into status, body and headers of `entry`: from CoinGecko (true when a
   /// request was sent, false when the budget refused it) or relayed by a fetch role.
@@ -91,6 +103,9 @@ class MissFetcher {
   std::vector<std::string> fetchers_;
   mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<Entry>> entries_;
+  std::list<std::string> kept_;  ///< keys of the ready entries, oldest answer first
+  size_t bytes_ = 0;             ///< of the ready entries
+  size_t max_bytes_ = kDefaultMaxBytes;
   uint64_t calls_ = 0;
   // Upstream calls run here: at most kWorkers at once, the rest queued (one entry per distinct
   // query; refusals are answered at once by the budget).
