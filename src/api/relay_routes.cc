@@ -19,16 +19,20 @@ int64_t nowMs() {
   return toUnixMillis(std::chrono::system_clock::now());
 }
 
-/// A time parameter: epoch seconds (CoinGecko's convention), epoch ms, or ISO-8601.
+/// A time parameter: epoch seconds (CoinGecko's convention), epoch ms, or ISO-8601; never
+/// before 1970 (nullopt, so that the arithmetic on it cannot overflow).
 std::optional<int64_t> parseTime(const std::string& text) {
   if (text.empty())
     return std::nullopt;
   int64_t number = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), number);
   if (ec == std::errc() && ptr == text.data() + text.size()) {
+    if (number < 0)
+      return std::nullopt;
     return number < 100'000'000'000LL ? number * 1000 : number;
   }
-  return parseIso8601Millis(text);
+  auto ms = parseIso8601Millis(text);
+  return ms && *ms >= 0 ? ms : std::nullopt;
 }
 
 }  // namespace
@@ -223,14 +227,17 @@ net::Reply RelayRoutes::stream(const net::Request& request) {
     ids.insert(id);
   if (ids.size() > 1000)
     return errorReply(ApiErrorKind::BadRequest, "ids: at most 1000 coins per stream");
+  auto admission = parts_.stream->admit(request.remote_address);
+  if (admission.refusal)
+    return std::move(*admission.refusal);
   auto version = parts_.snapshot->current();
   net::Reply reply;
-  reply.stream = [hub = parts_.stream, ids = std::move(ids),
-                  version](std::shared_ptr<net::EventSink> sink) mutable {
+  reply.stream = [hub = parts_.stream, ids = std::move(ids), version,
+                  slot = std::move(admission.slot)](std::shared_ptr<net::EventSink> sink) mutable {
     std::vector<model::Quote> initial;
     for (const auto& [key, quote] : version->quotes)
       initial.push_back(quote);
-    hub->subscribe(std::move(sink), std::move(ids), initial);
+    hub->subscribe(std::move(sink), std::move(ids), initial, std::move(slot));
   };
   return reply;
 }
@@ -270,10 +277,15 @@ net::Reply RelayRoutes::history(const net::Request& request) {
     return errorReply(ApiErrorKind::Unavailable,
                       "history is not available: configure elasticsearch.url for serve");
   }
-  auto result = parts_.history->points(query);
-  if (!result)
-    return errorReply(ApiErrorKind::Unavailable, "history unavailable: " + result.error().message);
-  return net::Reply{200, "application/json", storage::renderHistory(query, *result)};
+  auto run = [history = parts_.history, query] {
+    auto result = history->points(query);
+    if (!result)
+      return errorReply(ApiErrorKind::Unavailable,
+                        "history unavailable: " + result.error().message);
+    return net::Reply{200, "application/json", storage::renderHistory(query, *result)};
+  };
+  // A query over many rows takes tens of milliseconds: off the threads that answer the rest.
+  return parts_.queries != nullptr ? parts_.queries->defer(std::move(run)) : run();
 }
 
 net::Reply RelayRoutes::status() {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "api/coingecko_routes.h"
+#include "api/query_pool.h"
 #include "api/stream_hub.h"
 #include "api/teams.h"
 #include "common/json_writer.h"
@@ -43,6 +44,7 @@ class RelayRoutes {
     CoinGeckoRoutes* coingecko = nullptr;
     StreamHub* stream = nullptr;
     storage::HistorySource* history = nullptr;  ///< null: /v1/history answers 503
+    QueryPool* queries = nullptr;  ///< runs history queries; null: on the server's thread
     Teams* teams = nullptr;
     std::function<std::string()> health_json;        ///< the /healthz body
     std::function<bool()> healthy;                   ///< /healthz status 200 or 503
