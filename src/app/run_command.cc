@@ -7,7 +7,9 @@
 
 #include "api/coingecko_routes.h"
 #include "api/miss_fetcher.h"
+#include "api/query_pool.h"
 #include "api/relay_routes.h"
+#include "api/serve_limits.h"
 #include "api/stream_hub.h"
 #include "api/teams.h"
 #include "app/command_support.h"
@@ -91,13 +93,18 @@ int runCommand(const CommonOptions& options, const StopSignal& stop) {
   auto misses = api::MissFetcher::fromConfig(*config);
   if (misses)
     misses->setBudget(&budget);  // within the schedule's rate window and credits
-  api::CoinGeckoRoutes coingecko(snapshot, misses.get());
+  api::CoinGeckoRoutes coingecko(snapshot, misses.get(),
+                                 static_cast<size_t>(config->serve.response_cache_mib) << 20);
+  // History queries run here, off the threads that answer cached requests.
+  auto queries = std::make_unique<api::QueryPool>(
+      config->serve.query_threads, static_cast<size_t>(config->serve.query_queue), "history");
   const auto& upstream_requests = loop.upstreamStats().requests;
   api::RelayRoutes routes(api::RelayRoutes::Parts{
       .snapshot = &snapshot,
       .coingecko = &coingecko,
       .stream = &hub,
       .history = store->get(),
+      .queries = queries.get(),
       .teams = teams->get(),
       .health_json =
           [&] {
@@ -143,10 +150,11 @@ int runCommand(const CommonOptions& options, const StopSignal& stop) {
   auto server = net::HttpServer::start(
       config->http.listen,
       [&routes](const net::Request& request) { return routes.handle(request); },
-      config->http.threads);
+      config->http.threads, api::serverLimitsFor(*config));
   if (!server) {
     return fail("http", server.error());
   }
+  hub.setLimits(api::streamLimitsFor(*config, (*server)->maxConnections()));
   log->info(
       "serving http://{} (CoinGecko-compatible /api/v3, /v1/quotes, /v1/stream, /v1/history, "
       "/metrics); history in {}; fetching the top {} coins from {} every {} s{}{}",
@@ -164,6 +172,7 @@ int runCommand(const CommonOptions& options, const StopSignal& stop) {
   // Misses still waiting hold their connections: end them while the server's I/O context,
   // stopped but not yet destroyed, still exists.
   misses.reset();
+  queries.reset();
   return 0;
 }
 

@@ -7,7 +7,9 @@
 
 #include "api/coingecko_routes.h"
 #include "api/miss_fetcher.h"
+#include "api/query_pool.h"
 #include "api/relay_routes.h"
+#include "api/serve_limits.h"
 #include "api/stream_hub.h"
 #include "api/teams.h"
 #include "app/command_support.h"
@@ -70,7 +72,11 @@ int serveCommand(const CommonOptions& options, const StopSignal& stop) {
         coingecko::budgetLimitsFor(*config, coingecko::planBudget(*config)), stop);
     misses->setBudget(budget.get());
   }
-  api::CoinGeckoRoutes coingecko(snapshot, misses.get());
+  api::CoinGeckoRoutes coingecko(snapshot, misses.get(),
+                                 static_cast<size_t>(config->serve.response_cache_mib) << 20);
+  // History queries run here, off the threads that answer cached requests.
+  auto queries = std::make_unique<api::QueryPool>(
+      config->serve.query_threads, static_cast<size_t>(config->serve.query_queue), "history");
   pipeline::KafkaFeed& source = **feed;
   auto healthJson = [&] {
     std::string body;
@@ -89,6 +95,7 @@ int serveCommand(const CommonOptions& options, const StopSignal& stop) {
       .coingecko = &coingecko,
       .stream = &hub,
       .history = history.get(),
+      .queries = queries.get(),
       .teams = teams->get(),
       .health_json = healthJson,
       .healthy = [] { return true; },
@@ -110,10 +117,11 @@ int serveCommand(const CommonOptions& options, const StopSignal& stop) {
   auto server = net::HttpServer::start(
       config->http.listen,
       [&routes](const net::Request& request) { return routes.handle(request); },
-      config->http.threads);
+      config->http.threads, api::serverLimitsFor(*config));
   if (!server) {
     return fail("http", server.error());
   }
+  hub.setLimits(api::streamLimitsFor(*config, (*server)->maxConnections()));
   log->info("serving http://{} from Kafka topic {} at {} (snapshot from the last {} s){}",
             config->http.listen, config->kafka.topic, config->kafka.brokers,
             config->serve.bootstrap_lookback_s,
@@ -123,6 +131,7 @@ int serveCommand(const CommonOptions& options, const StopSignal& stop) {
   // Misses still waiting hold their connections: end them while the server's I/O context,
   // stopped but not yet destroyed, still exists.
   misses.reset();
+  queries.reset();
   if (!status) {
     return fail("serve", status.error());
   }

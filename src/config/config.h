@@ -86,6 +86,10 @@ struct IndexConfig {
 struct HttpConfig {
   std::string listen;  ///< host:port
   int threads = 2;
+  int max_connections = 4096;
+  int max_header_kib = 16;
+  int max_body_kib = 64;
+  int max_stream_backlog_kib = 1024;
 };
 
 /// The serving layer (`serve`, and the API of `run`).
@@ -96,6 +100,12 @@ struct ServeConfig {
   std::vector<std::string> miss_via;  ///< fetch-role base URLs that fetch misses for serve
   std::string teams_file;             ///< empty: no team keys, everyone admitted
   int bootstrap_lookback_s = 900;
+  int response_cache_mib = 32;
+  int miss_cache_mib = 16;
+  int max_streams = 1000;
+  int max_streams_per_client = 100;
+  int query_threads = 2;
+  int query_queue = 64;
 };
 
 struct StorageConfig {
