@@ -62,6 +62,8 @@ JsonWriter& JsonWriter::value(double number) {
   separate();
   if (!std::isfinite(number)) {
     out_.append("null");
+  } else if (number == 0) {
+    out_.append("0");  // -0 too: read back, "-0" is the integer 0 and would not round-trip
   } else {
     fmt::format_to(std::back_inserter(out_), "{}", number);
   }

@@ -621,8 +621,8 @@ int parseRequests(std::string_view bytes, const ServerLimits& limits,
       const size_t used =
           parser.put(asio::buffer(bytes.data() + offset, bytes.size() - offset), ec);
       offset += used;
-      if (ec == http::error::need_more && offset < bytes.size() && used > 0)
-        continue;
+      // Every byte is already given: need_more means incomplete. Putting the same bytes again
+      // is what a connection never does (it waits for more), and trips Beast's assertions.
       if (ec == http::error::need_more)
         return 0;  // incomplete: a connection would wait for the rest, then time out
       if (ec)
