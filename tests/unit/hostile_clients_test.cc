@@ -634,7 +634,20 @@ TEST(HttpServerHardeningTest, AtTheCapTheLongestIdleGoesThenNewcomersGetA503) {
   sinks.clear();
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define COINRELAY_UNDER_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define COINRELAY_UNDER_SANITIZER 1
+#endif
+#endif
+
 TEST(HttpServerHardeningTest, TheAcceptLoopBacksOffWhenFileDescriptorsRunOut) {
+#ifdef COINRELAY_UNDER_SANITIZER
+  // The sanitizers' runtime opens a pipe to check memory; with the descriptor table full it
+  // reports errors that are not there. The plain build runs this test.
+  GTEST_SKIP() << "needs every file descriptor; not under the sanitizers";
+#endif
   auto server = net::HttpServer::start("127.0.0.1:0", [](const net::Request&) {
     return net::Reply{200, "text/plain", "ok"};
   });
