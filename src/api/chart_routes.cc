@@ -68,19 +68,27 @@ std::optional<double> parseNumber(std::string_view text) {
 /// A time parameter: UNIX seconds (CoinGecko's convention; a number this large is taken as
 /// milliseconds), or an ISO date as CoinGecko accepts it: YYYY-MM-DD, YYYY-MM-DDTHH:MM, or
 /// full ISO-8601.
+/// Never before 1970 (nullopt); anything after the year 9999 is the year 9999, so that the
+/// arithmetic on times (windows, steps) cannot overflow.
 std::optional<int64_t> parseTime(std::string_view text) {
+  constexpr int64_t kLatestMs = 253'402'300'799'999;  // 9999-12-31T23:59:59.999Z
   if (text.empty())
     return std::nullopt;
   if (auto number = parseNumber(text)) {
-    return *number < 100'000'000'000.0 ? static_cast<int64_t>(std::llround(*number * 1000))
-                                       : static_cast<int64_t>(std::llround(*number));
+    if (*number < 0)
+      return std::nullopt;
+    const double ms = *number < 100'000'000'000.0 ? *number * 1000 : *number;
+    return ms >= static_cast<double>(kLatestMs) ? kLatestMs : static_cast<int64_t>(std::llround(ms));
   }
   std::string iso(text);
   if (iso.size() == 10)
     iso += "T00:00:00Z";
   else if (iso.size() == 16)
     iso += ":00Z";
-  return parseIso8601Millis(iso);
+  auto ms = parseIso8601Millis(iso);
+  if (!ms || *ms < 0)
+    return std::nullopt;
+  return std::min(*ms, kLatestMs);
 }
 
 /// "full" or 0..18, CoinGecko's `precision`.

@@ -166,8 +166,10 @@ coingecko::Params paramsOf(const ApiCall& call) {
 }  // namespace
 
 CoinGeckoRoutes::Options routeOptionsFor(const config::Config& config) {
-  return CoinGeckoRoutes::Options{.fetch_misses = config.serve.on_miss == "fetch",
-                                  .tier = tierOfPlan(config.upstream.plan)};
+  return CoinGeckoRoutes::Options{
+      .fetch_misses = config.serve.on_miss == "fetch",
+      .tier = tierOfPlan(config.upstream.plan),
+      .cache_bytes = static_cast<size_t>(config.serve.response_cache_mib) << 20};
 }
 
 CoinGeckoRoutes::CoinGeckoRoutes(const pipeline::Snapshot& snapshot, MissFetcher* relay,
@@ -178,7 +180,12 @@ CoinGeckoRoutes::CoinGeckoRoutes(const pipeline::Snapshot& snapshot, MissFetcher
 
 CoinGeckoRoutes::CoinGeckoRoutes(const pipeline::Snapshot& snapshot, MissFetcher* relay,
                                  Universe* universe, Options options)
-    : snapshot_(snapshot), relay_(relay), universe_(universe), options_(options) {}
+    : snapshot_(snapshot),
+      relay_(relay),
+      universe_(universe),
+      options_(options),
+      cache_(options.cache_bytes / 2, "by_query"),
+      by_target_(options.cache_bytes / 2, "by_target") {}
 
 std::optional<net::Reply> CoinGeckoRoutes::handle(const net::Request& request,
                                                   const std::string& client,

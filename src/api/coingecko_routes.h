@@ -32,6 +32,9 @@ class CoinGeckoRoutes {
   struct Options {
     bool fetch_misses = true;  ///< serve.on_miss = fetch
     PlanTier tier = PlanTier::Demo;
+    /// Bounds the rendered answers kept (serve.response_cache_mib), half for each of the two
+    /// caches.
+    size_t cache_bytes = 2 * ResponseCache::kDefaultMaxBytes;
   };
   /// `relay` null: nothing is relayed (misses refused); `universe` null: ids and currencies are
   /// known only as far as the snapshot holds them.

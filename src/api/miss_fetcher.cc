@@ -18,6 +18,21 @@ namespace {
 /// turn into a burst of attempts, yet the next minute's budget is used.
 constexpr std::chrono::seconds kRefusalTtl{5};
 constexpr size_t kMaxEntries = 10'000;
+/// Distinct calls waiting for a worker at most; more are refused at once, not queued.
+constexpr size_t kMaxQueued = 1000;
+
+telemetry::Gauge& keptBytesGauge() {
+  static telemetry::Gauge& gauge = telemetry::metrics().gauge(
+      "coinrelay_miss_cache_bytes", "Bytes of the relayed answers kept for their cache period.");
+  return gauge;
+}
+
+telemetry::Gauge& maxBytesGauge() {
+  static telemetry::Gauge& gauge =
+      telemetry::metrics().gauge("coinrelay_miss_cache_max_bytes",
+                                 "The bound of the relayed answers kept (serve.miss_cache_mib).");
+  return gauge;
+}
 
 /// CoinGecko's error code in a refusal, {"status":{"error_code":N}} or
 /// {"error":{"status":{"error_code":N}}}; nullopt when the body has none.
@@ -95,6 +110,7 @@ std::unique_ptr<MissFetcher> MissFetcher::fromConfig(const config::Config& confi
   if (per_client == 0)
     per_client = std::max(1, config.serve.miss_calls_per_minute / 2);
   fetcher->setCallsPerClient(per_client, coingecko::RateLimiter::kDefaultWindow);
+  fetcher->setMaxBytes(static_cast<size_t>(config.serve.miss_cache_mib) << 20);
   return fetcher;
 }
 
@@ -106,6 +122,58 @@ MissFetcher::~MissFetcher() {
   work_.notify_all();
   for (auto& worker : workers_)
     worker.join();
+  keptBytesGauge().add(-static_cast<double>(bytes_));
+  maxBytesGauge().add(-static_cast<double>(max_bytes_));
+}
+
+void MissFetcher::setMaxBytes(size_t max_bytes) {
+  std::lock_guard lock(mutex_);
+  maxBytesGauge().add(static_cast<double>(max_bytes) - static_cast<double>(max_bytes_));
+  max_bytes_ = max_bytes;
+  keepWithinBytes(clock_.steadyNow());
+}
+
+void MissFetcher::keep(const std::string& key, Entry& entry) {
+  auto it = entries_.find(key);
+  if (it == entries_.end() || it->second.get() != &entry)
+    return;  // dropped while its call was under way: its waiters got the answer, nobody keeps it
+  if (entry.kept) {  // a refreshed answer: accounted again, as the newest
+    kept_.erase(*entry.kept);
+    bytes_ -= entry.bytes;
+    keptBytesGauge().add(-static_cast<double>(entry.bytes));
+  }
+  constexpr size_t kOverhead = 256;  // map and list nodes, the entry, its shared_ptr block
+  entry.bytes = kOverhead + 2 * key.size() + entry.answer.body.size();
+  for (const auto& [name, value] : entry.answer.headers)
+    entry.bytes += name.size() + value.size();
+  entry.kept = kept_.insert(kept_.end(), key);
+  bytes_ += entry.bytes;
+  keptBytesGauge().add(static_cast<double>(entry.bytes));
+}
+
+void MissFetcher::forget(std::map<std::string, std::shared_ptr<Entry>>::iterator it) {
+  Entry& entry = *it->second;
+  if (entry.kept) {
+    kept_.erase(*entry.kept);
+    entry.kept.reset();
+    bytes_ -= entry.bytes;
+    keptBytesGauge().add(-static_cast<double>(entry.bytes));
+  }
+  entries_.erase(it);
+}
+
+void MissFetcher::keepWithinBytes(SteadyTime now) {
+  if (bytes_ <= max_bytes_)
+    return;
+  // Answers past their stale period first, then the oldest answers.
+  for (auto key = kept_.begin(); key != kept_.end() && bytes_ > max_bytes_;) {
+    auto it = entries_.find(*key++);
+    const Entry& entry = *it->second;
+    if (!entry.in_flight && entry.fresh_until <= now && (!entry.lasting || entry.stale_until <= now))
+      forget(it);
+  }
+  while (bytes_ > max_bytes_ && !kept_.empty())
+    forget(entries_.find(kept_.front()));
 }
 
 uint64_t MissFetcher::upstreamCalls() const {
@@ -236,16 +304,24 @@ void MissFetcher::askAsync(const ApiCall& call, const std::string& client,
     entry->waiters.push_back(std::move(done));  // the same call is under way
     return;
   }
+  if (jobs_.size() >= kMaxQueued) {
+    lock.unlock();
+    net::Reply busy = errorReply(ApiErrorKind::UpstreamUnavailable,
+                                 "too many distinct queries wait for the upstream; retry later");
+    busy.headers.emplace_back("retry-after", "5");
+    return done(std::move(busy));
+  }
   if (!chargeClient(client, now)) {
     lock.unlock();
     return done(clientRefusal(client));
   }
   if (!entry) {
     if (entries_.size() >= kMaxEntries) {  // forget unusable answers rather than grow forever
-      std::erase_if(entries_, [&](const auto& item) {
-        const Entry& e = *item.second;
-        return !e.in_flight && e.fresh_until <= now && (!e.lasting || e.stale_until <= now);
-      });
+      for (auto it = entries_.begin(); it != entries_.end();) {
+        const Entry& e = *(it++)->second;
+        if (!e.in_flight && e.fresh_until <= now && (!e.lasting || e.stale_until <= now))
+          forget(std::prev(it));
+      }
     }
     entry = std::make_shared<Entry>();
     entry->path = call.path;
@@ -310,6 +386,8 @@ void MissFetcher::work() {
       entry.in_flight = false;
       reply = replyOf(entry.answer);
       waiters.swap(entry.waiters);
+      keep(job.target, entry);
+      keepWithinBytes(now);
     }
     for (auto& waiter : waiters)
       waiter(reply);  // outside the lock: a waiter may ask again
@@ -349,13 +427,22 @@ bool MissFetcher::callCoinGecko(const std::string& target, Answer& out) {
     out.body = std::move(response->body);
     return true;
   }
+  if (response && (response->status == 401 || response->status == 403)) {
+    // The operator's key or plan is wrong: no client can fix that, and CoinGecko's answer must
+    // not reach them as if it were about their query. The log names the settings.
+    telemetry::logger("serve")->error(
+        "CoinGecko refused coinrelay's credentials (HTTP {}) on an on-demand call: check the key "
+        "in COINRELAY_UPSTREAM_API_KEY or upstream.api_key_file, and upstream.plan ('{}')",
+        response->status, upstream_.plan);
+    refuse(out, ApiErrorKind::UpstreamUnavailable,
+           "coinrelay's upstream refused its credentials: the operator must check coinrelay's "
+           "configuration");
+    return true;
+  }
   const std::string why = response ? "upstream answered HTTP " + std::to_string(response->status)
                                    : response.error().message;
   telemetry::logger("serve")->warn("on-demand call {} failed: {}", target.substr(0, 200), why);
-  refuse(out, ApiErrorKind::UpstreamUnavailable,
-         response && (response->status == 401 || response->status == 403)
-             ? "the upstream refused coinrelay's key; the operator must check upstream.api_key"
-             : "upstream unavailable; retry later");
+  refuse(out, ApiErrorKind::UpstreamUnavailable, "upstream unavailable; retry later");
   return true;
 }
 

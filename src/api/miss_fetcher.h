@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -75,6 +76,10 @@ class MissFetcher {
     per_client_ = calls;
     client_window_ = window;
   }
+  /// Bounds the answers kept (serve.miss_cache_mib): beyond, the oldest answers go first, the
+  /// expired ones before any other.
+  void setMaxBytes(size_t max_bytes);
+  static constexpr size_t kDefaultMaxBytes = 16 << 20;
 
   /// `done` is called once with the answer: at once from the cache or a refusal, or from a
   /// worker when the call it waits for (its own or an identical one) completes. `client` names
@@ -125,6 +130,8 @@ class MissFetcher {
     SteadyTime stale_until{};  ///< lasting answers: served stale until then
     SteadyTime retry_at{};     ///< after a failed refresh, no new one before then
     std::vector<std::function<void(net::Reply)>> waiters;  ///< until the call completes
+    size_t bytes = 0;                                      ///< accounted in bytes_, once kept
+    std::optional<std::list<std::string>::iterator> kept;  ///< its place in kept_, once kept
   };
   struct Job {
     std::string target;
@@ -136,6 +143,10 @@ class MissFetcher {
   bool chargeClient(const std::string& client, SteadyTime now);
   void refundClient(const std::string& client);
   net::Reply clientRefusal(const std::string& client) const;
+  // mutex_ held: memory accounting of the answers kept.
+  void keep(const std::string& key, Entry& entry);
+  void forget(std::map<std::string, std::shared_ptr<Entry>>::iterator it);
+  void keepWithinBytes(SteadyTime now);
 
   /// Gets the answer into `out`: from CoinGecko (true when a request was sent, false when the
   /// budget refused it) or relayed by a fetch role.
@@ -154,6 +165,9 @@ class MissFetcher {
   mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<Entry>> entries_;
   std::map<std::string, std::deque<SteadyTime>> client_calls_;
+  std::list<std::string> kept_;  ///< keys of the entries holding an answer, oldest answer first
+  size_t bytes_ = 0;             ///< of those entries
+  size_t max_bytes_ = kDefaultMaxBytes;
   uint64_t calls_ = 0;
   // Upstream calls run here: at most kWorkers at once, the rest queued (one job per distinct
   // call; refusals are answered at once by the budget).

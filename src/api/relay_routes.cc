@@ -219,15 +219,18 @@ net::Reply RelayRoutes::stream(const net::Request& request) {
     ids.insert(id);
   if (ids.size() > 1000)
     return errorReply(ApiErrorKind::BadRequest, "ids: at most 1000 coins per stream");
+  auto admission = parts_.stream->admit(request.remote_address);
+  if (admission.refusal)
+    return std::move(*admission.refusal);
   auto version = parts_.snapshot->current();
   net::Reply reply;
-  reply.stream = [hub = parts_.stream, ids = std::move(ids),
-                  version](std::shared_ptr<net::EventSink> sink) mutable {
+  reply.stream = [hub = parts_.stream, ids = std::move(ids), version,
+                  slot = std::move(admission.slot)](std::shared_ptr<net::EventSink> sink) mutable {
     std::vector<const model::Quote*> initial;
     initial.reserve(version->quotes.size());
     for (const auto& [key, quote] : version->quotes)
       initial.push_back(quote.get());
-    hub->subscribe(std::move(sink), std::move(ids), initial);
+    hub->subscribe(std::move(sink), std::move(ids), initial, std::move(slot));
   };
   return reply;
 }

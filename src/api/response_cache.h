@@ -1,12 +1,15 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <list>
 #include <memory>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
 
 #include "net/http_server.h"
+#include "telemetry/metrics.h"
 
 namespace coinrelay::api {
 
@@ -26,27 +29,59 @@ struct CachedResponse {
 
 /// Answers for normalised queries, valid for one snapshot version: the first request renders,
 /// every later one is served the same bytes. A new version empties the cache (lazily, on the
-/// first insert that carries it). Readers share a lock; rendering happens outside it.
+/// first insert that carries it): its entries have expired. Within a version the cache holds
+/// at most `max_bytes` of answers and keys; beyond, the least recently used go first (CLOCK, a
+/// second chance for entries read since the hand last passed), so a client sending endless
+/// distinct queries only pushes out its own and the coldest answers. An answer larger than the
+/// whole bound is served but not kept. Readers share a lock; rendering happens outside it.
+/// /metrics: coinrelay_response_cache_{bytes,max_bytes,entries,evictions_total}{cache=<name>}.
 class ResponseCache {
  public:
-  explicit ResponseCache(size_t max_entries = 10'000) : max_entries_(max_entries) {}
+  static constexpr size_t kDefaultMaxBytes = 16 << 20;
+
+  explicit ResponseCache(size_t max_bytes = kDefaultMaxBytes,
+                         const std::string& name = "responses");
+  ~ResponseCache();
+  ResponseCache(const ResponseCache&) = delete;
+  ResponseCache& operator=(const ResponseCache&) = delete;
 
   std::shared_ptr<const CachedResponse> find(uint64_t version, std::string_view key) const;
   std::shared_ptr<const CachedResponse> insert(uint64_t version, const std::string& key,
                                                std::shared_ptr<const CachedResponse> response);
+  size_t bytes() const;    ///< accounted bytes of the answers and keys held
+  size_t entries() const;  ///< answers held
 
  private:
-  size_t max_entries_;
-  mutable std::shared_mutex mutex_;
-  uint64_t version_ = 0;
+  struct Entry {
+    std::shared_ptr<const CachedResponse> response;
+    size_t bytes = 0;
+    mutable std::atomic<bool> used{false};  ///< read since the clock hand last passed
+  };
   /// Transparent hashing: lookups by string_view allocate nothing.
   struct Hash {
     using is_transparent = void;
     size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
   };
-  std::unordered_map<std::string, std::shared_ptr<const CachedResponse>, Hash, std::equal_to<>>
-      entries_;
+  using Map = std::unordered_map<std::string, Entry, Hash, std::equal_to<>>;
+  void clear();                  // mutex_ held
+  void evictFor(size_t needed);  // mutex_ held
+
+  size_t max_bytes_;
+  mutable std::shared_mutex mutex_;
+  uint64_t version_ = 0;
+  Map entries_;
+  std::list<Map::value_type*> ring_;  ///< every entry once, in the clock's order (nodes are stable)
+  std::list<Map::value_type*>::iterator hand_ = ring_.end();
+  size_t bytes_ = 0;
+  telemetry::Gauge& bytes_gauge_;
+  telemetry::Gauge& max_gauge_;
+  telemetry::Gauge& entries_gauge_;
+  telemetry::Counter& evictions_;
 };
+
+/// Whether an Accept-Encoding value allows gzip (RFC 9110 12.5.3): gzip (or x-gzip) with a
+/// q-value above 0, or else `*` with one; `gzip;q=0` refuses it.
+bool acceptsGzip(std::string_view accept_encoding);
 
 /// Builds a CachedResponse: computes the ETag and, for bodies worth it, the gzip form.
 std::shared_ptr<const CachedResponse> makeCachedResponse(

@@ -9,6 +9,7 @@
 #include "api/coingecko_routes.h"
 #include "api/miss_fetcher.h"
 #include "api/relay_routes.h"
+#include "api/serve_limits.h"
 #include "api/stream_hub.h"
 #include "api/teams.h"
 #include "api/universe.h"
@@ -131,10 +132,11 @@ int serveCommand(const CommonOptions& options, const StopSignal& stop) {
   auto server = net::HttpServer::start(
       config->http.listen,
       [&routes](const net::Request& request) { return routes.handle(request); },
-      config->http.threads);
+      config->http.threads, api::serverLimitsFor(*config));
   if (!server) {
     return fail("http", server.error());
   }
+  hub.setLimits(api::streamLimitsFor(*config, (*server)->maxConnections()));
   log->info("serving http://{} from Kafka topic {} at {} (snapshot from the last {} s){}",
             config->http.listen, config->kafka.topic, config->kafka.brokers,
             config->serve.bootstrap_lookback_s,

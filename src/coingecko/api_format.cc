@@ -50,6 +50,20 @@ std::optional<int> parsePositive(const std::string& text, int fallback, int max)
   return std::min(value, max);
 }
 
+/// Ids, symbols and currencies never hold whitespace or control characters; a query holding one
+/// is refused before it can cost an upstream call whose URL it would break.
+bool plainTokens(const std::vector<std::string>& items, const char* name, std::string* error) {
+  for (const auto& item : items) {
+    for (unsigned char c : item) {
+      if (c <= 0x20 || c == 0x7f) {
+        *error = fmt::format("invalid {}: one holds a space or a control character", name);
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
 std::optional<double> rounded(const std::optional<double>& value, std::optional<int> precision) {
   if (!value || !precision)
     return value;
@@ -106,6 +120,10 @@ std::optional<MarketsQuery> parseMarketsQuery(const Params& params, std::string*
   if (query.ids.size() > kMaxIds || query.names.size() > kMaxIds ||
       query.symbols.size() > kMaxIds) {
     *error = fmt::format("too many ids (at most {})", kMaxIds);
+    return std::nullopt;
+  }
+  if (!plainTokens({query.vs_currency}, "vs_currency", error) ||
+      !plainTokens(query.ids, "ids", error)) {
     return std::nullopt;
   }
   query.include_tokens_all = toLower(param(params, "include_tokens")) == "all";
@@ -214,6 +232,10 @@ std::optional<SimplePriceQuery> parseSimplePriceQuery(const Params& params, std:
   if (query.ids.size() > kMaxIds || query.names.size() > kMaxIds ||
       query.symbols.size() > kMaxIds) {
     *error = fmt::format("too many ids (at most {})", kMaxIds);
+    return std::nullopt;
+  }
+  if (!plainTokens(query.vs_currencies, "vs_currencies", error) ||
+      !plainTokens(query.ids, "ids", error) || !plainTokens(query.symbols, "symbols", error)) {
     return std::nullopt;
   }
   query.include_market_cap = flag(params, "include_market_cap");

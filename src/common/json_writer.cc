@@ -62,6 +62,8 @@ JsonWriter& JsonWriter::value(double number) {
   separate();
   if (!std::isfinite(number)) {
     out_.append("null");
+  } else if (number == 0) {
+    out_.append("0");  // -0 too: read back, "-0" is the integer 0 and would not round-trip
   } else {
     fmt::format_to(std::back_inserter(out_), "{}", number);
   }
@@ -92,10 +94,45 @@ JsonWriter& JsonWriter::raw(std::string_view json) {
   return *this;
 }
 
+namespace {
+
+/// The length of the well-formed UTF-8 sequence at text[i] (RFC 3629: no overlong forms, no
+/// surrogates, nothing above U+10FFFF), 0 when there is none.
+size_t utf8SequenceLength(std::string_view text, size_t i) {
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char lead = byte(i);
+  size_t length = 0;
+  unsigned char low = 0x80;  // the range of the second byte, narrower after some leads
+  unsigned char high = 0xBF;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3;
+    low = lead == 0xE0 ? 0xA0 : 0x80;
+    high = lead == 0xED ? 0x9F : 0xBF;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4;
+    low = lead == 0xF0 ? 0x90 : 0x80;
+    high = lead == 0xF4 ? 0x8F : 0xBF;
+  } else {
+    return 0;
+  }
+  if (i + length > text.size() || byte(i + 1) < low || byte(i + 1) > high)
+    return 0;
+  for (size_t k = 2; k < length; ++k) {
+    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF)
+      return 0;
+  }
+  return length;
+}
+
+}  // namespace
+
 void JsonWriter::appendEscaped(std::string& out, std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
-  for (unsigned char c : text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
     switch (c) {
       case '"':
         out.append("\\\"");
@@ -117,8 +154,15 @@ void JsonWriter::appendEscaped(std::string& out, std::string_view text) {
           out.append("\\u00");
           out.push_back(kHex[c >> 4]);
           out.push_back(kHex[c & 0xF]);
-        } else {
+        } else if (c < 0x80) {
           out.push_back(static_cast<char>(c));
+        } else if (const size_t length = utf8SequenceLength(text, i); length > 0) {
+          out.append(text.substr(i, length));
+          i += length - 1;
+        } else {
+          // Not UTF-8 (client text, a broken upstream record): JSON must be, so the byte
+          // becomes U+FFFD, the replacement character, as decoders do.
+          out.append("\\ufffd");
         }
     }
   }

@@ -43,6 +43,7 @@ class JsonWriter {
     return value(v);
   }
 
+  /// `text` as a JSON string; bytes that are not UTF-8 become U+FFFD, so the output always is.
   static void appendEscaped(std::string& out, std::string_view text);
 
  private:

@@ -297,6 +297,22 @@ const std::vector<OptionSpec> kOptions = {
     {CR_KEY(http, listen, "127.0.0.1:8080", "Address of the HTTP API (host:port)."),
      .valid = isHostPort, .what = "host:port, e.g. 127.0.0.1:8080"},
     {CR_KEY(http, threads, "2", "Threads answering HTTP requests."), .min = 1, .max = 64},
+    {CR_KEY(http, max_connections, "4096",
+            "Connections open at once, streams included. At the cap a new connection closes the "
+            "one waiting longest for its next request, or gets a 503 when none waits. Lowered at "
+            "start, with a warning, to what the open-file limit (RLIMIT_NOFILE) allows after "
+            "raising it to its hard limit."),
+     .min = 16, .max = 1'000'000},
+    {CR_KEY(http, max_header_kib, "16",
+            "Largest request line and headers; larger ones get 431 and the connection closes."),
+     .min = 1, .max = 1024},
+    {CR_KEY(http, max_body_kib, "64",
+            "Largest request body; larger ones get 413 and the connection closes."),
+     .min = 1, .max = 65'536},
+    {CR_KEY(http, max_stream_backlog_kib, "1024",
+            "Event bytes queued for one /v1/stream client that does not read them; beyond, it is "
+            "disconnected rather than buffered for."),
+     .min = 16, .max = 1'048'576},
     {CR_KEY(serve, on_miss, "fetch",
             "What coinrelay cannot answer from its own data (a coin or currency outside the "
             "tracked set, a path or parameter it does not serve natively): fetch (relayed "
@@ -353,6 +369,21 @@ const std::vector<OptionSpec> kOptions = {
             "A new `serve` replica rebuilds its snapshot from the quotes published in this many "
             "seconds."),
      .min = 10, .max = 7 * 86'400},
+    {CR_KEY(serve, response_cache_mib, "32",
+            "Memory for rendered CoinGecko answers kept for the current snapshot; beyond, the "
+            "least recently used are dropped (and rendered again when asked)."),
+     .min = 1, .max = 65'536},
+    {CR_KEY(serve, miss_cache_mib, "16",
+            "Memory for on-demand answers kept for serve.miss_ttl_s; beyond, the oldest are "
+            "dropped, the expired ones first."),
+     .min = 1, .max = 65'536},
+    {CR_KEY(serve, max_streams, "1000",
+            "/v1/stream clients at once (503 beyond); at most three quarters of the connections "
+            "http.max_connections allows, so that streams never take them all."),
+     .min = 1, .max = 1'000'000},
+    {CR_KEY(serve, max_streams_per_client, "100",
+            "/v1/stream clients at once from one client address (429 beyond)."),
+     .min = 1, .max = 1'000'000},
     {CR_KEY(storage, sqlite_path, "coinrelay.db",
             "SQLite history of the embedded default (`coinrelay run`).")},
     {CR_KEY(storage, raw_retention_hours, "48",

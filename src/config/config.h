@@ -93,6 +93,10 @@ struct IndexConfig {
 struct HttpConfig {
   std::string listen;  ///< host:port
   int threads = 2;
+  int max_connections = 4096;
+  int max_header_kib = 16;
+  int max_body_kib = 64;
+  int max_stream_backlog_kib = 1024;
 };
 
 /// The serving layer (`serve`, and the API of `run`).
@@ -107,6 +111,10 @@ struct ServeConfig {
   std::string teams_file;             ///< empty: no team keys, everyone admitted
   int bootstrap_lookback_s = 900;
   int chart_workers = 2;  ///< threads answering chart and history queries
+  int response_cache_mib = 32;
+  int miss_cache_mib = 16;
+  int max_streams = 1000;
+  int max_streams_per_client = 100;
 };
 
 struct StorageConfig {

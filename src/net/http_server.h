@@ -21,7 +21,7 @@ struct Request {
   std::map<std::string, std::string> query;                  ///< percent-decoded
   std::vector<std::pair<std::string, std::string>> headers;  ///< names lower-cased
   std::string body;            ///< at most ServerLimits::max_body_bytes
-  std::string remote_address;  ///< the peer's IP address, as the connection sees it
+  std::string remote_address;  ///< the client's IP address (no port); empty when unknown
 
   std::string_view header(std::string_view lower_name) const;
   /// The query parameter, or `fallback` when absent.
@@ -36,6 +36,8 @@ class EventSink {
   /// fallen too far behind (it is then disconnected): the caller drops this sink, so a slow
   /// client never slows the others.
   virtual bool push(std::shared_ptr<const std::string> bytes) = 0;
+  /// False once the client is gone or was cut (push() would fail).
+  virtual bool open() const { return true; }
 };
 
 struct Reply {
@@ -82,7 +84,28 @@ struct ServerLimits {
   std::chrono::milliseconds write_timeout{60'000};
   size_t max_stream_backlog_bytes =
       1024 * 1024;  ///< queued event bytes before a slow stream is cut
+  /// Connections open at once, event streams included. At the cap a new connection closes the
+  /// one that has waited longest for its next request (as nginx reuses idle keep-alive
+  /// connections); when none is waiting, the newcomer gets a 503 and is closed unread.
+  /// start() lowers it to what the process's open-file limit allows.
+  size_t max_connections = 4096;
 };
+
+/// File descriptors a process keeps besides its HTTP connections: its files, SQLite, Kafka and
+/// upstream sockets, logs.
+inline constexpr size_t kReservedFileDescriptors = 128;
+
+/// Raises the process's soft open-file limit (RLIMIT_NOFILE) towards `wanted`, never above the
+/// hard limit, as servers do at start. Returns the soft limit now in force.
+size_t raiseFileLimit(size_t wanted);
+
+/// Runs the server's reading of raw request bytes without a socket: Beast's parser under
+/// `limits`, the checks every request passes (framing, Host), then `each` for every request in
+/// the bytes (pipelined ones included) as the handler would get it. Returns the status of the
+/// refusal that would close the connection (400, 413, 431), 0 when there is none.
+/// For fuzzing and tests; a connection does the same on its socket.
+int parseRequests(std::string_view bytes, const ServerLimits& limits,
+                  const std::function<void(const Request&)>& each);
 
 /// An HTTP/1.1 server (Boost.Beast) with keep-alive, answering every request through one
 /// handler. Handlers run on the server's threads and must not block for long.
@@ -94,6 +117,9 @@ class HttpServer {
                                                    int threads = 2, ServerLimits limits = {});
   ~HttpServer();
   uint16_t port() const;
+  /// The connections allowed at once: limits.max_connections, or fewer when the open-file
+  /// limit is lower (start() then logs a warning with the fix).
+  size_t maxConnections() const;
   void stop();
 
  private:

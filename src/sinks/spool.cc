@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -139,8 +141,23 @@ Spool::~Spool() {
 
 Status Spool::load() {
   auto log = telemetry::logger("spool");
-  if (std::ifstream in(dir_ + "/acked"); in)
-    in >> acked_;
+  if (std::ifstream in(dir_ + "/acked"); in) {
+    // Strictly a number below 2^64-1: a damaged file (a stream would saturate an overflow to
+    // the maximum, after which no acknowledgement counts) means everything is delivered again.
+    std::string text;
+    std::getline(in, text);
+    uint64_t acked = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), acked);
+    if (error == std::errc() && end == text.data() + text.size() &&
+        acked != std::numeric_limits<uint64_t>::max()) {
+      acked_ = acked;
+    } else if (!text.empty()) {
+      log->warn(
+          "spool {}: the acked file is damaged (not a sequence number); every record "
+          "still in the spool is delivered again",
+          dir_);
+    }
+  }
   std::vector<std::pair<uint64_t, std::string>> files;
   for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
     const std::string name = entry.path().filename().string();

@@ -769,7 +769,7 @@ TEST(MissFetcherTest, ARefusalOfTheCallIsRelayedAndARefusalOfTheKeyIsNot) {
   const auto key = misses.ask("/exchange_rates");
   EXPECT_EQ(key.status, 503);
   EXPECT_EQ(key.body.find("10002"), std::string::npos) << "the key's problem is coinrelay's";
-  EXPECT_NE(key.body.find("upstream.api_key"), std::string::npos) << key.body;
+  EXPECT_NE(key.body.find("coinrelay's configuration"), std::string::npos) << key.body;
 }
 
 TEST(MissFetcherTest, ASlowUpstreamNeverHoldsTheServer) {

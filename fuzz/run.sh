@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs every libFuzzer target of a build tree configured with -DCOINRELAY_FUZZ=ON for a bounded
+# time, starting from its seed corpus (fuzz/corpus/<target>; new inputs go to the build tree,
+# never into the repository), and prints each target's executions, coverage and speed. A crash
+# or a failed property stops the script with the input saved in <build>/fuzz/artifacts/.
+# Usage: fuzz/run.sh <build dir> [seconds per target, default 10]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:?usage: fuzz/run.sh <build dir> [seconds per target]}
+seconds=${2:-10}
+targets=(http_request query_parsers markets_parser quote_decoder spool_reader config_loader)
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+status=0
+printf '%-16s %12s %8s %8s %10s\n' target executions cov ft exec/s
+for target in "${targets[@]}"; do
+  binary=$build/fuzz/fuzz_$target
+  work=$build/fuzz/corpus/$target
+  artifacts=$build/fuzz/artifacts/$target
+  log=$build/fuzz/$target.log
+  mkdir -p "$work" "$artifacts"
+  if ! "$binary" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=16384 \
+    -print_final_stats=1 -artifact_prefix="$artifacts/" "$work" "fuzz/corpus/$target" \
+    >"$log" 2>&1; then
+    echo "FAILED: fuzz_$target; its input and log:"
+    ls "$artifacts"
+    tail -n 60 "$log"
+    status=1
+    continue
+  fi
+  done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -1)
+  executions=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+  cov=$(sed -E -n 's/.* cov: ([0-9]+).*/\1/p' <<<"$done_line")
+  ft=$(sed -E -n 's/.* ft: ([0-9]+).*/\1/p' <<<"$done_line")
+  speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
+  printf '%-16s %12s %8s %8s %10s\n' "$target" "$executions" "$cov" "$ft" "$speed"
+done
+exit $status
