@@ -78,7 +78,8 @@ std::optional<int64_t> parseTime(std::string_view text) {
     if (*number < 0)
       return std::nullopt;
     const double ms = *number < 100'000'000'000.0 ? *number * 1000 : *number;
-    return ms >= static_cast<double>(kLatestMs) ? kLatestMs : static_cast<int64_t>(std::llround(ms));
+    return ms >= static_cast<double>(kLatestMs) ? kLatestMs
+                                                : static_cast<int64_t>(std::llround(ms));
   }
   std::string iso(text);
   if (iso.size() == 10)

@@ -95,6 +95,7 @@ MissFetcher::MissFetcher(const config::UpstreamConfig& upstream, std::chrono::se
       tier_(tierOfPlan(upstream.plan)),
       ttl_override_(ttl_override),
       clock_(clock) {
+  maxBytesGauge().add(static_cast<double>(max_bytes_));
   for (int i = 0; i < kWorkers; ++i)
     workers_.emplace_back([this] { work(); });
 }
@@ -169,7 +170,8 @@ void MissFetcher::keepWithinBytes(SteadyTime now) {
   for (auto key = kept_.begin(); key != kept_.end() && bytes_ > max_bytes_;) {
     auto it = entries_.find(*key++);
     const Entry& entry = *it->second;
-    if (!entry.in_flight && entry.fresh_until <= now && (!entry.lasting || entry.stale_until <= now))
+    if (!entry.in_flight && entry.fresh_until <= now &&
+        (!entry.lasting || entry.stale_until <= now))
       forget(it);
   }
   while (bytes_ > max_bytes_ && !kept_.empty())

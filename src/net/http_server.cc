@@ -544,7 +544,6 @@ class Session : public EventSink, public std::enable_shared_from_this<Session> {
   }
 
   tcp::socket socket_;
-  std::string remote_address_;
   asio::steady_timer timer_;     ///< delayed answers and stream heartbeats
   asio::steady_timer watchdog_;  ///< closes the connection once deadline_ has passed
   Clock::time_point deadline_;

@@ -17,9 +17,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "api/chart_routes.h"
 #include "api/coingecko_routes.h"
 #include "api/miss_fetcher.h"
-#include "api/chart_routes.h"
 #include "api/relay_routes.h"
 #include "api/response_cache.h"
 #include "api/serve_limits.h"
@@ -353,7 +353,6 @@ TEST(MissCacheBoundTest, KeepsAtMostItsBytesDroppingTheOldestFirst) {
 }
 
 // --- the query pool -----------------------------------------------------------------------------
-
 
 TEST(ChartPoolTest, SlowQueriesWaitInABoundedQueueOffTheServerThreads) {
   RoutesFixture f;

@@ -435,7 +435,8 @@ TEST(RelayTest, KeepsCoinGeckosNotFoundButNeverItsRefusalOfTheKey) {
   const ApiCall global = *parse("/global").call;
   net::Reply refused = relay.ask(global);
   EXPECT_EQ(refused.status, 503);
-  EXPECT_NE(bodyOf(refused).find("the operator must check coinrelay's configuration"), std::string::npos);
+  EXPECT_NE(bodyOf(refused).find("the operator must check coinrelay's configuration"),
+            std::string::npos);
   EXPECT_EQ(bodyOf(refused).find("10002"), std::string::npos) << "CoinGecko's answer stays out";
   clock.advance(6s);
   relay.ask(global);
