@@ -219,32 +219,6 @@ std::vector<ApiPath> compile() {
   return out;
 }
 
-int hexValue(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
-/// Percent-decodes one path segment ('+' stays '+': it means a space only in queries). A
-/// malformed escape is kept as it is, for the grammar to refuse.
-std::string decodeSegment(std::string_view text) {
-  std::string out;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size() && hexValue(text[i + 1]) >= 0 &&
-        hexValue(text[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hexValue(text[i + 1]) * 16 + hexValue(text[i + 2])));
-      i += 2;
-    } else {
-      out.push_back(text[i]);
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 PlanTier tierOfPlan(std::string_view plan) {
@@ -342,8 +316,9 @@ std::optional<PathMatch> matchPath(std::string_view raw_path) {
       if (segment.starts_with('{')) {
         // A parameter may be followed by a literal suffix ("{asset_platform_id}" alone, or
         // "all.json" after it): only whole-segment parameters exist in the file.
-        match.values.emplace_back(segment.substr(1, segment.size() - 2), decodeSegment(raw[i]));
-      } else if (decodeSegment(raw[i]) == segment) {
+        match.values.emplace_back(segment.substr(1, segment.size() - 2),
+                                  percentDecode(raw[i], /*plus_is_space=*/false));
+      } else if (percentDecode(raw[i], /*plus_is_space=*/false) == segment) {
         ++literals;
       } else {
         matches = false;

@@ -13,6 +13,7 @@
 #include "api/stream_hub.h"
 #include "api/teams.h"
 #include "api/universe.h"
+#include "app/api_parts.h"
 #include "app/command_support.h"
 #include "coingecko/budget.h"
 #include "coingecko/upstream_budget.h"
@@ -96,24 +97,12 @@ int runCommand(const CommonOptions& options, const StopSignal& stop) {
   // The relay: CoinGecko's answers for what coinrelay does not hold, and its coin and currency
   // lists, within the schedule's rate window and credits.
   auto misses = api::MissFetcher::fromConfig(*config);
-  std::unique_ptr<api::Universe> universe;
-  if (misses) {
-    misses->setBudget(&budget);
-    universe = std::make_unique<api::Universe>(
-        *misses, std::chrono::seconds(config->serve.universe_refresh_s));
-    universe->load();
-  }
+  if (misses)
+    misses->setBudget(&budget);  // within the schedule's rate window and credits
+  auto universe = universeFor(*config, misses.get());
   api::CoinGeckoRoutes coingecko(snapshot, misses.get(), universe.get(),
                                  api::routeOptionsFor(*config));
-  // market_chart, ohlc and /v1/history from the history, on a worker pool of their own.
-  auto charts = std::make_unique<api::ChartRoutes>(
-      store->get(), misses.get(),
-      api::ChartRoutes::Options{.workers = config->serve.chart_workers});
-  coingecko.setHistoryHandler(
-      [charts = charts.get()](const api::ApiCall&, const net::Request& request,
-                              const std::string& client) -> std::optional<net::Reply> {
-        return charts->handle(request, client);
-      });
+  auto charts = chartsFor(*config, store->get(), misses.get(), coingecko);
   const auto& upstream_requests = loop.upstreamStats().requests;
   api::RelayRoutes routes(api::RelayRoutes::Parts{
       .snapshot = &snapshot,
@@ -162,14 +151,10 @@ int runCommand(const CommonOptions& options, const StopSignal& stop) {
                 .endObject();
           },
   });
-  auto server = net::HttpServer::start(
-      config->http.listen,
-      [&routes](const net::Request& request) { return routes.handle(request); },
-      config->http.threads, api::serverLimitsFor(*config));
+  auto server = startApiServer(*config, routes, hub);
   if (!server) {
     return fail("http", server.error());
   }
-  hub.setLimits(api::streamLimitsFor(*config, (*server)->maxConnections()));
   log->info(
       "serving http://{} (CoinGecko-compatible /api/v3, /v1/quotes, /v1/stream, /v1/history, "
       "/metrics); history in {}; fetching the top {} coins from {} every {} s{}{}",

@@ -13,6 +13,7 @@
 #include "api/stream_hub.h"
 #include "api/teams.h"
 #include "api/universe.h"
+#include "app/api_parts.h"
 #include "app/command_support.h"
 #include "coingecko/budget.h"
 #include "coingecko/upstream_budget.h"
@@ -76,23 +77,10 @@ int serveCommand(const CommonOptions& options, const StopSignal& stop) {
         coingecko::budgetLimitsFor(*config, coingecko::planBudget(*config)), stop);
     misses->setBudget(budget.get());
   }
-  std::unique_ptr<api::Universe> universe;
-  if (misses) {
-    universe = std::make_unique<api::Universe>(
-        *misses, std::chrono::seconds(config->serve.universe_refresh_s));
-    universe->load();
-  }
+  auto universe = universeFor(*config, misses.get());
   api::CoinGeckoRoutes coingecko(snapshot, misses.get(), universe.get(),
                                  api::routeOptionsFor(*config));
-  // market_chart, ohlc and /v1/history from the history, on a worker pool of their own.
-  auto charts = std::make_unique<api::ChartRoutes>(
-      history.get(), misses.get(),
-      api::ChartRoutes::Options{.workers = config->serve.chart_workers});
-  coingecko.setHistoryHandler(
-      [charts = charts.get()](const api::ApiCall&, const net::Request& request,
-                              const std::string& client) -> std::optional<net::Reply> {
-        return charts->handle(request, client);
-      });
+  auto charts = chartsFor(*config, history.get(), misses.get(), coingecko);
   pipeline::KafkaFeed& source = **feed;
   auto healthJson = [&] {
     std::string body;
@@ -129,14 +117,10 @@ int serveCommand(const CommonOptions& options, const StopSignal& stop) {
                 .endObject();
           },
   });
-  auto server = net::HttpServer::start(
-      config->http.listen,
-      [&routes](const net::Request& request) { return routes.handle(request); },
-      config->http.threads, api::serverLimitsFor(*config));
+  auto server = startApiServer(*config, routes, hub);
   if (!server) {
     return fail("http", server.error());
   }
-  hub.setLimits(api::streamLimitsFor(*config, (*server)->maxConnections()));
   log->info("serving http://{} from Kafka topic {} at {} (snapshot from the last {} s){}",
             config->http.listen, config->kafka.topic, config->kafka.brokers,
             config->serve.bootstrap_lookback_s,

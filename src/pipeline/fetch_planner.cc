@@ -320,6 +320,14 @@ void FetchPlanner::takeMarkets(model::Quote quote) {
   emit(quote);
 }
 
+void FetchPlanner::answered(size_t invalid_items, const std::string& first_invalid_reason) {
+  ++cycle_.calls;
+  ++cycle_.calls_ok;
+  if (invalid_items > 0 && cycle_.invalid == 0)
+    cycle_.first_invalid = first_invalid_reason;
+  cycle_.invalid += invalid_items;
+}
+
 void FetchPlanner::onMarkets(const PlannedCall& call, Result<coingecko::MarketsPage> page) {
   const bool top = call.kind == PlannedCall::Kind::TopPage;
   if (!page) {
@@ -330,11 +338,7 @@ void FetchPlanner::onMarkets(const PlannedCall& call, Result<coingecko::MarketsP
     failed(call, page.error());
     return;
   }
-  ++cycle_.calls;
-  ++cycle_.calls_ok;
-  if (page->invalid_items > 0 && cycle_.invalid == 0)
-    cycle_.first_invalid = page->first_invalid_reason;
-  cycle_.invalid += page->invalid_items;
+  answered(page->invalid_items, page->first_invalid_reason);
   const bool short_page =
       top && page->quotes.size() + page->invalid_items < static_cast<size_t>(call.per_page);
   const auto limit = static_cast<size_t>(std::max(0, config_.top_n));
@@ -368,11 +372,7 @@ void FetchPlanner::onPrices(const PlannedCall& call, Result<coingecko::PricesPag
     failed(call, page.error());
     return;
   }
-  ++cycle_.calls;
-  ++cycle_.calls_ok;
-  if (page->invalid_items > 0 && cycle_.invalid == 0)
-    cycle_.first_invalid = page->first_invalid_reason;
-  cycle_.invalid += page->invalid_items;
+  answered(page->invalid_items, page->first_invalid_reason);
   const auto& currencies = config_.vs_currencies;
   for (const auto& record : page->records) {
     for (size_t c = 0; c < currencies.size() && c < record.values.size(); ++c) {

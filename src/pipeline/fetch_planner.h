@@ -116,6 +116,8 @@ class FetchPlanner {
   std::optional<PlannedCall> nextDetails();
   std::optional<PlannedCall> nextPrices();
   void failed(const PlannedCall& call, const Error& error);
+  /// Counts an answered call and the items of it that were unusable.
+  void answered(size_t invalid_items, const std::string& first_invalid_reason);
   /// A quote read from /coins/markets: every field fresh.
   void takeMarkets(model::Quote quote);
   void emit(const model::Quote& quote);

@@ -200,6 +200,22 @@ std::string renderHistory(const HistoryQuery& query, const std::vector<HistoryPo
 
 namespace {
 
+/// The answer of a search of the quotes index; nullopt when the index does not exist yet. A
+/// client per call: chart workers ask at once, and a client serves one thread.
+Result<std::optional<std::string>> searchIndex(const config::ElasticsearchConfig& config,
+                                               std::string body) {
+  elasticsearch::ElasticsearchClient client(config);
+  CR_TRY(auto response, client.send("POST", "/" + config.index + "/_search", std::move(body),
+                                    "application/json", kSearchTimeout));
+  if (response.status == 404)
+    return std::optional<std::string>();
+  if (response.status != 200) {
+    return makeError(ErrorCode::Unavailable, fmt::format("history search answered HTTP {}: {}",
+                                                         response.status, excerpt(response.body)));
+  }
+  return std::optional<std::string>(std::move(response.body));
+}
+
 /// The bool filter of one coin in one currency.
 void writeSeriesFilter(JsonWriter& w, const ChartQuery& query) {
   w.key("bool").beginObject().key("filter").beginArray();
@@ -345,21 +361,14 @@ Result<ChartData> ElasticsearchHistory::chart(const ChartQuery& query) {
   w.endObject().endObject();  // windows
   w.endObject().endObject();  // range
   w.endObject().endObject();
-  // A client per call: chart workers ask at once, and a client serves one thread.
-  elasticsearch::ElasticsearchClient client(config_);
-  CR_TRY(auto response, client.send("POST", "/" + config_.index + "/_search", std::move(body),
-                                    "application/json", kSearchTimeout));
+  CR_TRY(auto found, searchIndex(config_, std::move(body)));
   ChartData data;
-  if (response.status == 404)
+  if (!found)
     return data;
-  if (response.status != 200) {
-    return makeError(ErrorCode::Unavailable, fmt::format("history search answered HTTP {}: {}",
-                                                         response.status, excerpt(response.body)));
-  }
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   simdjson::dom::element aggs;
-  if (parser.parse(response.body).get(doc) != simdjson::SUCCESS ||
+  if (parser.parse(*found).get(doc) != simdjson::SUCCESS ||
       doc["aggregations"].get(aggs) != simdjson::SUCCESS) {
     return makeError(ErrorCode::Unavailable, "history search answered without aggregations");
   }
@@ -429,20 +438,14 @@ Result<ChartData> ElasticsearchHistory::rawChart(const ChartQuery& query) {
   writeRange(w, query.from_ms, query.to_ms);
   w.endObject();
   w.endArray().endObject().endObject().endObject();
-  elasticsearch::ElasticsearchClient client(config_);
-  CR_TRY(auto response, client.send("POST", "/" + config_.index + "/_search", std::move(body),
-                                    "application/json", kSearchTimeout));
+  CR_TRY(auto found, searchIndex(config_, std::move(body)));
   ChartData data;
-  if (response.status == 404)
+  if (!found)
     return data;
-  if (response.status != 200) {
-    return makeError(ErrorCode::Unavailable, fmt::format("history search answered HTTP {}: {}",
-                                                         response.status, excerpt(response.body)));
-  }
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   simdjson::dom::array hits;
-  if (parser.parse(response.body).get(doc) != simdjson::SUCCESS ||
+  if (parser.parse(*found).get(doc) != simdjson::SUCCESS ||
       doc["hits"]["hits"].get_array().get(hits) != simdjson::SUCCESS) {
     return makeError(ErrorCode::Unavailable, "history search answered without hits");
   }

@@ -20,10 +20,16 @@
 #include "common/clock.h"
 #include "net/http_client.h"
 #include "net/http_server.h"
+#include "support/api_requests.h"
 #include "support/temp_dir.h"
 
 namespace coinrelay::api {
 namespace {
+
+using testing::bodyOf;
+using testing::get;
+// A small quote in usd (tests/support/api_requests.h).
+constexpr auto quote = testing::rankedQuote;
 
 std::string gunzip(const std::string& data) {
   z_stream stream{};
@@ -37,33 +43,6 @@ std::string gunzip(const std::string& data) {
   out.resize(stream.total_out);
   inflateEnd(&stream);
   return out;
-}
-
-net::Request get(const std::string& path, std::map<std::string, std::string> query = {},
-                 std::vector<std::pair<std::string, std::string>> headers = {}) {
-  net::Request request;
-  request.method = "GET";
-  request.path = path;
-  request.query = std::move(query);
-  request.headers = std::move(headers);
-  return request;
-}
-
-std::string bodyOf(const net::Reply& reply) {
-  return reply.shared_body ? *reply.shared_body : reply.body;
-}
-
-model::Quote quote(const std::string& id, int64_t rank, double price) {
-  model::Quote q;
-  q.id = id;
-  q.symbol = id.substr(0, 3);
-  q.name = id;
-  q.vs_currency = "usd";
-  q.last_updated_ms = 1'700'000'000'000;
-  q.fetched_ms = q.last_updated_ms;
-  q.market_cap_rank = rank;
-  q.price = price;
-  return q;
 }
 
 TEST(ResponseCacheTest, ServesOneRenderingWithEtagAndGzip) {

@@ -13,12 +13,15 @@
 #include "api/miss_fetcher.h"
 #include "common/clock.h"
 #include "storage/sqlite_quote_store.h"
+#include "support/api_requests.h"
 #include "support/fake_http_server.h"
 #include "support/json_schema.h"
 #include "support/temp_dir.h"
 
 namespace coinrelay::api {
 namespace {
+
+using testing::bodyOf;
 
 using storage::kDayMs;
 using storage::kHourMs;
@@ -53,10 +56,6 @@ net::Reply settled(net::Reply reply) {
   std::promise<net::Reply> late;
   reply.deferred([&late](net::Reply answer) { late.set_value(std::move(answer)); });
   return late.get_future().get();
-}
-
-std::string bodyOf(const net::Reply& reply) {
-  return reply.shared_body ? *reply.shared_body : reply.body;
 }
 
 /// A year and a month of bitcoin in usd: every 30 minutes until two days ago, then every minute

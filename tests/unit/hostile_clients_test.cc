@@ -29,30 +29,22 @@
 #include "config/config.h"
 #include "net/http_client.h"
 #include "net/http_server.h"
+#include "support/api_requests.h"
 #include "support/fake_http_server.h"
 #include "telemetry/metrics.h"
 
 namespace coinrelay::api {
 namespace {
 
+using testing::bodyOf;
+using testing::get;
+// A small quote in usd (tests/support/api_requests.h).
+constexpr auto quote = testing::rankedQuote;
+
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
-
-net::Request get(const std::string& path, std::map<std::string, std::string> query = {},
-                 std::vector<std::pair<std::string, std::string>> headers = {}) {
-  net::Request request;
-  request.method = "GET";
-  request.path = path;
-  request.query = std::move(query);
-  request.headers = std::move(headers);
-  return request;
-}
-
-std::string bodyOf(const net::Reply& reply) {
-  return reply.shared_body ? *reply.shared_body : reply.body;
-}
 
 bool validUtf8(std::string_view text) {
   return simdjson::validate_utf8(text.data(), text.size());
@@ -76,19 +68,6 @@ bool eventually(Check check, std::chrono::milliseconds timeout = 5s) {
     std::this_thread::sleep_for(2ms);
   }
   return true;
-}
-
-model::Quote quote(const std::string& id, int64_t rank, double price) {
-  model::Quote q;
-  q.id = id;
-  q.symbol = id.substr(0, 3);
-  q.name = id;
-  q.vs_currency = "usd";
-  q.last_updated_ms = 1'700'000'000'000;
-  q.fetched_ms = q.last_updated_ms;
-  q.market_cap_rank = rank;
-  q.price = price;
-  return q;
 }
 
 // --- memory ---------------------------------------------------------------------------------

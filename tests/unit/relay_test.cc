@@ -23,11 +23,14 @@
 #include "coingecko/upstream_budget.h"
 #include "common/clock.h"
 #include "net/http_client.h"
+#include "support/api_requests.h"
 #include "support/fake_coingecko.h"
 #include "telemetry/metrics.h"
 
 namespace coinrelay::api {
 namespace {
+
+using testing::bodyOf;
 
 using namespace std::chrono_literals;
 
@@ -36,10 +39,6 @@ std::string readSource(const std::string& relative) {
   std::stringstream buffer;
   buffer << in.rdbuf();
   return buffer.str();
-}
-
-std::string bodyOf(const net::Reply& reply) {
-  return reply.shared_body ? *reply.shared_body : reply.body;
 }
 
 std::string headerOf(const net::Reply& reply, std::string_view name) {

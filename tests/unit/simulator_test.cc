@@ -11,19 +11,12 @@
 #include "coingecko/markets_parser.h"
 #include "common/time_util.h"
 #include "simulate/sim_spec.h"
+#include "support/api_requests.h"
 
 namespace coinrelay::simulate {
 namespace {
 
-net::Request get(const std::string& path, std::map<std::string, std::string> query = {},
-                 std::vector<std::pair<std::string, std::string>> headers = {}) {
-  net::Request request;
-  request.method = "GET";
-  request.path = path;
-  request.query = std::move(query);
-  request.headers = std::move(headers);
-  return request;
-}
+using testing::get;
 
 KeyPolicy policy(const std::string& plan) {
   KeyPolicy keys;
