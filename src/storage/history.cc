@@ -155,22 +155,37 @@ Granularity historyGranularity(const HistorySource& source, const HistoryQuery& 
 }
 
 Result<std::vector<HistoryPoint>> HistorySource::points(const HistoryQuery& query) {
-  const Granularity granularity = historyGranularity(*this, query);
-  CR_TRY(auto data,
-         chart(ChartQuery{query.id, query.vs_currency, query.from_ms, query.to_ms, granularity}));
-  std::vector<HistoryPoint> out;
-  const int64_t width = widthOf(granularity);
-  for (const auto& b : data.buckets) {
-    if (!b.complete)
-      continue;
-    const int64_t t = b.start_ms + width;
-    if (t < query.from_ms || t > query.to_ms)
-      continue;
-    out.push_back(HistoryPoint{t, b.close, b.market_cap, b.volume});
-  }
-  if (data.latest && (out.empty() || data.latest->t_ms > out.back().t_ms) &&
-      data.latest->t_ms >= query.from_ms) {
-    out.push_back(*data.latest);
+  auto read = [&](Granularity granularity) -> Result<std::vector<HistoryPoint>> {
+    CR_TRY(auto data,
+           chart(ChartQuery{query.id, query.vs_currency, query.from_ms, query.to_ms, granularity}));
+    std::vector<HistoryPoint> out;
+    const int64_t width = widthOf(granularity);
+    for (const auto& b : data.buckets) {
+      if (!b.complete)
+        continue;
+      const int64_t t = b.start_ms + width;
+      if (t < query.from_ms || t > query.to_ms)
+        continue;
+      out.push_back(HistoryPoint{t, b.close, b.market_cap, b.volume});
+    }
+    if (data.latest && (out.empty() || data.latest->t_ms > out.back().t_ms) &&
+        data.latest->t_ms >= query.from_ms) {
+      out.push_back(*data.latest);
+    }
+    return out;
+  };
+  Granularity granularity = historyGranularity(*this, query);
+  CR_TRY(auto out, read(granularity));
+  // A history younger than one window of the tier the range calls for (a fresh install asked
+  // for a day) has no complete window there yet: the finer tiers hold what there is, and they
+  // are small exactly then.
+  while (out.size() < 2 && granularity != Granularity::Raw) {
+    granularity = kGranularities[static_cast<size_t>(
+        std::find(kGranularities.begin(), kGranularities.end(), granularity) -
+        kGranularities.begin() - 1)];
+    CR_TRY(auto finer, read(granularity));
+    if (finer.size() > out.size())
+      out = std::move(finer);
   }
   return out;
 }

@@ -280,9 +280,11 @@ test('the charts render with data', { timeout: 60_000 }, async () => {
   const barPixels = await countColor('#bar-chart', [75, 123, 236]);
   assert.ok(barPixels > 500, `bars: ${barPixels} pixels of the bar colour`);
 
-  // Sparklines: every row has a trail of several prices.
-  const trails = (await readTable()).map((r) => r.sparkPoints);
-  assert.ok(trails.every((n) => n >= 2), `sparkline points per row: ${trails.join(',')}`);
+  // Sparklines: every row has a trail of several prices (the history's, then the live ones).
+  await eventually('a trail of several prices in every row', async () => {
+    const trails = (await readTable()).map((r) => r.sparkPoints);
+    return { ok: trails.every((n) => n >= 2), trails: trails.join(',') };
+  }, 10_000);
 
   // What the relay saves, and health, from /v1/status.
   const panel = await eventually('the status panel filled', async () => {

@@ -187,6 +187,21 @@ TEST(TieredHistoryTest, HistoryPointsUseTheFinestTierThatFits) {
   EXPECT_EQ(hourly->back().t_ms, end - kMinuteMs) << "then the newest observation";
 }
 
+TEST(TieredHistoryTest, AYoungHistoryShowsWhatItHasOverALongerRange) {
+  // Five minutes of data asked for over a day at 48 points (the dashboard's sparklines): the
+  // hourly tier the range calls for has no complete window yet, so the finer tiers answer.
+  testing::TempDir dir;
+  auto store = openStore(dir);
+  ASSERT_TRUE(store);
+  writeMinutes(*store, kDay0, 5);
+  const int64_t end = kDay0 + 5 * kMinuteMs;
+  HistoryQuery day{"bitcoin", "usd", end - kDayMs, end, 48};
+  EXPECT_EQ(historyGranularity(*store, day), Granularity::Hourly);
+  auto points = store->points(day);
+  ASSERT_TRUE(points);
+  EXPECT_EQ(points->size(), 5u) << "every observation of the five minutes";
+}
+
 // ----- Migration -------------------------------------------------------------------------------
 
 // The schema of version 1 as coinrelay wrote it (git show 7b653db:src/storage/
