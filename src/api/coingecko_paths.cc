@@ -302,6 +302,10 @@ const ApiPath* findPath(std::string_view templ) {
 std::optional<PathMatch> matchPath(std::string_view raw_path) {
   if (!raw_path.starts_with('/'))
     return std::nullopt;
+  // CoinGecko answers a path with one trailing slash as the path (pycoingecko sends every call
+  // so); an empty segment anywhere else matches nothing.
+  if (raw_path.size() > 1 && raw_path.ends_with('/'))
+    raw_path.remove_suffix(1);
   const std::vector<std::string> raw = split(raw_path);
   std::optional<PathMatch> best;
   size_t best_literals = 0;

@@ -26,7 +26,7 @@ import os
 import jsonschema
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-DESCRIPTION = os.path.join(ROOT, "reference", "coingecko", "openapi-v3.json")
+DESCRIPTION = os.path.join(ROOT, "third_party", "coingecko", "openapi-v3.json")
 EXAMPLES = os.path.join(ROOT, "tests", "fixtures", "coingecko")
 
 # CoinGecko's time frames of price_change_percentage, in the order it writes them.

@@ -21,6 +21,7 @@
 #include "net/http_client.h"
 #include "support/process.h"
 #include "support/quote_feed.h"
+#include "support/search_count.h"
 #include "support/temp_dir.h"
 #include "support/testenv.h"
 
@@ -66,19 +67,7 @@ class Elasticsearch8Test : public ::testing::Test {
   }
 
   int64_t count(const std::string& index) {
-    net::HttpRequest refresh;
-    refresh.method = "POST";
-    refresh.url = url() + "/" + index + "/_refresh";
-    (void)http_.send(refresh);
-    auto response = http_.get(url() + "/" + index + "/_count", 10s);
-    simdjson::dom::element doc;
-    int64_t n = -1;
-    if (!response || response->status != 200 ||
-        parser_.parse(response->body).get(doc) != simdjson::SUCCESS ||
-        doc["count"].get(n) != simdjson::SUCCESS) {
-      return -1;
-    }
-    return n;
+    return coinrelay::testing::countDocuments(http_, url(), index);
   }
 
   static inline std::unique_ptr<OwnTestenv> env_;

@@ -20,6 +20,7 @@
 #include "net/http_client.h"
 #include "support/process.h"
 #include "support/quote_feed.h"
+#include "support/search_count.h"
 #include "support/temp_dir.h"
 #include "support/testenv.h"
 
@@ -66,19 +67,7 @@ class IndexTestBase : public ::testing::Test {
   }
 
   int64_t countDocuments(const std::string& index) {
-    net::HttpRequest refresh;
-    refresh.method = "POST";
-    refresh.url = engine() + "/" + index + "/_refresh";
-    (void)http_.send(refresh);
-    auto response = http_.get(engine() + "/" + index + "/_count", 10s);
-    simdjson::dom::element doc;
-    int64_t count = -1;
-    if (response && response->status == 200 &&
-        parser_.parse(response->body).get(doc) == simdjson::SUCCESS &&
-        doc["count"].get(count) != simdjson::SUCCESS) {
-      count = -1;
-    }
-    return count;
+    return coinrelay::testing::countDocuments(http_, engine(), index);
   }
 
   /// Every document id of the index, page by page (search_after on a unique sort key).

@@ -19,6 +19,7 @@
 #include "net/http_client.h"
 #include "support/kafka_reader.h"
 #include "support/process.h"
+#include "support/quote_mapping.h"
 #include "support/temp_dir.h"
 #include "support/testenv.h"
 
@@ -188,15 +189,7 @@ TEST_F(PipelineTest, TwoCyclesWithAdvancingPricesMakeOneHundredDocuments) {
   // Explicit, strict mapping from the index template.
   auto mapping = httpGet(kOpenSearch + "/" + index + "/_mapping");
   simdjson::dom::element mapped = parser_.parse(mapping.body);
-  simdjson::dom::object properties = mapped[index]["mappings"]["properties"];
-  EXPECT_EQ(std::string_view(mapped[index]["mappings"]["dynamic"]), "strict");
-  EXPECT_EQ(std::string_view(properties["id"]["type"]), "keyword");
-  EXPECT_EQ(std::string_view(properties["symbol"]["type"]), "keyword");
-  EXPECT_EQ(std::string_view(properties["price"]["type"]), "double");
-  EXPECT_EQ(std::string_view(properties["change_24h"]["type"]), "double");
-  EXPECT_EQ(std::string_view(properties["market_cap"]["type"]), "long");
-  EXPECT_EQ(std::string_view(properties["volume_24h"]["type"]), "long");
-  EXPECT_EQ(std::string_view(properties["timestamp"]["type"]), "date");
+  expectStrictQuoteMapping(mapped[index]["mappings"]);
 
   EXPECT_EQ(indexer->terminate(), 0) << indexer->output();
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "model/quote_codec.h"
+#include "support/quote_mapping.h"
 
 namespace coinrelay::elasticsearch {
 namespace {
@@ -68,16 +69,8 @@ TEST(BulkEncoderTest, TemplateMapsEveryDocumentFieldExplicitlyAndStrictly) {
   const std::string body = indexTemplateBody("crypto-prices", 1, 0);
   simdjson::dom::element doc;
   ASSERT_EQ(parser.parse(body).get(doc), simdjson::SUCCESS) << body;
-  EXPECT_EQ(std::string_view(doc["template"]["mappings"]["dynamic"]), "strict");
+  testing::expectStrictQuoteMapping(doc["template"]["mappings"]);
   simdjson::dom::object properties = doc["template"]["mappings"]["properties"];
-  EXPECT_EQ(std::string_view(properties["id"]["type"]), "keyword");
-  EXPECT_EQ(std::string_view(properties["symbol"]["type"]), "keyword");
-  EXPECT_EQ(std::string_view(properties["price"]["type"]), "double");
-  EXPECT_EQ(std::string_view(properties["change_24h"]["type"]), "double");
-  EXPECT_EQ(std::string_view(properties["market_cap"]["type"]), "long");
-  EXPECT_EQ(std::string_view(properties["volume_24h"]["type"]), "long");
-  EXPECT_EQ(std::string_view(properties["timestamp"]["type"]), "date");
-  EXPECT_EQ(std::string_view(properties["last_updated"]["type"]), "date");
 
   // Every field the encoder writes has a mapping, or strict mode would refuse every document.
   simdjson::dom::parser doc_parser;

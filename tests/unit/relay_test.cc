@@ -238,6 +238,11 @@ TEST(PathTableTest, MatchesLiteralSegmentsBeforeParameters) {
             "/coins/{id}/contract/{contract_address}/market_chart/range");
   EXPECT_FALSE(matchPath("/coins/bitcoin/nope"));
   EXPECT_FALSE(matchPath("/onchain/networks"));
+  // One trailing slash is the same path, as CoinGecko takes it (pycoingecko sends them).
+  EXPECT_EQ(matchPath("/coins/bitcoin/")->path->templ, "/coins/{id}");
+  EXPECT_EQ(matchPath("/coins/bitcoin/")->values[0].second, "bitcoin");
+  EXPECT_FALSE(matchPath("/coins//bitcoin"));
+  EXPECT_FALSE(matchPath("/coins/bitcoin//"));
   EXPECT_FALSE(matchPath(""));
 }
 
