@@ -4,10 +4,12 @@
 // Properties: nothing crashes, every status is a real one, and every JSON body is UTF-8.
 
 #include <cstdint>
+#include <future>
 #include <memory>
 #include <string_view>
 #include <vector>
 
+#include "api/chart_routes.h"
 #include "api/coingecko_routes.h"
 #include "api/relay_routes.h"
 #include "api/stream_hub.h"
@@ -59,14 +61,25 @@ struct Api {
     parts.snapshot = &snapshot;
     parts.coingecko = &coingecko;
     parts.stream = &hub;
-    parts.history = store.get();
+    // Charts and /v1/history answer on a worker of their own; their replies are checked when
+    // they come (deferred), from that worker.
+    charts = std::make_unique<api::ChartRoutes>(store.get(), nullptr,
+                                                api::ChartRoutes::Options{.workers = 1});
+    coingecko.setHistoryHandler(
+        [charts = charts.get()](const api::ApiCall&, const net::Request& request,
+                                const std::string& client) -> std::optional<net::Reply> {
+          return charts->handle(request, client);
+        });
+    parts.charts = charts.get();
     parts.health_json = [] { return std::string(R"({"status":"ok"})"); };
     routes = std::make_unique<api::RelayRoutes>(parts);
   }
   pipeline::Snapshot snapshot;
-  api::CoinGeckoRoutes coingecko{snapshot, nullptr, 4 << 20};
+  api::CoinGeckoRoutes coingecko{snapshot, nullptr, nullptr,
+                                 api::CoinGeckoRoutes::Options{.cache_bytes = 4 << 20}};
   api::StreamHub hub;
   std::unique_ptr<storage::SqliteQuoteStore> store;
+  std::unique_ptr<api::ChartRoutes> charts;
   std::unique_ptr<api::RelayRoutes> routes;
 };
 
@@ -89,18 +102,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace coinrelay;
   static fuzz::Api api;
   net::ServerLimits limits;
-  net::parseRequests(std::string_view(reinterpret_cast<const char*>(data), size), limits,
-                     [&](const net::Request& request) {
-                       net::Reply reply = api.routes->handle(request);
-                       if (reply.stream) {
-                         reply.stream(std::make_shared<fuzz::BriefSink>());
-                         return;
-                       }
-                       if (reply.deferred) {
-                         reply.deferred([](net::Reply late) { fuzz::check(late); });
-                         return;
-                       }
-                       fuzz::check(reply);
-                     });
+  net::parseRequests(
+      std::string_view(reinterpret_cast<const char*>(data), size), limits,
+      [&](const net::Request& request) {
+        net::Reply reply = api.routes->handle(request);
+        if (reply.stream) {
+          reply.stream(std::make_shared<fuzz::BriefSink>());
+          return;
+        }
+        if (reply.deferred) {
+          // Waited for: no answer may still be on its way when the input is
+          // done (nor when the process exits).
+          std::promise<net::Reply> answer;
+          auto late = answer.get_future();
+          reply.deferred([&answer](net::Reply r) { answer.set_value(std::move(r)); });
+          fuzz::check(late.get());
+          return;
+        }
+        fuzz::check(reply);
+      });
   return 0;
 }

@@ -4,10 +4,13 @@
 # never into the repository), and prints each target's executions, coverage and speed. A crash
 # or a failed property stops the script with the input saved in <build>/fuzz/artifacts/.
 # Usage: fuzz/run.sh <build dir> [seconds per target, default 10]
+# Env: FUZZ_SEED (1): libFuzzer's seed, fixed so that a CI run explores the same inputs first and
+#      a failure reproduces; 0 draws a new one each run (for longer runs that look further).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:?usage: fuzz/run.sh <build dir> [seconds per target]}
 seconds=${2:-10}
+seed=${FUZZ_SEED:-1}
 targets=(http_request query_parsers markets_parser quote_decoder spool_reader config_loader)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
@@ -19,7 +22,7 @@ for target in "${targets[@]}"; do
   artifacts=$build/fuzz/artifacts/$target
   log=$build/fuzz/$target.log
   mkdir -p "$work" "$artifacts"
-  if ! "$binary" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=16384 \
+  if ! "$binary" -max_total_time="$seconds" -seed="$seed" -timeout=10 -rss_limit_mb=2048 -max_len=16384 \
     -print_final_stats=1 -artifact_prefix="$artifacts/" "$work" "fuzz/corpus/$target" \
     >"$log" 2>&1; then
     echo "FAILED: fuzz_$target; its input and log:"

@@ -93,7 +93,7 @@ UpstreamError describeErrorBody(std::string_view body, simdjson::dom::parser& pa
     const size_t end = body.find("</title>", title);
     out.message =
         "HTML page: " +
-        excerpt(body.substr(title + 7, end == std::string_view::npos ? 80 : end - title - 7));
+        excerpt(body.substr(title + 7, end == std::string_view::npos ? end : end - title - 7), 80);
   } else {
     out.message = excerpt(trim(body));
   }

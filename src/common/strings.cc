@@ -55,6 +55,16 @@ std::string excerpt(std::string_view text, size_t max_chars) {
   std::string out;
   for (char c : text) {
     if (out.size() >= max_chars) {
+      // Never cut a UTF-8 sequence in two: the excerpt of valid text stays valid text.
+      size_t start = out.size();
+      while (start > 0 && (static_cast<unsigned char>(out[start - 1]) & 0xC0) == 0x80)
+        --start;
+      if (start > 0) {
+        const auto lead = static_cast<unsigned char>(out[start - 1]);
+        const size_t length = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+        if (length > 1 && out.size() - (start - 1) < length)
+          out.resize(start - 1);
+      }
       out.append("...");
       break;
     }

@@ -179,6 +179,7 @@ Status Spool::load() {
     uint64_t offset = 0;
     char header[kHeader];
     std::string payload;
+    uint64_t expected_seq = segment->first_seq;  // a segment's records are numbered from its name
     while (offset + kHeader <= file_size) {
       if (!preadAll(segment->fd, header, kHeader, offset) || get32(header) != kMagic)
         break;
@@ -190,6 +191,11 @@ Status Spool::load() {
           crc32(payload) != get32(header + 16))
         break;
       const uint64_t seq = get64(header + 8);
+      // The checksum covers the payload only: a record numbered out of its place (or at the
+      // end of the numbers) is damage as well, and what follows it is not trusted.
+      if (seq != expected_seq || seq == std::numeric_limits<uint64_t>::max())
+        break;
+      ++expected_seq;
       segment->last_seq = seq;
       next_seq_ = std::max(next_seq_, seq + 1);
       if (seq > acked_) {

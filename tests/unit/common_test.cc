@@ -72,6 +72,15 @@ TEST(StringsTest, SplitsCsvAndTrims) {
   EXPECT_TRUE(splitCsv("").empty());
   EXPECT_EQ(excerpt("a\nb", 10), "a b");
   EXPECT_EQ(excerpt(std::string(200, 'x'), 5), "xxxxx...");
+  // A cut never splits a UTF-8 sequence: "é" is two bytes, the limit falls between them.
+  EXPECT_EQ(excerpt("ab\xc3\xa9"
+                    "cd",
+                    3),
+            "ab...");
+  EXPECT_EQ(excerpt("ab\xc3\xa9"
+                    "cd",
+                    4),
+            "ab\xc3\xa9...");
 }
 
 }  // namespace

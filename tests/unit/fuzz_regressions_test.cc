@@ -69,5 +69,47 @@ TEST(FuzzRegressionTest, ADamagedAckedFileStillLetsRecordsBeAcknowledged) {
   EXPECT_EQ(spool->stats().records, 0u) << "acknowledged means gone";
 }
 
+// fuzz_spool_reader: a segment whose record carried the last sequence number (its checksum
+// covers the payload only) made the next number wrap to 0: the spool opened but could not be
+// read, and acknowledgements stopped counting. Records numbered out of their place are damage.
+TEST(FuzzRegressionTest, ARecordNumberedOutOfItsPlaceEndsTheSegment) {
+  testing::TempDir dir;
+  const std::string path = dir.path("spool");
+  {
+    auto spool = sinks::Spool::open(path, 1 << 20).value();
+    ASSERT_TRUE(spool->append({"first"}));
+    ASSERT_TRUE(spool->append({"second"}));
+  }
+  // The second record's number (bytes 8..15 of its 24-byte header) set to the largest one.
+  const std::string segment = path + "/seg-00000000000000000001.log";
+  std::fstream file(segment, std::ios::in | std::ios::out | std::ios::binary);
+  ASSERT_TRUE(file.is_open());
+  file.seekp(24 + 5 + 8);
+  const std::string largest(8, '\xff');
+  file.write(largest.data(), 8);
+  file.close();
+  auto spool = sinks::Spool::open(path, 1 << 20).value();
+  auto pending = spool->peek(100, 1 << 20);
+  ASSERT_TRUE(pending) << "a spool that opened can be read";
+  ASSERT_EQ(pending->size(), 1u) << "the damaged record and what follows are cut off";
+  EXPECT_EQ(pending->front().payload, "first");
+  ASSERT_TRUE(spool->append({"third"}));
+  pending = spool->peek(100, 1 << 20);
+  ASSERT_TRUE(pending);
+  ASSERT_EQ(pending->back().payload, "third");
+  EXPECT_EQ(pending->back().seq, pending->front().seq + 1);
+  ASSERT_TRUE(spool->ack(pending->back().seq));
+  EXPECT_EQ(spool->stats().records, 0u) << "acknowledged means gone";
+}
+
+// fuzz_markets_parser: the excerpt of an HTML title (or of any text) was cut at a byte count,
+// splitting a UTF-8 sequence; the error line then held bytes the answer never had.
+TEST(FuzzRegressionTest, AnErrorLineNeverCutsACharacterInTwo) {
+  simdjson::dom::parser parser;
+  const std::string body = "<title>" + std::string(79, 'a') + "\xc3\xa9" + "and more";
+  const auto described = coingecko::describeErrorBody(body, parser);
+  EXPECT_EQ(described.message, "HTML page: " + std::string(79, 'a') + "...");
+}
+
 }  // namespace
 }  // namespace coinrelay
