@@ -61,6 +61,8 @@ topic=bench-quotes
 
 if [[ -n ${COINRELAY_BIN:-} ]]; then
   bin=$(realpath "$COINRELAY_BIN")
+  # coinrelay refuses COINRELAY_* variables it does not know: this one is the script's own.
+  unset COINRELAY_BIN
 else
   step "build coinrelay (RelWithDebInfo) into $build"
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
