@@ -15,6 +15,15 @@ namespace coinrelay::api {
 
 namespace {
 
+/// Without the universe coinrelay cannot tell an untracked coin from a coin that does not exist:
+/// it refuses rather than leave it out of the answer.
+net::Reply untrackedRefusal(const std::vector<std::string>& untracked) {
+  return errorReply(ApiErrorKind::NotFound,
+                    fmt::format("coin not tracked by coinrelay: {}; ask its operator to add it to "
+                                "upstream.ids",
+                                joinCsv(untracked)));
+}
+
 telemetry::Counter& perPath(const char* name, const char* help, std::string_view templ) {
   // Series live as long as the process and the label set is the path table's (51 paths and
   // "unknown"), whose strings never move: each thread keeps the series it used by the
@@ -334,12 +343,8 @@ net::Reply CoinGeckoRoutes::coinsMarkets(const ApiCall& call, const net::Request
     if (!coins.untracked.empty()) {
       if (options_.fetch_misses && relay_ != nullptr)
         return relay_->deferred(call, client);
-      if (!universe) {
-        return errorReply(ApiErrorKind::NotFound,
-                          fmt::format("coin not tracked by coinrelay: {}; ask its operator to add "
-                                      "it to upstream.ids",
-                                      joinCsv(coins.untracked)));
-      }
+      if (!universe)
+        return untrackedRefusal(coins.untracked);
       left_out = coins.untracked;
     }
     query->ids = std::move(coins.ids);
@@ -411,12 +416,8 @@ net::Reply CoinGeckoRoutes::simplePrice(const ApiCall& call, const net::Request&
   if (!coins.untracked.empty()) {
     if (fetching)
       return relay_->deferred(call, client);
-    if (!universe) {
-      return errorReply(ApiErrorKind::NotFound,
-                        fmt::format("coin not tracked by coinrelay: {}; ask its operator to add "
-                                    "it to upstream.ids",
-                                    joinCsv(coins.untracked)));
-    }
+    if (!universe)
+      return untrackedRefusal(coins.untracked);
     left_out.insert(left_out.end(), coins.untracked.begin(), coins.untracked.end());
   }
   query->vs_currencies = answered_currencies;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <future>
 #include <map>
 #include <string>
 #include <utility>
@@ -24,6 +25,17 @@ inline net::Request get(const std::string& path, std::map<std::string, std::stri
 /// A reply's body, whether it was given as its own string or shared.
 inline std::string bodyOf(const net::Reply& reply) {
   return reply.shared_body ? *reply.shared_body : reply.body;
+}
+
+/// The answer of a reply, waiting for it when it is deferred (answered later, from another
+/// thread).
+inline net::Reply awaitReply(net::Reply reply) {
+  if (!reply.deferred)
+    return reply;
+  std::promise<net::Reply> answer;
+  auto future = answer.get_future();
+  reply.deferred([&answer](net::Reply late) { answer.set_value(std::move(late)); });
+  return future.get();
 }
 
 /// A small quote in usd: the seed's fields only.

@@ -189,16 +189,6 @@ class RecordingHistory final : public storage::HistorySource {
   std::shared_future<void> gate;
 };
 
-/// The answer of a reply, waiting for it when it is deferred.
-net::Reply await(net::Reply reply) {
-  if (!reply.deferred)
-    return reply;
-  std::promise<net::Reply> answer;
-  auto future = answer.get_future();
-  reply.deferred([&answer](net::Reply late) { answer.set_value(std::move(late)); });
-  return future.get();
-}
-
 struct RoutesFixture {
   RoutesFixture() {
     std::vector<model::Quote> batch = {quote("bitcoin", 1, 67000)};
@@ -228,7 +218,7 @@ TEST(HostileQueryTest, TimesBefore1970AreRefusedWithoutOverflow) {
     auto reply = f.routes->handle(get("/v1/history", {{"id", "bitcoin"}, {"from", from}}));
     EXPECT_EQ(reply.status, 400) << from << ": " << bodyOf(reply);
   }
-  auto far = await(f.routes->handle(
+  auto far = testing::awaitReply(f.routes->handle(
       get("/v1/history", {{"id", "bitcoin"}, {"from", "0"}, {"to", "9223372036854775807"}})));
   EXPECT_EQ(far.status, 200) << bodyOf(far);
 }
@@ -243,7 +233,7 @@ TEST(HostileQueryTest, InvalidUtf8FromTheQueryNeverReachesAJsonBody) {
       get("/api/v3/coins/markets", {{"vs_currency", "\xed\xa0\x80"}}),
   };
   for (const auto& request : requests) {
-    auto reply = await(f.routes->handle(request));
+    auto reply = testing::awaitReply(f.routes->handle(request));
     EXPECT_TRUE(validUtf8(bodyOf(reply))) << request.path << " -> " << bodyOf(reply);
     EXPECT_LT(reply.status, 500) << bodyOf(reply);
   }
@@ -352,7 +342,7 @@ TEST(ChartPoolTest, SlowQueriesWaitInABoundedQueueOffTheServerThreads) {
   std::promise<net::Reply> second_answer;
   routes.handle(history).deferred(
       [&](net::Reply late) { second_answer.set_value(std::move(late)); });
-  auto third = await(routes.handle(history));
+  auto third = testing::awaitReply(routes.handle(history));
   EXPECT_EQ(third.status, 503);
   ASSERT_FALSE(third.headers.empty());
   EXPECT_EQ(third.headers[0].first, "retry-after");

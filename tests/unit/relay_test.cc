@@ -49,16 +49,6 @@ std::string headerOf(const net::Reply& reply, std::string_view name) {
   return {};
 }
 
-/// The reply, once a deferred one has its answer.
-net::Reply resolved(net::Reply reply) {
-  if (!reply.deferred)
-    return reply;
-  std::promise<net::Reply> answer;
-  auto future = answer.get_future();
-  reply.deferred([&answer](net::Reply late) { answer.set_value(std::move(late)); });
-  return future.get();
-}
-
 /// A GET of `target` ("/api/v3/...?...") through `routes`, as the server would hand it over.
 net::Reply ask(CoinGeckoRoutes& routes, const std::string& target, const std::string& client = {},
                std::vector<std::pair<std::string, std::string>> headers = {}) {
@@ -71,7 +61,7 @@ net::Reply ask(CoinGeckoRoutes& routes, const std::string& target, const std::st
     request.query = net::parseQuery(std::string_view(target).substr(question + 1));
   request.headers = std::move(headers);
   auto reply = routes.handle(request, client);
-  return reply ? resolved(std::move(*reply)) : net::Reply{0, "", "not ours"};
+  return reply ? testing::awaitReply(std::move(*reply)) : net::Reply{0, "", "not ours"};
 }
 
 ParsedCall parse(const std::string& target) {
@@ -482,7 +472,7 @@ TEST(RelayTest, TheFetchRoleRelaysOnlyWithTheSecretAndRebuildsTheCall) {
       request.query = net::parseQuery(std::string_view(target).substr(target.find('?') + 1));
     if (!given.empty())
       request.headers = {{MissFetcher::kSecretHeader, given}};
-    return resolved(MissFetcher::answerReplica(&relay, secret, request));
+    return testing::awaitReply(MissFetcher::answerReplica(&relay, secret, request));
   };
   EXPECT_EQ(replica("/v1/upstream/global", "").status, 403);
   EXPECT_EQ(replica("/v1/upstream/global", "a-shared-secret-of-some-lengtX").status, 403);
