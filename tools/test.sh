@@ -47,6 +47,13 @@ cmake --build build -j "$jobs"
 step "unit tests"
 ctest --test-dir build -L unit --output-on-failure -j "$unit_jobs"
 
+# The sanitizer tree (tools/build-sanitized.sh) compiles from here on at the lowest CPU priority:
+# the integration tests below mostly wait on servers and schedules, and the CPU they use comes
+# first. Its own session, so that an early exit stops the compilers too.
+setsid nice -n 19 tools/build-sanitized.sh >build/sanitized-build.log 2>&1 &
+sanitized=$!
+trap 'kill -- -$sanitized 2>/dev/null || true; tools/testenv/testenv down --all >/dev/null 2>&1 || true' EXIT
+
 step "integration tests (real Kafka 3.9 and OpenSearch 2.19)"
 wait "$testenv_up" || { cat build/testenv-up.log; exit 1; }
 cat build/testenv-up.log
@@ -59,7 +66,7 @@ tools/test-consumers.sh build
 step "deployment files: compose schema, image libraries, systemd units, compose wiring run natively"
 deploy/check.sh build/src/coinrelay
 tools/testenv/testenv down --all
-trap - EXIT
+trap 'kill -- -$sanitized 2>/dev/null || true' EXIT
 
 step "browser tests (the dashboard in headless Chromium, against coinrelay run + simulate)"
 ctest --test-dir build -L browser --output-on-failure
@@ -69,19 +76,15 @@ step "client libraries (CoinGecko's Python and TypeScript SDKs, pycoingecko) aga
 ctest --test-dir build -L clients --output-on-failure
 
 step "unit tests under AddressSanitizer + UndefinedBehaviorSanitizer (clang)"
-# One clang tree for the sanitized unit tests and the fuzz targets (-O1: asserts kept, fuzzing
-# at a useful speed).
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ \
-  -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" -DCOINRELAY_SANITIZE=ON -DCOINRELAY_FUZZ=ON >/dev/null
-cmake --build build-asan -j "$jobs" --target unit_tests
+# Its build started before the integration tests; with nothing else running now, whatever it has
+# left gets the whole machine.
+wait "$sanitized" || { tail -n 80 build/sanitized-build.log; exit 1; }
+trap - EXIT
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan -L unit --output-on-failure -j "$unit_jobs"
 
-step "fuzzing: each libFuzzer target 12 s from its seed corpus (fuzz/README.md)"
-# Bounded: the targets share coinrelay_core with the unit tests above, so this builds six small
-# files; six targets times 12 s keep the step under two minutes.
-cmake --build build-asan -j "$jobs" --target fuzz_targets
-fuzz/run.sh build-asan 12
+step "fuzzing: each libFuzzer target 12 s from its seed corpus, one per core (fuzz/README.md)"
+fuzz/run.sh build-asan 12 "$jobs"
 
 step "all tests passed in ${SECONDS}s"
 summary

@@ -3,8 +3,8 @@
 // /_sim/requests): exactly one per path per cache period, and none once the budget for misses is
 // spent, when new requests get CoinGecko's 429 with retry-after.
 //
-// Two minutes of load, with the cache periods shortened to 6 s (serve.miss_ttl_s) so that they
-// span twenty periods of every path; with the table's periods (5 minutes for most relayed paths
+// A minute of load, with the cache periods shortened to 3 s (serve.miss_ttl_s) so that it spans
+// twenty periods of every path; with the table's periods (5 minutes for most relayed paths
 // on a demo plan) the same proof would take hours.
 
 #include <atomic>
@@ -125,16 +125,16 @@ class RelayLoadTest : public ::testing::Test {
 };
 
 TEST_F(RelayLoadTest, TwoHundredClientsOnTwentyRelayedPathsCostOneCallPerPathPerPeriod) {
-  constexpr auto kPeriod = 6s;
-  constexpr auto kLoad = 120s;
+  constexpr auto kPeriod = 3s;
+  constexpr auto kLoad = 60s;
   constexpr int64_t kPeriodMs = std::chrono::milliseconds(kPeriod).count();
-  // One call per path per period: 20 paths every 6 s is 200 a minute, within the budget here.
+  // One call per path per period: 20 paths every 3 s is 400 a minute, within the budget here.
   Process run({kBinary, "run", "--upstream", "http://" + address(sim_port_) + "/api/v3", "--listen",
                address(run_port_), "--sqlite", dir_.path("relay.db"), "--set",
                "budget.calls_per_minute=1000", "--set",
                "serve.miss_ttl_s=" + std::to_string(kPeriod.count()), "--set",
-               "serve.miss_calls_per_minute=300", "--set",
-               "serve.miss_calls_per_client=300"},  // the 200 clients share one address
+               "serve.miss_calls_per_minute=600", "--set",
+               "serve.miss_calls_per_client=600"},  // the 200 clients share one address
               {}, dir_.path("run.log"));
   ASSERT_TRUE(eventually(
       [&] {
@@ -144,7 +144,7 @@ TEST_F(RelayLoadTest, TwoHundredClientsOnTwentyRelayedPathsCostOneCallPerPathPer
       30s))
       << run.output();
 
-  // 200 clients, each asking the 20 paths in turn, ten requests a second, for two minutes.
+  // 200 clients, each asking the 20 paths in turn, ten requests a second, for a minute.
   std::atomic<bool> done{false};
   std::atomic<uint64_t> answered{0}, failed{0};
   std::vector<std::thread> clients;
@@ -168,7 +168,7 @@ TEST_F(RelayLoadTest, TwoHundredClientsOnTwentyRelayedPathsCostOneCallPerPathPer
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   EXPECT_EQ(failed.load(), 0u);
-  EXPECT_GT(answered.load(), 100'000u);
+  EXPECT_GT(answered.load(), 50'000u);
 
   // Per path: the calls are at least a period apart (never two in one period) and at most a
   // period and two seconds apart (one in every period, as clients keep asking; the margin is
@@ -187,11 +187,11 @@ TEST_F(RelayLoadTest, TwoHundredClientsOnTwentyRelayedPathsCostOneCallPerPathPer
     }
   }
 
-  // The budget for misses: 300 on-demand calls in the rate window. Spend the rest with new
+  // The budget for misses: 600 on-demand calls in the rate window. Spend the rest with new
   // requests, then nothing more goes upstream: new requests get 429 with retry-after, held
   // answers are still served.
   int spent_at = -1;
-  for (int i = 0; i < 600 && spent_at < 0; ++i) {
+  for (int i = 0; i < 1200 && spent_at < 0; ++i) {
     auto response = get(run_port_, "/api/v3/exchanges/spend-" + std::to_string(i));
     if (response.status == 429)
       spent_at = i;
