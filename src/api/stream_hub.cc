@@ -141,4 +141,13 @@ size_t StreamHub::clients() const {
   return subscribers_.size();
 }
 
+void StreamHub::closeAll() {
+  std::vector<Subscriber> closing;
+  {
+    std::lock_guard lock(mutex_);
+    closing.swap(subscribers_);
+  }
+  clients_gauge_.set(0);
+}
+
 }  // namespace coinrelay::api

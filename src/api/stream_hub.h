@@ -53,6 +53,9 @@ class StreamHub {
                  std::span<const model::Quote* const> initial, Slot slot = {});
   void publish(std::span<const model::Quote> quotes);
   size_t clients() const;
+  /// Drops every client. Call it once the server has stopped and before it is destroyed: a
+  /// client's connection belongs to the server's I/O context and must not outlive it.
+  void closeAll();
 
   static std::string encodeEvent(const model::Quote& quote);
 

@@ -169,8 +169,9 @@ int runCommand(const CommonOptions& options, const StopSignal& stop) {
     }
   }
   (*server)->stop();
-  // Misses and charts still waiting hold their connections: end them while the server's I/O
-  // context, stopped but not yet destroyed, still exists.
+  // Streams, misses and charts still waiting hold their connections: end them while the
+  // server's I/O context, stopped but not yet destroyed, still exists.
+  hub.closeAll();
   charts.reset();
   misses.reset();
   return 0;

@@ -127,8 +127,9 @@ int serveCommand(const CommonOptions& options, const StopSignal& stop) {
             history ? "; history from " + config->elasticsearch.url : "");
   auto status = source.run();
   (*server)->stop();
-  // Misses and charts still waiting hold their connections: end them while the server's I/O
-  // context, stopped but not yet destroyed, still exists.
+  // Streams, misses and charts still waiting hold their connections: end them while the
+  // server's I/O context, stopped but not yet destroyed, still exists.
+  hub.closeAll();
   charts.reset();
   misses.reset();
   if (!status) {

@@ -406,6 +406,38 @@ TEST(StreamCapTest, StreamsNeverTakeEveryConnection) {
   EXPECT_EQ(serverLimitsFor(*config).max_header_bytes, 16u * 1024);
 }
 
+TEST(StreamCapTest, OpenStreamsEndWithTheServerNotAfterIt) {
+  // Declared as run and serve declare them: the hub outlives the server.
+  StreamHub hub;
+  auto server = net::HttpServer::start("127.0.0.1:0", [&](const net::Request&) {
+    net::Reply reply;
+    reply.stream = [&](std::shared_ptr<net::EventSink> sink) {
+      hub.subscribe(std::move(sink), {}, {});
+    };
+    return reply;
+  });
+  ASSERT_TRUE(server);
+  asio::io_context io;
+  asio::ip::tcp::socket client(io);
+  client.connect({asio::ip::make_address("127.0.0.1"), (*server)->port()});
+  asio::write(client, asio::buffer(std::string("GET /v1/stream HTTP/1.1\r\nHost: t\r\n\r\n")));
+  ASSERT_TRUE(eventually([&] { return hub.clients() == 1; }));
+  (*server)->stop();
+  hub.closeAll();
+  EXPECT_EQ(hub.clients(), 0u);
+  EXPECT_EQ(gaugeValue("coinrelay_stream_clients"), 0);
+  // The connection ends here, inside the server's I/O context; under AddressSanitizer a
+  // connection left in the hub would be used after the server is gone.
+  server->reset();
+  std::string received;
+  beast::error_code ec;
+  char chunk[4096];
+  while (!ec)
+    received.append(chunk, client.read_some(asio::buffer(chunk), ec));
+  EXPECT_NE(received.find("text/event-stream"), std::string::npos) << received;
+  EXPECT_TRUE(ec == asio::error::eof || ec == asio::error::connection_reset) << ec.message();
+}
+
 // --- the HTTP server
 // ------------------------------------------------------------------------------
 
