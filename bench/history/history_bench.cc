@@ -166,6 +166,7 @@ int main(int argc, char** argv) {
   int duration_s = 10;
   int workers = 2;
   bool skip_load = false;
+  std::vector<int> cache_mibs = {0, 16, 96};
   app.add_option("--db", path, "SQLite file to write (removed first)");
   app.add_option("--coins", coins, "Coins tracked (top N of the simulated market)");
   app.add_option("--days", days, "Days of history to write");
@@ -174,6 +175,8 @@ int main(int argc, char** argv) {
   app.add_option("--clients", clients, "Concurrent HTTP clients");
   app.add_option("--seconds", duration_s, "Seconds of load per query");
   app.add_option("--workers", workers, "Chart worker threads (serve.chart_workers)");
+  app.add_option("--cache-mib", cache_mibs,
+                 "Chart cache sizes to measure (serve.chart_cache_mib; 0: no cache)");
   app.add_flag("--skip-load", skip_load, "Reuse the database written by a previous run");
   CLI11_PARSE(app, argc, argv);
 
@@ -261,12 +264,12 @@ int main(int argc, char** argv) {
       {"market_chart 1 year", "/market_chart?vs_currency=usd&days=365"},
       {"ohlc 30 days", "/ohlc?vs_currency=usd&days=30"},
   };
-  for (const bool cache : {false, true}) {
+  for (const int cache_mib : cache_mibs) {
     cr::api::ChartRoutes charts(
         &store, nullptr,
         cr::api::ChartRoutes::Options{.workers = workers,
                                       .queue_per_worker = 1024,
-                                      .cache_bytes = cache ? (16u << 20u) : 0u});
+                                      .cache_bytes = static_cast<size_t>(cache_mib) << 20});
     auto server = cr::net::HttpServer::start(
         "127.0.0.1:0", [&](const cr::net::Request& request) { return charts.handle(request); }, 2);
     if (!server) {
@@ -279,8 +282,9 @@ int main(int argc, char** argv) {
           (*server)->port(), ids, clients, std::chrono::seconds(duration_s),
           [&](const std::string& id) { return fmt::format("/api/v3/coins/{}{}", id, suffix); });
       fmt::print("| {} | {} | {} | {:.0f} | {:.2f} ms | {:.2f} ms | {:.2f} ms | {} |\n", label,
-                 cache ? "on" : "off", result.requests, result.per_second, result.p50_ms,
-                 result.p99_ms, result.max_ms, result.failures);
+                 cache_mib == 0 ? std::string("off") : fmt::format("{} MiB", cache_mib),
+                 result.requests, result.per_second, result.p50_ms, result.p99_ms, result.max_ms,
+                 result.failures);
     }
   }
   return 0;

@@ -369,7 +369,11 @@ std::string renderChart(const ChartRequest& request, const storage::ChartData& d
 
 ChartRoutes::ChartRoutes(storage::HistorySource* history, MissFetcher* misses, Options options,
                          const Clock& clock)
-    : history_(history), misses_(misses), options_(options), clock_(clock) {
+    : history_(history),
+      misses_(misses),
+      options_(options),
+      clock_(clock),
+      cache_(options.cache_bytes, "charts") {
   for (int i = 0; i < std::max(options_.workers, 1); ++i)
     workers_.emplace_back([this] { work(); });
 }
@@ -408,11 +412,15 @@ ChartRoutes::Stats ChartRoutes::stats() const {
   return stats_;
 }
 
-std::string ChartRoutes::cacheKey(const ChartRequest& request) const {
+std::string ChartRoutes::cacheKey(const ChartRequest& request, int64_t now_ms) const {
   if (request.cache_key.empty() || options_.cache_bytes == 0 || history_ == nullptr)
     return {};
-  return fmt::format("{}|{}|{}", request.cache_key, history_->generation(),
-                     toUnixMillis(clock_.now()) / kCachePeriodMs);
+  // Each answer is kept for one cache period, whose boundaries are shifted by a hash of the
+  // query: were they the same for every query, every chart would expire at once and the next
+  // requests would all wait for the history together.
+  const auto phase = static_cast<int64_t>(std::hash<std::string>{}(request.cache_key) %
+                                          static_cast<uint64_t>(kCachePeriodMs));
+  return fmt::format("{}|{}", request.cache_key, (now_ms + phase) / kCachePeriodMs);
 }
 
 net::Reply ChartRoutes::handle(const net::Request& request, const std::string& client) {
@@ -427,12 +435,12 @@ net::Reply ChartRoutes::handle(const net::Request& request, const std::string& c
     return errorReply(ApiErrorKind::Unavailable,
                       "history is not available: configure elasticsearch.url for serve");
   }
-  Job job{std::move(*parsed), {}, client};
-  job.key = cacheKey(job.request);
+  Job job{std::move(*parsed), {}, 0, client};
+  job.key = cacheKey(job.request, now_ms);
+  job.generation = history_->generation();
   if (!job.key.empty()) {
-    std::lock_guard lock(mutex_);
-    if (auto hit = cache_.find(job.key); hit != cache_.end())
-      return replyFrom(*hit->second, request);
+    if (auto hit = cache_.find(job.generation, job.key))
+      return replyFrom(*hit, request);
   }
   net::Request conditions;
   for (const auto& header : request.headers) {
@@ -559,18 +567,9 @@ void ChartRoutes::run(const Job& job) {
   {
     std::lock_guard lock(mutex_);
     ++stats_.computed;
-    if (!job.key.starts_with('#')) {
-      const size_t size = cached->body->size() + (cached->gzip ? cached->gzip->size() : 0);
-      if (cache_bytes_ + size > options_.cache_bytes) {
-        cache_.clear();  // stale generations go with it
-        cache_bytes_ = 0;
-      }
-      if (size <= options_.cache_bytes) {
-        cache_[job.key] = cached;
-        cache_bytes_ += size;
-      }
-    }
   }
+  if (!job.key.starts_with('#'))
+    cache_.insert(job.generation, job.key, cached);
   static telemetry::Histogram& seconds = telemetry::metrics().histogram(
       "coinrelay_chart_query_seconds", "Time to read and render one chart from the history.",
       {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5});

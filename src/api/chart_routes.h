@@ -94,13 +94,14 @@ class ChartRoutes {
   };
   struct Job {
     ChartRequest request;
-    std::string key;     ///< cache and in-flight key
-    std::string client;  ///< who asked first: a relayed call is charged to its share
+    std::string key;          ///< cache and in-flight key
+    uint64_t generation = 0;  ///< of the history when asked: the answer's cache version
+    std::string client;       ///< who asked first: a relayed call is charged to its share
   };
   void work();
   void run(const Job& job);
   void finish(const std::string& key, const std::function<net::Reply(const net::Request&)>& reply);
-  std::string cacheKey(const ChartRequest& request) const;
+  std::string cacheKey(const ChartRequest& request, int64_t now_ms) const;
 
   storage::HistorySource* history_;
   MissFetcher* misses_;
@@ -112,8 +113,10 @@ class ChartRoutes {
   bool stopping_ = false;
   std::deque<Job> jobs_;
   std::unordered_map<std::string, std::vector<Waiter>> inflight_;
-  std::unordered_map<std::string, std::shared_ptr<const CachedResponse>> cache_;
-  size_t cache_bytes_ = 0;
+  /// Answers of the history's current generation (the cache version: new data empties it), each
+  /// for its cache period (in the key); beyond options.cache_bytes the least recently used go
+  /// first, and answers of a past period are never read again.
+  ResponseCache cache_;
   Stats stats_;
   std::vector<std::thread> workers_;
 };

@@ -62,8 +62,10 @@ std::vector<std::pair<std::string, std::string>> headersOf(const CachedResponse&
 
 std::string gzipCompress(std::string_view data) {
   z_stream stream{};
-  if (deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
-      Z_OK) {
+  // The fastest level: an answer is compressed on the request that rendered it, and on JSON of
+  // numbers level 1 costs a fifth of the default's time for 9% more bytes (a 90-day chart:
+  // 1.6 ms and 89 KB against 7.5 ms and 81 KB).
+  if (deflateInit2(&stream, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
     return {};
   }
   std::string out;

@@ -20,7 +20,10 @@ std::unique_ptr<api::ChartRoutes> chartsFor(const config::Config& config,
                                             api::MissFetcher* misses,
                                             api::CoinGeckoRoutes& coingecko) {
   auto charts = std::make_unique<api::ChartRoutes>(
-      history, misses, api::ChartRoutes::Options{.workers = config.serve.chart_workers});
+      history, misses,
+      api::ChartRoutes::Options{.workers = config.serve.chart_workers,
+                                .cache_bytes = static_cast<size_t>(config.serve.chart_cache_mib)
+                                               << 20});
   coingecko.setHistoryHandler(
       [charts = charts.get()](const api::ApiCall&, const net::Request& request,
                               const std::string& client) -> std::optional<net::Reply> {

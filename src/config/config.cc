@@ -365,6 +365,12 @@ const std::vector<OptionSpec> kOptions = {
             "HTTP threads (a slow chart never holds up a cached answer); queries beyond 32 per "
             "thread waiting are refused with 503."),
      .min = 1, .max = 64},
+    {CR_KEY(serve, chart_cache_mib, "16",
+            "Memory for rendered charts (market_chart, ohlc, /v1/history), each kept for 30 s or "
+            "until the history changes; beyond, the least recently used are dropped. A 90-day "
+            "market_chart is about 300 KB: size it for the charts your clients ask at once. 0: "
+            "no cache."),
+     .min = 0, .max = 65'536},
     {CR_KEY(serve, bootstrap_lookback_s, "900",
             "A new `serve` replica rebuilds its snapshot from the quotes published in this many "
             "seconds."),

@@ -111,6 +111,7 @@ struct ServeConfig {
   std::string teams_file;             ///< empty: no team keys, everyone admitted
   int bootstrap_lookback_s = 900;
   int chart_workers = 2;  ///< threads answering chart and history queries
+  int chart_cache_mib = 16;
   int response_cache_mib = 32;
   int miss_cache_mib = 16;
   int max_streams = 1000;
