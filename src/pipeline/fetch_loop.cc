@@ -15,12 +15,12 @@ namespace {
 constexpr UpstreamState kStates[] = {UpstreamState::Healthy, UpstreamState::BackingOff,
                                      UpstreamState::BudgetExhausted, UpstreamState::Standby};
 
-std::string samplePrices(const std::vector<model::Quote>& quotes, size_t count) {
+std::string samplePrices(const std::vector<SharedQuote>& quotes, size_t count) {
   std::string out;
   for (size_t i = 0; i < quotes.size() && i < count; ++i) {
     if (!out.empty())
       out += ", ";
-    const auto& q = quotes[i];
+    const auto& q = *quotes[i];
     out += q.price ? fmt::format("{} {} {}", q.name, *q.price, q.vs_currency)
                    : fmt::format("{} (no price)", q.name);
   }
@@ -281,9 +281,10 @@ CycleReport FetchLoop::runCycle(SystemTime deadline) {
   report.invalid = planned.invalid;
   const std::string first_invalid = std::move(planned.first_invalid);
   const std::vector<std::string> missing = std::move(planned.missing_ids);
-  std::vector<model::Quote> quotes = std::move(planned.quotes);
+  // Shared with the planner (its last quote of each coin) and, once delivered, the snapshot.
+  std::vector<SharedQuote> changed = std::move(planned.quotes);
   report.requests = client_.stats().requests.load() - requests_before;
-  report.fetched = quotes.size();
+  report.fetched = changed.size();
   if (report.invalid > 0) {
     // One line per cycle, whatever the count: a flood of bad items must not flood the log.
     log->warn("{} invalid upstream items skipped (first: {})", report.invalid, first_invalid);
@@ -297,21 +298,17 @@ CycleReport FetchLoop::runCycle(SystemTime deadline) {
         missing.size(), fmt::join(missing, ", "));
   }
 
-  std::vector<model::Quote> changed;
-  changed.reserve(quotes.size());
-  for (auto& quote : quotes) {
-    auto it = last_published_.find(changeKey(quote));
-    if (!options_.publish_unchanged && it != last_published_.end() &&
-        it->second == quote.last_updated_ms) {
-      ++report.unchanged;
-      continue;
-    }
-    changed.push_back(std::move(quote));
+  if (!options_.publish_unchanged) {
+    // In place: the quotes already published with this last_updated leave the cycle.
+    report.unchanged = std::erase_if(changed, [&](const SharedQuote& quote) {
+      auto it = last_published_.find(changeKey(*quote));
+      return it != last_published_.end() && it->second == quote->last_updated_ms;
+    });
   }
   metrics.unchanged.inc(report.unchanged);
   if (!changed.empty()) {
     for (sinks::Sink* sink : sinks_) {
-      if (auto status = sink->deliver(changed); !status) {
+      if (auto status = sink->deliverShared(changed); !status) {
         report.sinks_ok = false;
         report.error = fmt::format("{}: {}", sink->name(), status.error().message);
         log->error("cycle not delivered to {}: {}", sink->name(), status.error().message);
@@ -320,7 +317,7 @@ CycleReport FetchLoop::runCycle(SystemTime deadline) {
     if (report.sinks_ok) {
       report.delivered = changed.size();
       for (const auto& quote : changed)
-        last_published_[changeKey(quote)] = quote.last_updated_ms;
+        last_published_[changeKey(*quote)] = quote->last_updated_ms;
       metrics.published.inc(report.delivered);
     }
   }

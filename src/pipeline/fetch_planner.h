@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -52,12 +53,16 @@ struct PlannerConfig {
   coingecko::Strategy strategy = coingecko::Strategy::MarketsOnly;
 };
 
+/// A quote the planner shares with whoever it hands it to: never changed once made (a new price
+/// makes a new quote), so the planner, the fetch loop and the snapshot hold one copy of it.
+using SharedQuote = std::shared_ptr<const model::Quote>;
+
 /// What one cycle brought.
 struct PlannedCycle {
   CycleKind kind = CycleKind::Idle;
   /// One quote per coin and currency fetched this cycle, with the fetch time of each group of
   /// fields (price_fetched, details_fetched) set.
-  std::vector<model::Quote> quotes;
+  std::vector<SharedQuote> quotes;
   int calls = 0;  ///< requests answered or given up (retries not counted)
   int calls_ok = 0;
   size_t invalid = 0;  ///< upstream items skipped as invalid
@@ -108,7 +113,7 @@ class FetchPlanner {
 
  private:
   struct Known {
-    model::Quote quote;        ///< the coin's last quote in one currency (details included)
+    SharedQuote quote;         ///< the coin's last quote in one currency (details included)
     bool from_prices = false;  ///< its last_updated came from /simple/price (whole seconds)
   };
   enum class Phase { Top, Ids, Universe, NewCoins, Batches, Done };
@@ -120,7 +125,7 @@ class FetchPlanner {
   void answered(size_t invalid_items, const std::string& first_invalid_reason);
   /// A quote read from /coins/markets: every field fresh.
   void takeMarkets(model::Quote quote);
-  void emit(const model::Quote& quote);
+  void emit(SharedQuote quote);
   void finishDetails();
   void rebuildTracked();
   bool mix() const { return config_.strategy == coingecko::Strategy::CheapestMix; }
