@@ -133,6 +133,7 @@ CycleKind FetchPlanner::begin(SystemTime slot) {
   slot_ms_ = toUnixMillis(slot);
   cycle_ = PlannedCycle{};
   emitted_.clear();
+  ready_ = 0;
   stopped_ = false;
   currency_ = 0;
   page_ = 1;
@@ -218,6 +219,8 @@ std::optional<PlannedCall> FetchPlanner::nextDetails() {
       wanted_at_ = to;
       return call;
     }
+    // Quotes are deduplicated by coin and currency: this currency's are final.
+    ready_ = cycle_.quotes.size();
     ++currency_;
     phase_ = Phase::Top;
     page_ = 1;
@@ -362,6 +365,9 @@ void FetchPlanner::onMarkets(const PlannedCall& call, Result<coingecko::MarketsP
     }
     takeMarkets(std::move(quote));
   }
+  // A prices cycle reads each new coin once per currency: its quotes are final at once.
+  if (cycle_.kind == CycleKind::Prices)
+    ready_ = cycle_.quotes.size();
   if (short_page) {
     page_short_ = true;  // no page after this one
     // The ranking ended before top_n: the top N is the whole universe.
@@ -408,6 +414,7 @@ void FetchPlanner::onPrices(const PlannedCall& call, Result<coingecko::PricesPag
       cycle_.quotes.push_back(known.quote);
     }
   }
+  ready_ = cycle_.quotes.size();
 }
 
 void FetchPlanner::onList(const PlannedCall& call, Result<coingecko::CoinsList> list) {
@@ -498,6 +505,25 @@ void FetchPlanner::finishDetails() {
   }
 }
 
+std::vector<SharedQuote> FetchPlanner::takeReady() {
+  std::vector<SharedQuote> out;
+  if (ready_ == 0)
+    return out;
+  if (ready_ == cycle_.quotes.size()) {
+    out.swap(cycle_.quotes);
+    emitted_.clear();
+  } else {
+    const auto end = cycle_.quotes.begin() + static_cast<std::ptrdiff_t>(ready_);
+    out.assign(std::make_move_iterator(cycle_.quotes.begin()), std::make_move_iterator(end));
+    cycle_.quotes.erase(cycle_.quotes.begin(), end);
+    std::erase_if(emitted_, [&](const auto& entry) { return entry.second < ready_; });
+    for (auto& entry : emitted_)
+      entry.second -= ready_;
+  }
+  ready_ = 0;
+  return out;
+}
+
 PlannedCycle FetchPlanner::finish() {
   if (cycle_.kind == CycleKind::Details) {
     finishDetails();
@@ -508,6 +534,7 @@ PlannedCycle FetchPlanner::finish() {
   PlannedCycle out = std::move(cycle_);
   cycle_ = PlannedCycle{};
   emitted_.clear();
+  ready_ = 0;
   return out;
 }
 

@@ -86,7 +86,9 @@ struct PlannedCycle {
 ///   coins that left it stop being tracked, coins new in it get their details from
 ///   /coins/markets at once.
 /// No endpoint is read more often than its cache period. The planner sends nothing itself:
-/// next() says what to send, the on*() calls hand it the answers, finish() gives the quotes.
+/// next() says what to send, the on*() calls hand it the answers, takeReady() gives the quotes
+/// that no later answer of the cycle can replace (a prices cycle's after each answer, a details
+/// cycle's once a currency's pages are read), finish() the rest.
 /// Threading: one thread (the fetch loop's).
 class FetchPlanner {
  public:
@@ -101,7 +103,11 @@ class FetchPlanner {
   void onMarkets(const PlannedCall& call, Result<coingecko::MarketsPage> page);
   void onPrices(const PlannedCall& call, Result<coingecko::PricesPage> page);
   void onList(const PlannedCall& call, Result<coingecko::CoinsList> list);
-  /// Ends the cycle: its quotes; what it learnt (ranking, details, universe) stays for the next.
+  /// The quotes of the cycle that are final, taken out of it: every one a later answer of this
+  /// cycle cannot replace, so they can be delivered before the cycle ends.
+  std::vector<SharedQuote> takeReady();
+  /// Ends the cycle: its quotes not taken by takeReady(); what it learnt (ranking, details,
+  /// universe) stays for the next.
   PlannedCycle finish();
 
   const PlannerConfig& config() const { return config_; }
@@ -146,6 +152,7 @@ class FetchPlanner {
   int64_t slot_ms_ = 0;
   PlannedCycle cycle_;
   std::unordered_map<std::string, size_t> emitted_;  ///< key -> index in cycle_.quotes
+  size_t ready_ = 0;  ///< how many of cycle_.quotes, from the first, are final
   bool stopped_ = false;
   Phase phase_ = Phase::Done;
   size_t currency_ = 0;
