@@ -15,12 +15,12 @@ namespace {
 constexpr UpstreamState kStates[] = {UpstreamState::Healthy, UpstreamState::BackingOff,
                                      UpstreamState::BudgetExhausted, UpstreamState::Standby};
 
-std::string samplePrices(const std::vector<model::Quote>& quotes, size_t count) {
+std::string samplePrices(const std::vector<SharedQuote>& quotes, size_t count) {
   std::string out;
   for (size_t i = 0; i < quotes.size() && i < count; ++i) {
     if (!out.empty())
       out += ", ";
-    const auto& q = quotes[i];
+    const auto& q = *quotes[i];
     out += q.price ? fmt::format("{} {} {}", q.name, *q.price, q.vs_currency)
                    : fmt::format("{} (no price)", q.name);
   }
@@ -259,6 +259,7 @@ CycleReport FetchLoop::runCycle(SystemTime deadline) {
   report.slot_ms = toUnixMillis(deadline) - int64_t{config_.interval_s} * 1000;
   const uint64_t requests_before = client_.stats().requests.load();
   report.kind = planner_.begin(fromUnixMillis(report.slot_ms));
+  std::vector<SharedQuote> sample;  // the first quotes sent, for the log line
   while (auto call = planner_.next()) {
     switch (call->kind) {
       case PlannedCall::Kind::Prices:
@@ -271,19 +272,23 @@ CycleReport FetchLoop::runCycle(SystemTime deadline) {
         planner_.onMarkets(*call, client_.fetchMarkets(call->path, call->vs_currency, deadline));
         break;
     }
+    // Each batch as soon as it is final: the snapshot then lets go of the quotes it replaces
+    // while the cycle goes on, instead of holding the whole previous cycle until its end.
+    auto ready = planner_.takeReady();
+    publish(ready, report, sample);
   }
   PlannedCycle planned = planner_.finish();
   if (planned.error) {
     report.upstream_ok = false;
-    report.error = fmt::format("upstream {} ({} of {} calls answered): {}", planned.failed_call,
-                               planned.calls_ok, planned.calls, planned.error->message);
+    if (report.sinks_ok)  // a sink's failure, once there is one, is the cycle's error
+      report.error = fmt::format("upstream {} ({} of {} calls answered): {}", planned.failed_call,
+                                 planned.calls_ok, planned.calls, planned.error->message);
   }
   report.invalid = planned.invalid;
   const std::string first_invalid = std::move(planned.first_invalid);
   const std::vector<std::string> missing = std::move(planned.missing_ids);
-  std::vector<model::Quote> quotes = std::move(planned.quotes);
+  publish(planned.quotes, report, sample);
   report.requests = client_.stats().requests.load() - requests_before;
-  report.fetched = quotes.size();
   if (report.invalid > 0) {
     // One line per cycle, whatever the count: a flood of bad items must not flood the log.
     log->warn("{} invalid upstream items skipped (first: {})", report.invalid, first_invalid);
@@ -295,34 +300,6 @@ CycleReport FetchLoop::runCycle(SystemTime deadline) {
         "CoinGecko returned nothing for {} listed id(s): {} (unknown or delisted; fix "
         "upstream.ids)",
         missing.size(), fmt::join(missing, ", "));
-  }
-
-  std::vector<model::Quote> changed;
-  changed.reserve(quotes.size());
-  for (auto& quote : quotes) {
-    auto it = last_published_.find(changeKey(quote));
-    if (!options_.publish_unchanged && it != last_published_.end() &&
-        it->second == quote.last_updated_ms) {
-      ++report.unchanged;
-      continue;
-    }
-    changed.push_back(std::move(quote));
-  }
-  metrics.unchanged.inc(report.unchanged);
-  if (!changed.empty()) {
-    for (sinks::Sink* sink : sinks_) {
-      if (auto status = sink->deliver(changed); !status) {
-        report.sinks_ok = false;
-        report.error = fmt::format("{}: {}", sink->name(), status.error().message);
-        log->error("cycle not delivered to {}: {}", sink->name(), status.error().message);
-      }
-    }
-    if (report.sinks_ok) {
-      report.delivered = changed.size();
-      for (const auto& quote : changed)
-        last_published_[changeKey(quote)] = quote.last_updated_ms;
-      metrics.published.inc(report.delivered);
-    }
   }
   report.duration =
       std::chrono::duration_cast<std::chrono::milliseconds>(clock_.steadyNow() - started);
@@ -338,7 +315,7 @@ CycleReport FetchLoop::runCycle(SystemTime deadline) {
         "sent {} quotes to {} ({} unchanged, {} invalid, {} upstream requests for {}) in {} ms "
         "({}); next cycle at {}",
         report.delivered, names, report.unchanged, report.invalid, report.requests,
-        toString(report.kind), report.duration.count(), samplePrices(changed, 3), next);
+        toString(report.kind), report.duration.count(), samplePrices(sample, 3), next);
   } else if (report.kind == CycleKind::Idle) {
     log->debug("nothing due: every endpoint was read within its cache period; next cycle at {}",
                next);
@@ -351,9 +328,47 @@ CycleReport FetchLoop::runCycle(SystemTime deadline) {
     log->warn("cycle sent nothing ({}); next cycle at {}",
               report.error.empty() ? "upstream returned no coins" : report.error, next);
   }
-  if (!report.upstream_ok && report.delivered > 0)
+  if ((!report.upstream_ok || !report.sinks_ok) && report.delivered > 0)
     log->warn("cycle incomplete: {}", report.error);
   return report;
+}
+
+void FetchLoop::publish(std::vector<SharedQuote>& quotes, CycleReport& report,
+                        std::vector<SharedQuote>& sample) {
+  // Shared with the planner (its last quote of each coin) and, once delivered, the snapshot.
+  report.fetched += quotes.size();
+  if (!options_.publish_unchanged) {
+    // In place: the quotes already published with this last_updated leave the batch.
+    const size_t unchanged = std::erase_if(quotes, [&](const SharedQuote& quote) {
+      auto it = last_published_.find(changeKey(*quote));
+      return it != last_published_.end() && it->second == quote->last_updated_ms;
+    });
+    report.unchanged += unchanged;
+    loopMetrics().unchanged.inc(unchanged);
+  }
+  if (quotes.empty())
+    return;
+  bool acknowledged = true;
+  for (sinks::Sink* sink : sinks_) {
+    if (auto status = sink->deliverShared(quotes); !status) {
+      acknowledged = false;
+      if (report.sinks_ok) {  // one line per cycle
+        telemetry::logger("fetch")->error("cycle not delivered to {}: {}", sink->name(),
+                                          status.error().message);
+        report.error = fmt::format("{}: {}", sink->name(), status.error().message);
+      }
+      report.sinks_ok = false;
+    }
+  }
+  if (!acknowledged)
+    return;
+  // Durable in every sink: not published again while its last_updated stays.
+  report.delivered += quotes.size();
+  for (const auto& quote : quotes)
+    last_published_[changeKey(*quote)] = quote->last_updated_ms;
+  loopMetrics().published.inc(quotes.size());
+  for (size_t i = 0; i < quotes.size() && sample.size() < 3; ++i)
+    sample.push_back(quotes[i]);
 }
 
 void FetchLoop::finish(const CycleReport& report) {

@@ -38,7 +38,7 @@ struct CycleReport {
   size_t fetched = 0;     ///< valid quotes received
   size_t invalid = 0;     ///< items skipped because they failed validation
   size_t unchanged = 0;   ///< quotes whose last_updated was already published
-  size_t delivered = 0;   ///< quotes every sink acknowledged
+  size_t delivered = 0;   ///< quotes every sink acknowledged (a cycle is delivered in batches)
   uint64_t requests = 0;  ///< upstream requests this cycle, retries included
   bool upstream_ok = true;
   bool sinks_ok = true;
@@ -123,6 +123,10 @@ class FetchLoop : private coingecko::RequestGate {
   void saveState();
   /// Sleeps until `until`; returns early (false) when stopping or when the lead is lost.
   bool sleepUntil(SystemTime until);
+  /// Delivers the quotes of `quotes` not published yet to every sink, as one batch; counts them
+  /// in `report`; keeps the first few in `sample` for the cycle's log line.
+  void publish(std::vector<SharedQuote>& quotes, CycleReport& report,
+               std::vector<SharedQuote>& sample);
   void finish(const CycleReport& report);
 
   config::UpstreamConfig config_;

@@ -133,6 +133,7 @@ CycleKind FetchPlanner::begin(SystemTime slot) {
   slot_ms_ = toUnixMillis(slot);
   cycle_ = PlannedCycle{};
   emitted_.clear();
+  ready_ = 0;
   stopped_ = false;
   currency_ = 0;
   page_ = 1;
@@ -218,6 +219,8 @@ std::optional<PlannedCall> FetchPlanner::nextDetails() {
       wanted_at_ = to;
       return call;
     }
+    // Quotes are deduplicated by coin and currency: this currency's are final.
+    ready_ = cycle_.quotes.size();
     ++currency_;
     phase_ = Phase::Top;
     page_ = 1;
@@ -293,31 +296,35 @@ void FetchPlanner::failed(const PlannedCall& call, const Error& error) {
     stopped_ = true;
 }
 
-void FetchPlanner::emit(const model::Quote& quote) {
-  const std::string key = keyOf(quote.id, quote.vs_currency);
+void FetchPlanner::emit(SharedQuote quote) {
+  const std::string key = keyOf(quote->id, quote->vs_currency);
   auto [it, inserted] = emitted_.emplace(key, cycle_.quotes.size());
   if (inserted)
-    cycle_.quotes.push_back(quote);
+    cycle_.quotes.push_back(std::move(quote));
   else
-    cycle_.quotes[it->second] = quote;
+    cycle_.quotes[it->second] = std::move(quote);
 }
 
 void FetchPlanner::takeMarkets(model::Quote quote) {
   quote.price_fetched_ms = quote.fetched_ms;
   quote.details_fetched_ms = quote.fetched_ms;
-  if (mix()) {
-    auto& known = known_[keyOf(quote.id, quote.vs_currency)];
+  Known* known = mix() ? &known_[keyOf(quote.id, quote.vs_currency)] : nullptr;
+  bool same_second = false;
+  if (known != nullptr) {
     // /simple/price gives last_updated in whole seconds: the same observation read here with
     // its milliseconds keeps the identity it was published under (no duplicate observation).
-    const bool same_second =
-        known.from_prices && known.quote.last_updated_ms / 1000 == quote.last_updated_ms / 1000;
+    same_second = known->from_prices && known->quote &&
+                  known->quote->last_updated_ms / 1000 == quote.last_updated_ms / 1000;
     if (same_second)
-      quote.last_updated_ms = known.quote.last_updated_ms;
-    known.quote = quote;
-    known.from_prices = same_second;
+      quote.last_updated_ms = known->quote->last_updated_ms;
   }
   from_markets_.insert(quote.id);
-  emit(quote);
+  auto shared = std::make_shared<const model::Quote>(std::move(quote));
+  if (known != nullptr) {
+    known->quote = shared;
+    known->from_prices = same_second;
+  }
+  emit(std::move(shared));
 }
 
 void FetchPlanner::answered(size_t invalid_items, const std::string& first_invalid_reason) {
@@ -358,6 +365,9 @@ void FetchPlanner::onMarkets(const PlannedCall& call, Result<coingecko::MarketsP
     }
     takeMarkets(std::move(quote));
   }
+  // A prices cycle reads each new coin once per currency: its quotes are final at once.
+  if (cycle_.kind == CycleKind::Prices)
+    ready_ = cycle_.quotes.size();
   if (short_page) {
     page_short_ = true;  // no page after this one
     // The ranking ended before top_n: the top N is the whole universe.
@@ -382,7 +392,8 @@ void FetchPlanner::onPrices(const PlannedCall& call, Result<coingecko::PricesPag
         continue;
       }
       Known& known = it->second;
-      model::Quote& q = known.quote;
+      // Copy on write: the last quote may be held by the snapshot, and stays as it was.
+      model::Quote q = *known.quote;
       const std::optional<double> previous_price = q.price;
       const auto& v = record.values[c];
       q.price = v.price;
@@ -397,11 +408,13 @@ void FetchPlanner::onPrices(const PlannedCall& call, Result<coingecko::PricesPag
       q.fetched_ms = page->fetched_ms;
       q.price_fetched_ms = page->fetched_ms;
       derive(q, previous_price);
+      known.quote = std::make_shared<const model::Quote>(std::move(q));
       // Each tracked id is in one batch, and none read from /coins/markets this cycle: no
       // duplicate to look for.
-      cycle_.quotes.push_back(q);
+      cycle_.quotes.push_back(known.quote);
     }
   }
+  ready_ = cycle_.quotes.size();
 }
 
 void FetchPlanner::onList(const PlannedCall& call, Result<coingecko::CoinsList> list) {
@@ -425,7 +438,7 @@ void FetchPlanner::onList(const PlannedCall& call, Result<coingecko::CoinsList> 
   if (trackedCount() != before) {
     rebuildTracked();
     std::erase_if(known_,
-                  [&](const auto& entry) { return !tracked_.contains(entry.second.quote.id); });
+                  [&](const auto& entry) { return !tracked_.contains(entry.second.quote->id); });
   }
   // Coins new in it, within the top N: their details at once, one page per currency.
   const size_t room = config_.top_n > static_cast<int>(top_.size())
@@ -488,8 +501,27 @@ void FetchPlanner::finishDetails() {
       universe_at_ms_ = slot_ms_;  // and the whole universe
     // Coins that left the top N are no longer priced.
     std::erase_if(known_,
-                  [&](const auto& entry) { return !tracked_.contains(entry.second.quote.id); });
+                  [&](const auto& entry) { return !tracked_.contains(entry.second.quote->id); });
   }
+}
+
+std::vector<SharedQuote> FetchPlanner::takeReady() {
+  std::vector<SharedQuote> out;
+  if (ready_ == 0)
+    return out;
+  if (ready_ == cycle_.quotes.size()) {
+    out.swap(cycle_.quotes);
+    emitted_.clear();
+  } else {
+    const auto end = cycle_.quotes.begin() + static_cast<std::ptrdiff_t>(ready_);
+    out.assign(std::make_move_iterator(cycle_.quotes.begin()), std::make_move_iterator(end));
+    cycle_.quotes.erase(cycle_.quotes.begin(), end);
+    std::erase_if(emitted_, [&](const auto& entry) { return entry.second < ready_; });
+    for (auto& entry : emitted_)
+      entry.second -= ready_;
+  }
+  ready_ = 0;
+  return out;
 }
 
 PlannedCycle FetchPlanner::finish() {
@@ -502,6 +534,7 @@ PlannedCycle FetchPlanner::finish() {
   PlannedCycle out = std::move(cycle_);
   cycle_ = PlannedCycle{};
   emitted_.clear();
+  ready_ = 0;
   return out;
 }
 

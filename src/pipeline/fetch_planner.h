@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -52,12 +53,16 @@ struct PlannerConfig {
   coingecko::Strategy strategy = coingecko::Strategy::MarketsOnly;
 };
 
+/// A quote the planner shares with whoever it hands it to: never changed once made (a new price
+/// makes a new quote), so the planner, the fetch loop and the snapshot hold one copy of it.
+using SharedQuote = std::shared_ptr<const model::Quote>;
+
 /// What one cycle brought.
 struct PlannedCycle {
   CycleKind kind = CycleKind::Idle;
   /// One quote per coin and currency fetched this cycle, with the fetch time of each group of
   /// fields (price_fetched, details_fetched) set.
-  std::vector<model::Quote> quotes;
+  std::vector<SharedQuote> quotes;
   int calls = 0;  ///< requests answered or given up (retries not counted)
   int calls_ok = 0;
   size_t invalid = 0;  ///< upstream items skipped as invalid
@@ -81,7 +86,9 @@ struct PlannedCycle {
 ///   coins that left it stop being tracked, coins new in it get their details from
 ///   /coins/markets at once.
 /// No endpoint is read more often than its cache period. The planner sends nothing itself:
-/// next() says what to send, the on*() calls hand it the answers, finish() gives the quotes.
+/// next() says what to send, the on*() calls hand it the answers, takeReady() gives the quotes
+/// that no later answer of the cycle can replace (a prices cycle's after each answer, a details
+/// cycle's once a currency's pages are read), finish() the rest.
 /// Threading: one thread (the fetch loop's).
 class FetchPlanner {
  public:
@@ -96,7 +103,11 @@ class FetchPlanner {
   void onMarkets(const PlannedCall& call, Result<coingecko::MarketsPage> page);
   void onPrices(const PlannedCall& call, Result<coingecko::PricesPage> page);
   void onList(const PlannedCall& call, Result<coingecko::CoinsList> list);
-  /// Ends the cycle: its quotes; what it learnt (ranking, details, universe) stays for the next.
+  /// The quotes of the cycle that are final, taken out of it: every one a later answer of this
+  /// cycle cannot replace, so they can be delivered before the cycle ends.
+  std::vector<SharedQuote> takeReady();
+  /// Ends the cycle: its quotes not taken by takeReady(); what it learnt (ranking, details,
+  /// universe) stays for the next.
   PlannedCycle finish();
 
   const PlannerConfig& config() const { return config_; }
@@ -108,7 +119,7 @@ class FetchPlanner {
 
  private:
   struct Known {
-    model::Quote quote;        ///< the coin's last quote in one currency (details included)
+    SharedQuote quote;         ///< the coin's last quote in one currency (details included)
     bool from_prices = false;  ///< its last_updated came from /simple/price (whole seconds)
   };
   enum class Phase { Top, Ids, Universe, NewCoins, Batches, Done };
@@ -120,7 +131,7 @@ class FetchPlanner {
   void answered(size_t invalid_items, const std::string& first_invalid_reason);
   /// A quote read from /coins/markets: every field fresh.
   void takeMarkets(model::Quote quote);
-  void emit(const model::Quote& quote);
+  void emit(SharedQuote quote);
   void finishDetails();
   void rebuildTracked();
   bool mix() const { return config_.strategy == coingecko::Strategy::CheapestMix; }
@@ -141,6 +152,7 @@ class FetchPlanner {
   int64_t slot_ms_ = 0;
   PlannedCycle cycle_;
   std::unordered_map<std::string, size_t> emitted_;  ///< key -> index in cycle_.quotes
+  size_t ready_ = 0;  ///< how many of cycle_.quotes, from the first, are final
   bool stopped_ = false;
   Phase phase_ = Phase::Done;
   size_t currency_ = 0;

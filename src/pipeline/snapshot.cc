@@ -82,12 +82,26 @@ std::shared_ptr<const SnapshotVersion> Snapshot::current() const {
 }
 
 Status Snapshot::deliver(std::span<const model::Quote> batch) {
-  for (size_t offset = 0; offset < batch.size(); offset += kChunk)
-    deliverChunk(batch.subspan(offset, std::min(kChunk, batch.size() - offset)));
+  std::vector<sinks::SharedQuote> shared;
+  for (size_t offset = 0; offset < batch.size(); offset += kChunk) {
+    const auto plain = batch.subspan(offset, std::min(kChunk, batch.size() - offset));
+    shared.clear();
+    shared.reserve(plain.size());
+    for (const auto& quote : plain)
+      shared.push_back(std::make_shared<const model::Quote>(quote));
+    deliverChunk(shared, plain);
+  }
   return {};
 }
 
-void Snapshot::deliverChunk(std::span<const model::Quote> chunk) {
+Status Snapshot::deliverShared(std::span<const sinks::SharedQuote> batch) {
+  for (size_t offset = 0; offset < batch.size(); offset += kChunk)
+    deliverChunk(batch.subspan(offset, std::min(kChunk, batch.size() - offset)), {});
+  return {};
+}
+
+void Snapshot::deliverChunk(std::span<const sinks::SharedQuote> chunk,
+                            std::span<const model::Quote> plain) {
   auto base = current();
   auto next = std::make_shared<SnapshotVersion>(*base);
   next->version = base->version + 1;
@@ -96,14 +110,14 @@ void Snapshot::deliverChunk(std::span<const model::Quote> chunk) {
   std::vector<size_t> changed;  // indexes into chunk
   for (size_t i = 0; i < chunk.size(); ++i) {
     const auto& quote = chunk[i];
-    auto& slot = next->quotes[{quote.id, quote.vs_currency}];
-    if (slot == nullptr || slot->last_updated_ms < quote.last_updated_ms) {
-      slot = std::make_shared<const model::Quote>(quote);
+    auto& slot = next->quotes[{quote->id, quote->vs_currency}];
+    if (slot == nullptr || slot->last_updated_ms < quote->last_updated_ms) {
+      slot = quote;
       changed.push_back(i);
     } else {
       all_changed = false;
-      if (slot->last_updated_ms == quote.last_updated_ms)
-        slot = std::make_shared<const model::Quote>(quote);  // the same moment: the newer copy
+      if (slot->last_updated_ms == quote->last_updated_ms)
+        slot = quote;  // the same moment: the newer copy
     }
   }
   index(*next);
@@ -112,17 +126,17 @@ void Snapshot::deliverChunk(std::span<const model::Quote> chunk) {
     std::lock_guard lock(mutex_);
     current_ = std::move(next);
   }
-  if (changed.empty())
+  if (changed.empty() || listeners_.empty())
     return;
-  if (all_changed) {
+  if (all_changed && !plain.empty()) {
     for (const auto& listener : listeners_)
-      listener(chunk);
+      listener(plain);
     return;
   }
   std::vector<model::Quote> copies;
   copies.reserve(changed.size());
   for (size_t i : changed)
-    copies.push_back(chunk[i]);
+    copies.push_back(*chunk[i]);
   for (const auto& listener : listeners_)
     listener(copies);
 }

@@ -46,7 +46,8 @@ struct SnapshotVersion {
 /// time. A large batch (a cycle of the whole universe) becomes several versions of at most
 /// kChunk quotes each, so the quotes of the batch, of the version readers hold and of the next
 /// one never all exist at once: memory stays near one copy of the universe, not three.
-/// Threading: deliver() from the fetch loop; current() from any thread.
+/// deliverShared() keeps the quotes it is given (the fetch planner's), copying none.
+/// Threading: deliver() and deliverShared() from the fetch loop; current() from any thread.
 class Snapshot final : public sinks::Sink {
  public:
   explicit Snapshot(const Clock& clock = systemClock());
@@ -61,11 +62,14 @@ class Snapshot final : public sinks::Sink {
   // Sink
   std::string_view name() const override { return "snapshot"; }
   Status deliver(std::span<const model::Quote> batch) override;
+  Status deliverShared(std::span<const sinks::SharedQuote> batch) override;
 
-  static constexpr size_t kChunk = 4096;
+  static constexpr size_t kChunk = sinks::Sink::kCopyChunk;
 
  private:
-  void deliverChunk(std::span<const model::Quote> chunk);
+  /// One version from `chunk`. `plain`: the same quotes, contiguous, when the caller has them
+  /// (the listeners then get them without a copy); empty: copied for the listeners, if any.
+  void deliverChunk(std::span<const sinks::SharedQuote> chunk, std::span<const model::Quote> plain);
 
   const Clock& clock_;
   mutable std::mutex mutex_;  // guards the pointer swap only

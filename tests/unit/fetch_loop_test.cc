@@ -1,6 +1,7 @@
 #include "pipeline/fetch_loop.h"
 
 #include <atomic>
+#include <cstdint>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -43,13 +44,15 @@ class RecordingSink final : public sinks::Sink {
  public:
   std::string_view name() const override { return "recording"; }
   Status deliver(std::span<const model::Quote> batch) override {
-    if (fail)
+    if (fail || deliveries++ == refused_delivery)
       return makeError(ErrorCode::Unavailable, "told to fail");
     batches.emplace_back(batch.begin(), batch.end());
     return {};
   }
   std::vector<std::vector<model::Quote>> batches;
   bool fail = false;
+  size_t deliveries = 0;
+  size_t refused_delivery = SIZE_MAX;  ///< the one delivery (0: the first) refused
 };
 
 /// The simulator served on a loopback port picked by the kernel (a hermetic upstream), and a
@@ -233,6 +236,28 @@ TEST_F(FetchLoopTest, AFailingSinkMarksTheCycleUndelivered) {
   EXPECT_NE(report.error.find("recording: told to fail"), std::string::npos);
 }
 
+// A cycle is delivered in batches (here one per currency): a batch every sink acknowledged is
+// not sent again, a batch one sink refused is, in full, by the next cycle.
+TEST_F(FetchLoopTest, ABatchASinkRefusedIsSentAgainByTheNextCycle) {
+  startUpstream({});
+  config_.top_n = 5;
+  config_.vs_currencies = {"usd", "eur"};
+  RecordingSink good, flaky;
+  flaky.refused_delivery = 1;  // eur
+  FetchLoop loop(config_, {&good, &flaky}, stop_, budget());
+  CycleReport first = loop.runCycle(in(seconds(10)));
+  EXPECT_FALSE(first.sinks_ok) << "the cycle is not delivered";
+  EXPECT_EQ(first.delivered, 5u) << "usd, acknowledged by both sinks";
+  CycleReport second = loop.runCycle(in(seconds(10)));
+  EXPECT_TRUE(second.sinks_ok) << second.error;
+  EXPECT_EQ(second.delivered, 5u);
+  EXPECT_EQ(second.unchanged, 5u);
+  ASSERT_EQ(flaky.batches.size(), 2u);
+  for (const auto& quote : flaky.batches[1])
+    EXPECT_EQ(quote.vs_currency, "eur");
+  EXPECT_EQ(good.batches.size(), 3u) << "the sink that took eur gets it again (idempotent)";
+}
+
 TEST_F(FetchLoopTest, RunStopsAfterTheRequestedCycles) {
   startUpstream({});
   config_.top_n = 3;
@@ -298,7 +323,7 @@ TEST_F(FetchLoopTest, TopNAndIdsAndCurrenciesInTheFewestCalls) {
   CycleReport report = loop.runCycle(in(seconds(10)));
   EXPECT_TRUE(report.upstream_ok) << report.error;
   EXPECT_EQ(report.requests, 4u) << "(1 top page + 1 ids page) x 2 currencies";
-  ASSERT_EQ(sink.batches.size(), 1u) << "one delivery per cycle";
+  ASSERT_EQ(sink.batches.size(), 2u) << "one delivery per currency, once its pages are read";
   std::set<std::string> ids_usd;
   size_t eur = 0;
   for (const auto& batch : sink.batches) {
@@ -480,10 +505,11 @@ TEST_F(FetchLoopTest, TheCheapestMixCountedUpstream) {
 
   // The frozen market's coins were published once; bitcoin again when it moved, in each
   // currency, from /simple/price with its details of the first cycle.
-  ASSERT_EQ(sink.batches.size(), 2u);
-  EXPECT_EQ(sink.batches[0].size(), 1800u);
-  ASSERT_EQ(sink.batches[1].size(), 3u);
-  const model::Quote& moved = sink.batches[1][0];
+  ASSERT_EQ(sink.batches.size(), 4u) << "the details cycle's currencies, then bitcoin";
+  for (size_t currency = 0; currency < 3; ++currency)
+    EXPECT_EQ(sink.batches[currency].size(), 600u) << "each currency as soon as it is read";
+  ASSERT_EQ(sink.batches[3].size(), 3u);
+  const model::Quote& moved = sink.batches[3][0];
   EXPECT_EQ(moved.id, "bitcoin");
   EXPECT_EQ(moved.price, 71234.5);
   EXPECT_EQ(moved.price_fetched_ms, moved.fetched_ms);

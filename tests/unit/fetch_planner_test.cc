@@ -191,8 +191,8 @@ TEST(FetchPlannerTest, MarketsOnlyReadsTheFewestPagesEveryCycle) {
   EXPECT_EQ(cycle.quotes.size(), 520u) << "the second page's extra 240 coins are not kept";
   EXPECT_EQ(cycle.missing_ids, std::vector<std::string>{"x-outside"});
   for (const auto& quote : cycle.quotes) {
-    ASSERT_EQ(quote.price_fetched_ms, ms(1));
-    ASSERT_EQ(quote.details_fetched_ms, ms(1));
+    ASSERT_EQ(quote->price_fetched_ms, ms(1));
+    ASSERT_EQ(quote->details_fetched_ms, ms(1));
   }
   // Every cycle again, the same calls: nothing is cached without a cache period.
   upstream.paths.clear();
@@ -240,11 +240,11 @@ TEST(FetchPlannerTest, APricedQuoteKeepsItsDetailsAndSaysHowOldEachGroupIs) {
   PlannedCycle priced = upstream.run(planner, at(60), ms(62));
   ASSERT_EQ(priced.kind, CycleKind::Prices);
   ASSERT_EQ(priced.quotes.size(), 4u);
-  const model::Quote& q = priced.quotes[0];
+  const model::Quote& q = *priced.quotes[0];
   EXPECT_EQ(q.id, "c1");
   EXPECT_EQ(q.vs_currency, "usd");
-  EXPECT_EQ(priced.quotes[1].vs_currency, "eur");
-  EXPECT_EQ(priced.quotes[1].price, 320) << "each currency its own value";
+  EXPECT_EQ(priced.quotes[1]->vs_currency, "eur");
+  EXPECT_EQ(priced.quotes[1]->price, 320) << "each currency its own value";
   // Fresh: the group of /simple/price.
   EXPECT_EQ(q.price, 160);
   EXPECT_EQ(q.market_cap, 2e9);
@@ -271,17 +271,35 @@ TEST(FetchPlannerTest, APricedQuoteKeepsItsDetailsAndSaysHowOldEachGroupIs) {
   EXPECT_EQ(q.atl, 1);
 }
 
+// The quotes of a cycle are shared with the sinks (the snapshot keeps them and serves them to
+// readers on other threads): a later price makes a new quote and leaves the served one as it was.
+TEST(FetchPlannerTest, AQuoteHandedOutNeverChangesWhenTheNextPriceArrives) {
+  FetchPlanner planner(mixOf(1));
+  Upstream upstream;
+  const SharedQuote details = upstream.run(planner, at(0), ms(1)).quotes.at(0);
+  upstream.price = 160;
+  const SharedQuote priced = upstream.run(planner, at(60), ms(61)).quotes.at(0);
+  EXPECT_NE(details, priced) << "a new price, a new quote";
+  EXPECT_EQ(details->price, 100) << "the quote a reader holds keeps its price";
+  EXPECT_EQ(details->high_24h, 104);
+  EXPECT_EQ(details->fetched_ms, ms(1));
+  EXPECT_EQ(priced->price, 160);
+  upstream.price = 170;
+  upstream.run(planner, at(120), ms(121));
+  EXPECT_EQ(priced->price, 160);
+}
+
 TEST(FetchPlannerTest, AnObservationKeepsItsIdentityAcrossBothEndpoints) {
   FetchPlanner planner(mixOf(1));
   Upstream upstream;
   // Details: last_updated with milliseconds.
-  EXPECT_EQ(upstream.run(planner, at(0), ms(1)).quotes[0].last_updated_ms, 1'718'184'662'118);
+  EXPECT_EQ(upstream.run(planner, at(0), ms(1)).quotes[0]->last_updated_ms, 1'718'184'662'118);
   // /simple/price says the same second: the same observation, same identity.
   upstream.last_updated_s = 1'718'184'662;
-  EXPECT_EQ(upstream.run(planner, at(60), ms(61)).quotes[0].last_updated_ms, 1'718'184'662'118);
+  EXPECT_EQ(upstream.run(planner, at(60), ms(61)).quotes[0]->last_updated_ms, 1'718'184'662'118);
   // A new second: a new observation, in whole seconds.
   upstream.last_updated_s = 1'718'184'700;
-  EXPECT_EQ(upstream.run(planner, at(120), ms(121)).quotes[0].last_updated_ms, 1'718'184'700'000);
+  EXPECT_EQ(upstream.run(planner, at(120), ms(121)).quotes[0]->last_updated_ms, 1'718'184'700'000);
   // The next details read the same observation with its milliseconds: it keeps the identity it
   // was published under, so it is not published twice.
   model::Quote again = marketQuote("c1", 1, "usd", ms(3601), 1'718'184'700'456);
@@ -293,7 +311,7 @@ TEST(FetchPlannerTest, AnObservationKeepsItsIdentityAcrossBothEndpoints) {
   planner.onMarkets(*call, std::move(one));
   PlannedCycle details = planner.finish();
   ASSERT_EQ(details.kind, CycleKind::Details);
-  EXPECT_EQ(details.quotes[0].last_updated_ms, 1'718'184'700'000);
+  EXPECT_EQ(details.quotes[0]->last_updated_ms, 1'718'184'700'000);
 }
 
 TEST(FetchPlannerTest, NoEndpointIsReadFasterThanItsCachePeriod) {
@@ -381,7 +399,7 @@ TEST(FetchPlannerTest, CoinsWithoutDetailsInACurrencyAreNotPublished) {
   upstream.universe = 1;
   PlannedCycle priced = upstream.run(planner, at(60), ms(61));
   ASSERT_EQ(priced.quotes.size(), 1u);
-  EXPECT_EQ(priced.quotes[0].vs_currency, "usd");
+  EXPECT_EQ(priced.quotes[0]->vs_currency, "usd");
   EXPECT_EQ(priced.without_details, 1u) << "eur has no details to complete the quote with";
 }
 

@@ -85,6 +85,30 @@ TEST(SnapshotTest, KeepsTheNewestQuotePerCoinAndRendersByRank) {
   EXPECT_EQ(empty->version, 0u) << "readers keep the version they took";
 }
 
+// The fetch loop hands the snapshot the planner's quotes themselves: the snapshot serves them
+// without a copy, the live stream still hears of each change once, an older quote never wins.
+TEST(SnapshotTest, SharedQuotesAreServedAsGivenAndStreamedWhenTheyChangeSomething) {
+  pipeline::Snapshot snapshot;
+  std::vector<std::string> streamed;
+  snapshot.addListener([&](std::span<const model::Quote> quotes) {
+    for (const auto& q : quotes)
+      streamed.push_back(q.id);
+  });
+  const auto bitcoin = std::make_shared<const model::Quote>(quote("bitcoin", 1000, 10, 1));
+  const auto ethereum = std::make_shared<const model::Quote>(quote("ethereum", 1000, 5, 2));
+  std::vector<sinks::SharedQuote> batch = {bitcoin, ethereum};
+  ASSERT_TRUE(snapshot.deliverShared(batch));
+  EXPECT_EQ(snapshot.current()->quotes.at({"bitcoin", "usd"}), bitcoin) << "kept, not copied";
+  std::vector<sinks::SharedQuote> mixed = {
+      std::make_shared<const model::Quote>(quote("bitcoin", 500, 9, 1)),
+      std::make_shared<const model::Quote>(quote("ethereum", 2000, 6, 2))};
+  ASSERT_TRUE(snapshot.deliverShared(mixed));
+  auto current = snapshot.current();
+  EXPECT_EQ(current->quotes.at({"bitcoin", "usd"})->price, 10.0) << "an older quote never wins";
+  EXPECT_EQ(current->quotes.at({"ethereum", "usd"})->price, 6.0);
+  EXPECT_EQ(streamed, (std::vector<std::string>{"bitcoin", "ethereum", "ethereum"}));
+}
+
 // /v1/history of `serve` over a short range: the observations themselves, one _search sorted by
 // last_updated, values read from doc values.
 TEST(ElasticsearchHistoryTest, AShortRangeReadsEveryObservationOfOneCoin) {
