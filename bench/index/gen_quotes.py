@@ -54,7 +54,10 @@ def quotes(count, coins, start, seed):
             f'"market_cap_change_percentage_24h":1.77146,"circulating_supply":{num(cap / price)},'
             f'"total_supply":{num(cap / price)},"max_supply":null,"ath":{num(round(price * 2, 6))},'
             f'"ath_change_percentage":-50,"ath_date":"{ath_date}","atl":{num(round(price / 9, 6))},'
-            f'"atl_change_percentage":800,"atl_date":"{atl_date}","roi":null}}')
+            f'"atl_change_percentage":800,"atl_date":"{atl_date}","roi":null,'
+            # Read from /coins/markets: price and details fetched with the rest, at timestamp.
+            f'"price_fetched":"{iso(last_updated + 31000)}",'
+            f'"details_fetched":"{iso(last_updated + 31000)}"}}')
         yield f"coin-{coin}", value, f"coin-{coin}:usd:{last_updated}"
 
 

@@ -163,7 +163,8 @@ ceiling_run() {
   echo "$docs $(elapsed "$t0" "$t1")"
 }
 
-# Indexes the topic into index $1 with coinrelay (group $1) until it holds $2 documents. Prints
+# Indexes the topic into index $1 with coinrelay until it holds $2 documents, in a group of its
+# own (a group of an earlier run, with KEEP_ENV=1, would start where that run stopped). Prints
 # "seconds first_seconds peak_rss_mb cpu_seconds" (first: until $py_docs were searchable).
 coinrelay_run() {
   local index=$1 n=$2 t0 t1 tfirst pid peak_kb cpu
@@ -171,7 +172,7 @@ coinrelay_run() {
   t0=$(now)
   # shellcheck disable=SC2086
   "$bin" index --brokers "$brokers" --topic "$topic" --elasticsearch "$engine" --index "$index" \
-    --set kafka.group_id="$index" --set index.metrics_listen= ${INDEX_ARGS:-} \
+    --set kafka.group_id="$index-$(date +%s%N)" --set index.metrics_listen= ${INDEX_ARGS:-} \
     >"$out/$index.log" 2>&1 &
   pid=$!
   tfirst=$(wait_count "$index" "$((py_docs < n ? py_docs : n))")

@@ -34,6 +34,7 @@ class FakeEngine {
   void answer(const std::string& route, net::Reply reply) { server_.answer(route, reply); }
   std::vector<std::string> log() const { return server_.log(); }
   std::vector<std::string> bodies() const { return server_.bodies(); }
+  std::vector<ReceivedRequest> requests() const { return server_.requests(); }
   bool rootRoute = true;  ///< false: GET / answers 405 like the integ-test Elasticsearch
 
  private:

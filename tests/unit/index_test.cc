@@ -3,6 +3,7 @@
 // shapes, and the bulk writer and layout set-up against an in-process fake engine that answers
 // like Elasticsearch or OpenSearch, including the refusals a real one gives under load.
 
+#include <algorithm>
 #include <atomic>
 #include <deque>
 #include <mutex>
@@ -316,6 +317,51 @@ TEST(BulkWriterTest, MappingErrorsAreRefusedForGoodAndTheRestIndexed) {
   EXPECT_EQ((*outcomes)[2].status, 400);
   EXPECT_EQ((*outcomes)[2].reason, "document_parsing_exception: scripted");
   EXPECT_EQ(engine.log().size(), 1u) << "nothing is retried";
+}
+
+TEST(BulkWriterTest, AsksForEachItemsStatusAndErrorOnlyUncompressedAndJudgesThatAnswer) {
+  // The answer as Elasticsearch and OpenSearch give it for that filter_path: each item keeps
+  // its status and, when refused, its error; nothing else (no _index, _id, result, _shards).
+  FakeEngine engine(elasticsearch::Engine::OpenSearch);
+  std::atomic<int> calls{0};
+  engine.onBulk([&](const std::vector<std::string>& ids) {
+    const int call = ++calls;
+    std::string body = R"({"items":[)";
+    for (size_t i = 0; i < ids.size(); ++i) {
+      body += i ? "," : "";
+      if (ids[i] == "coin-1:usd:1") {
+        body +=
+            R"({"index":{"status":400,"error":{"type":"mapper_parsing_exception","reason":"failed to parse field [price]"}}})";
+      } else if (ids[i] == "coin-2:usd:1" && call == 1) {
+        body +=
+            R"({"index":{"status":429,"error":{"type":"es_rejected_execution_exception","reason":"queue full"}}})";
+      } else {
+        body += R"({"index":{"status":201}})";
+      }
+    }
+    return net::Reply{200, "application/json", body + "]}"};
+  });
+  StopSignal stop;
+  elasticsearch::EngineHealth health(engine.url());
+  elasticsearch::BulkWriter writer(engineConfig(engine.url()), stop, health);
+  auto outcomes = writer.write("crypto-prices", docs(4));
+  ASSERT_TRUE(outcomes);
+  EXPECT_TRUE((*outcomes)[0].indexed);
+  EXPECT_FALSE((*outcomes)[1].indexed);
+  EXPECT_EQ((*outcomes)[1].status, 400);
+  EXPECT_EQ((*outcomes)[1].reason, "mapper_parsing_exception: failed to parse field [price]");
+  EXPECT_TRUE((*outcomes)[2].indexed) << "sent again after its 429";
+  EXPECT_TRUE((*outcomes)[3].indexed);
+  const auto requests = engine.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  for (const auto& request : requests) {
+    EXPECT_EQ(request.line(), "POST /_bulk?filter_path=items.*.status,items.*.error");
+    EXPECT_EQ(request.header("accept-encoding"), "identity") << "no compressed answer";
+    EXPECT_EQ(std::count_if(request.headers.begin(), request.headers.end(),
+                            [](const auto& header) { return header.first == "accept-encoding"; }),
+              1)
+        << "curl's own offer of gzip is replaced, not sent as well";
+  }
 }
 
 TEST(BulkWriterTest, ARequestRefusedAsAWholeIsHalvedUntilTheBadDocumentIsAlone) {
