@@ -23,10 +23,10 @@
 # Env: BUILD_DIR (build), QUOTES (1000000), ROUNDS (3), WORKERS (4), BULK_DOCS (1000),
 #      WARMUP_DOCS (200000), PYTHON (1), PY_DOCS (100000), PY_SECONDS (120), INDEX_ARGS (extra
 #      --set ... for coinrelay index), BENCH_INSTANCE (bench-index), BENCH_KAFKA_PORT (29092),
-#      BENCH_OPENSEARCH_PORT (29200), COINRELAY_BIN (a coinrelay binary to measure instead of
-#      building one), KEEP_ENV (0; 1 leaves Kafka and OpenSearch running and
-#      reuses them, topic and bodies included, on the next run). Runs its own testenv instance,
-#      never the default one.
+#      BENCH_OPENSEARCH_PORT (29200), CODEC (zstd: the topic's compression, as `coinrelay fetch`
+#      writes it by default), COINRELAY_BIN (a coinrelay binary to measure instead of building
+#      one), KEEP_ENV (0; 1 leaves Kafka and OpenSearch running and reuses them, topic and bodies
+#      included, on the next run). Runs its own testenv instance, never the default one.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -40,6 +40,8 @@ python=${PYTHON:-1}
 py_docs=${PY_DOCS:-100000}
 py_seconds=${PY_SECONDS:-120}
 keep_env=${KEEP_ENV:-0}
+# The topic's compression: zstd is `coinrelay fetch`'s default (kafka.compression).
+codec=${CODEC:-zstd}
 out=$root/build/bench-index
 bodies=$out/bodies
 venv=$root/build/bench-venv
@@ -101,7 +103,7 @@ if [[ $reuse == 0 ]]; then
   rm -rf "$bodies"
   t0=$(now)
   python3 bench/index/gen_quotes.py "$quotes" --bulk-dir "$bodies" --bulk-docs "$bulk_docs" |
-    kcat -P -b "$brokers" -t "$topic" -K$'\t' -z zstd -X queue.buffering.max.kbytes=262144
+    kcat -P -b "$brokers" -t "$topic" -K$'\t' -z "$codec" -X queue.buffering.max.kbytes=262144
   loaded=$(messages)
   echo "loaded $loaded messages in $(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }') s"
   [[ $loaded == "$quotes" ]] || { echo "expected $quotes messages, found $loaded" >&2; exit 1; }
