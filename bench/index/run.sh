@@ -24,7 +24,8 @@
 #      WARMUP_DOCS (200000), PYTHON (1), PY_DOCS (100000), PY_SECONDS (120), INDEX_ARGS (extra
 #      --set ... for coinrelay index), BENCH_INSTANCE (bench-index), BENCH_KAFKA_PORT (29092),
 #      BENCH_OPENSEARCH_PORT (29200), CODEC (zstd: the topic's compression, as `coinrelay fetch`
-#      writes it by default), COINRELAY_BIN (a coinrelay binary to measure instead of building
+#      writes it by default), CEILING_READS_KAFKA (0; 1: a kcat consumer reads the topic during
+#      each ceiling run, so that the ceiling shares the cores with Kafka too), COINRELAY_BIN (a coinrelay binary to measure instead of building
 #      one), KEEP_ENV (0; 1 leaves Kafka and OpenSearch running and reuses them, topic and bodies
 #      included, on the next run). Runs its own testenv instance, never the default one.
 set -euo pipefail
@@ -42,6 +43,7 @@ py_seconds=${PY_SECONDS:-120}
 keep_env=${KEEP_ENV:-0}
 # The topic's compression: zstd is `coinrelay fetch`'s default (kafka.compression).
 codec=${CODEC:-zstd}
+ceiling_reads_kafka=${CEILING_READS_KAFKA:-0}
 out=$root/build/bench-index
 bodies=$out/bodies
 venv=$root/build/bench-venv
@@ -156,7 +158,15 @@ ceiling_run() {
     curl -K "$out/ceiling-$w.curl" >"$out/ceiling-$w.status" &
     pids+=($!)
   done
+  local reader=
+  if [[ $ceiling_reads_kafka == 1 ]]; then
+    # The same messages read from Kafka meanwhile, decompressed and dropped: the ceiling then
+    # shares the two cores with the broker and a consumer, as coinrelay does.
+    kcat -C -b "$brokers" -t "$topic" -o beginning -e -q -f '%s\n' >/dev/null 2>&1 &
+    reader=$!
+  fi
   wait "${pids[@]}"
+  [[ -n $reader ]] && { wait "$reader" || true; }
   if grep -qv '^200$' "$out"/ceiling-*.status; then
     echo "ceiling: a _bulk request was not answered 200" >&2
     exit 1
