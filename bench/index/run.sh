@@ -25,7 +25,8 @@
 #      --set ... for coinrelay index), BENCH_INSTANCE (bench-index), BENCH_KAFKA_PORT (29092),
 #      BENCH_OPENSEARCH_PORT (29200), CODEC (zstd: the topic's compression, as `coinrelay fetch`
 #      writes it by default), CEILING_READS_KAFKA (0; 1: a kcat consumer reads the topic during
-#      each ceiling run, so that the ceiling shares the cores with Kafka too), COINRELAY_BIN (a coinrelay binary to measure instead of building
+#      each ceiling run, so that the ceiling shares the cores with Kafka too), REFRESH (the
+#      template's refresh interval, 1s; e.g. 30s for both contenders), COINRELAY_BIN (a coinrelay binary to measure instead of building
 #      one), KEEP_ENV (0; 1 leaves Kafka and OpenSearch running and reuses them, topic and bodies
 #      included, on the next run). Runs its own testenv instance, never the default one.
 set -euo pipefail
@@ -44,6 +45,7 @@ keep_env=${KEEP_ENV:-0}
 # The topic's compression: zstd is `coinrelay fetch`'s default (kafka.compression).
 codec=${CODEC:-zstd}
 ceiling_reads_kafka=${CEILING_READS_KAFKA:-0}
+refresh=${REFRESH:-}
 out=$root/build/bench-index
 bodies=$out/bodies
 venv=$root/build/bench-venv
@@ -134,6 +136,10 @@ wait_count() {
 fresh_index() {  # the same template for every contender; nothing left of an earlier run
   curl -s -XDELETE "$engine/$1" >/dev/null
   "$bin" setup elasticsearch --elasticsearch "$engine" --index "$1" >/dev/null
+  if [[ -n $refresh ]]; then
+    curl -s -XPUT "$engine/$1/_settings" -H 'Content-Type: application/json' \
+      -d "{\"index\":{\"refresh_interval\":\"$refresh\"}}" >/dev/null
+  fi
 }
 rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", n / s }'; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
