@@ -4,7 +4,6 @@
 // Properties: nothing crashes, every status is a real one, and every JSON body is UTF-8.
 
 #include <cstdint>
-#include <future>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -17,6 +16,7 @@
 #include "net/http_server.h"
 #include "pipeline/snapshot.h"
 #include "storage/sqlite_quote_store.h"
+#include "support/api_requests.h"
 #include "telemetry/logging.h"
 
 namespace coinrelay::fuzz {
@@ -102,24 +102,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace coinrelay;
   static fuzz::Api api;
   net::ServerLimits limits;
-  net::parseRequests(
-      std::string_view(reinterpret_cast<const char*>(data), size), limits,
-      [&](const net::Request& request) {
-        net::Reply reply = api.routes->handle(request);
-        if (reply.stream) {
-          reply.stream(std::make_shared<fuzz::BriefSink>());
-          return;
-        }
-        if (reply.deferred) {
-          // Waited for: no answer may still be on its way when the input is
-          // done (nor when the process exits).
-          std::promise<net::Reply> answer;
-          auto late = answer.get_future();
-          reply.deferred([&answer](net::Reply r) { answer.set_value(std::move(r)); });
-          fuzz::check(late.get());
-          return;
-        }
-        fuzz::check(reply);
-      });
+  net::parseRequests(std::string_view(reinterpret_cast<const char*>(data), size), limits,
+                     [&](const net::Request& request) {
+                       net::Reply reply = api.routes->handle(request);
+                       if (reply.stream) {
+                         reply.stream(std::make_shared<fuzz::BriefSink>());
+                         return;
+                       }
+                       // A deferred answer is waited for: none may still be on its way when the
+                       // input is done (nor when the process exits).
+                       fuzz::check(testing::awaitReply(std::move(reply)));
+                     });
   return 0;
 }

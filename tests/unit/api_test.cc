@@ -128,15 +128,6 @@ class FailingHistory final : public storage::HistorySource {
   int64_t keptSince(storage::Granularity) const override { return INT64_MIN; }
 };
 
-/// The reply itself, or the one a deferred reply completes with.
-net::Reply settled(net::Reply reply) {
-  if (!reply.deferred)
-    return reply;
-  std::promise<net::Reply> late;
-  reply.deferred([&late](net::Reply answer) { late.set_value(std::move(answer)); });
-  return late.get_future().get();
-}
-
 /// Status, body and headers of a refusal, in one printable string.
 std::string refusal(const net::Reply& reply) {
   std::string out = std::to_string(reply.status) + " " + bodyOf(reply);
@@ -176,7 +167,7 @@ TEST(ApiErrorsTest, EveryRefusalKeepsItsStatusAndCoinGeckoShapedBody) {
             R"(400 {"error":"points: '0' is not a number between 1 and 10000"})");
   EXPECT_EQ(refusal(without_history.handle(get("/v1/history", {{"id", "bitcoin"}}))),
             R"(503 {"error":"history is not available: configure elasticsearch.url for serve"})");
-  EXPECT_EQ(refusal(settled(routes.handle(get("/v1/history", {{"id", "bitcoin"}})))),
+  EXPECT_EQ(refusal(testing::awaitReply(routes.handle(get("/v1/history", {{"id", "bitcoin"}})))),
             R"(503 {"error":"history unavailable: engine down"})");
   std::string many;
   for (int i = 0; i < 1001; ++i)

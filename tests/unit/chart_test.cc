@@ -22,6 +22,7 @@ namespace coinrelay::api {
 namespace {
 
 using testing::bodyOf;
+using testing::get;
 
 using storage::kDayMs;
 using storage::kHourMs;
@@ -40,22 +41,6 @@ int64_t windowOf(int64_t t, int64_t width) {
 double priceAt(int64_t t_ms) {
   return 60'000.0 + std::sin(static_cast<double>(t_ms) / 8.64e7) * 5'000 +
          static_cast<double>(t_ms % 104'729) / 100.0 + 0.123456789;
-}
-
-net::Request get(const std::string& path, std::map<std::string, std::string> query) {
-  net::Request request;
-  request.method = "GET";
-  request.path = path;
-  request.query = std::move(query);
-  return request;
-}
-
-net::Reply settled(net::Reply reply) {
-  if (!reply.deferred)
-    return reply;
-  std::promise<net::Reply> late;
-  reply.deferred([&late](net::Reply answer) { late.set_value(std::move(answer)); });
-  return late.get_future().get();
 }
 
 /// A year and a month of bitcoin in usd: every 30 minutes until two days ago, then every minute
@@ -216,7 +201,8 @@ class NativeChartTest : public ChartTest {
   }
   std::string ask(const std::string& path, std::map<std::string, std::string> query,
                   int expected_status = 200) {
-    auto reply = settled(native_->handle(get("/api/v3/coins/bitcoin" + path, std::move(query))));
+    auto reply =
+        testing::awaitReply(native_->handle(get("/api/v3/coins/bitcoin" + path, std::move(query))));
     EXPECT_EQ(reply.status, expected_status) << bodyOf(reply);
     return bodyOf(reply);
   }
@@ -322,7 +308,7 @@ TEST_F(NativeChartTest, PrecisionRoundsPricesAndBadRequestsGetCoinGeckosErrors) 
             R"({"error":"Missing parameter interval"})");
   EXPECT_EQ(ask("/market_chart/range", {{"vs_currency", "usd"}, {"from", "5"}, {"to", "2"}}, 400),
             R"({"error":"from is after to"})");
-  auto untracked = settled(native_->handle(
+  auto untracked = testing::awaitReply(native_->handle(
       get("/api/v3/coins/dogecoin/market_chart", {{"vs_currency", "usd"}, {"days", "1"}})));
   EXPECT_EQ(untracked.status, 404);
   EXPECT_NE(bodyOf(untracked).find("coin not tracked by coinrelay: dogecoin"), std::string::npos);
@@ -331,7 +317,7 @@ TEST_F(NativeChartTest, PrecisionRoundsPricesAndBadRequestsGetCoinGeckosErrors) 
 TEST_F(NativeChartTest, AnswersAreComputedOnceWhileTheHistoryIsUnchanged) {
   const auto query =
       get("/api/v3/coins/bitcoin/market_chart", {{"vs_currency", "usd"}, {"days", "90"}});
-  auto first = settled(native_->handle(query));
+  auto first = testing::awaitReply(native_->handle(query));
   auto second = native_->handle(query);
   EXPECT_FALSE(second.deferred) << "served from the cache on the HTTP thread";
   EXPECT_EQ(bodyOf(first), bodyOf(second));
@@ -346,7 +332,7 @@ TEST_F(NativeChartTest, AnswersAreComputedOnceWhileTheHistoryIsUnchanged) {
   next[0].price = 1.0;
   ASSERT_TRUE(store_->insert(next));
   clock_.advance(std::chrono::minutes(1));
-  auto third = settled(native_->handle(query));
+  auto third = testing::awaitReply(native_->handle(query));
   EXPECT_EQ(native_->stats().computed, 2u) << "a new observation makes a new answer";
   EXPECT_NE(bodyOf(third).find(std::to_string(kNow + 30'000) + ",1]]"), std::string::npos)
       << "ends with the new price";
@@ -364,8 +350,8 @@ TEST_F(ChartTest, RangesBeforeTheHistoryAreRelayedWholeAndTheRestIsNative) {
   MissFetcher misses(config, std::chrono::seconds(60), clock_);
   ChartRoutes routes(store_.get(), &misses, {}, clock_);
   auto relay = [&](std::map<std::string, std::string> query) {
-    return bodyOf(
-        settled(routes.handle(get("/api/v3/coins/bitcoin/market_chart", std::move(query)))));
+    return bodyOf(testing::awaitReply(
+        routes.handle(get("/api/v3/coins/bitcoin/market_chart", std::move(query)))));
   };
   const std::string upstream_body = R"({"prices":[[1,2]],"market_caps":[],"total_volumes":[]})";
   EXPECT_NE(relay({{"vs_currency", "usd"}, {"days", "365"}}), upstream_body);
