@@ -274,6 +274,15 @@ std::vector<elasticsearch::BulkDoc> docs(int n) {
   return out;
 }
 
+/// `n` documents (coin-0 ... coin-<n-1>) written through a BulkWriter into `engine`, which
+/// answers them as the test told it to; nullopt when the writer gave up.
+std::optional<std::vector<elasticsearch::DocOutcome>> writeDocs(FakeEngine& engine, int n) {
+  StopSignal stop;
+  elasticsearch::EngineHealth health(engine.url());
+  elasticsearch::BulkWriter writer(engineConfig(engine.url()), stop, health);
+  return writer.write("crypto-prices", docs(n));
+}
+
 TEST(BulkWriterTest, RetriesItemsRefusedWith429UntilAccepted) {
   FakeEngine engine(elasticsearch::Engine::OpenSearch);
   std::atomic<int> calls{0};
@@ -285,10 +294,7 @@ TEST(BulkWriterTest, RetriesItemsRefusedWith429UntilAccepted) {
       return {201, ""};
     });
   });
-  StopSignal stop;
-  elasticsearch::EngineHealth health(engine.url());
-  elasticsearch::BulkWriter writer(engineConfig(engine.url()), stop, health);
-  auto outcomes = writer.write("crypto-prices", docs(5));
+  auto outcomes = writeDocs(engine, 5);
   ASSERT_TRUE(outcomes);
   for (const auto& outcome : *outcomes)
     EXPECT_TRUE(outcome.indexed);
@@ -307,10 +313,7 @@ TEST(BulkWriterTest, MappingErrorsAreRefusedForGoodAndTheRestIndexed) {
       return {200, ""};
     });
   });
-  StopSignal stop;
-  elasticsearch::EngineHealth health(engine.url());
-  elasticsearch::BulkWriter writer(engineConfig(engine.url()), stop, health);
-  auto outcomes = writer.write("crypto-prices", docs(4));
+  auto outcomes = writeDocs(engine, 4);
   ASSERT_TRUE(outcomes);
   EXPECT_TRUE((*outcomes)[0].indexed);
   EXPECT_FALSE((*outcomes)[2].indexed);
@@ -341,10 +344,7 @@ TEST(BulkWriterTest, AsksForEachItemsStatusAndErrorOnlyUncompressedAndJudgesThat
     }
     return net::Reply{200, "application/json", body + "]}"};
   });
-  StopSignal stop;
-  elasticsearch::EngineHealth health(engine.url());
-  elasticsearch::BulkWriter writer(engineConfig(engine.url()), stop, health);
-  auto outcomes = writer.write("crypto-prices", docs(4));
+  auto outcomes = writeDocs(engine, 4);
   ASSERT_TRUE(outcomes);
   EXPECT_TRUE((*outcomes)[0].indexed);
   EXPECT_FALSE((*outcomes)[1].indexed);
@@ -376,10 +376,7 @@ TEST(BulkWriterTest, ARequestRefusedAsAWholeIsHalvedUntilTheBadDocumentIsAlone) 
     }
     return bulkAnswer(ids, [](const std::string&) { return std::pair<int, std::string>{201, ""}; });
   });
-  StopSignal stop;
-  elasticsearch::EngineHealth health(engine.url());
-  elasticsearch::BulkWriter writer(engineConfig(engine.url()), stop, health);
-  auto outcomes = writer.write("crypto-prices", docs(8));
+  auto outcomes = writeDocs(engine, 8);
   ASSERT_TRUE(outcomes);
   for (int i = 0; i < 8; ++i)
     EXPECT_EQ((*outcomes)[i].indexed, i != 5) << i;
