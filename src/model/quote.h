@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -63,6 +64,11 @@ struct Quote {
 
   bool operator==(const Quote&) const = default;
 };
+
+/// A quote held in several places at once (the fetch planner's last quote of a coin, the cycle
+/// being delivered, the snapshot) without copies: never changed once made; a new price makes a
+/// new quote.
+using SharedQuote = std::shared_ptr<const Quote>;
 
 /// The identity of one observation: a redelivered message or an unchanged re-fetched quote has
 /// the same key, so sinks can store it idempotently (Elasticsearch _id, SQLite primary key).

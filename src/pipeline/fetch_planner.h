@@ -53,9 +53,7 @@ struct PlannerConfig {
   coingecko::Strategy strategy = coingecko::Strategy::MarketsOnly;
 };
 
-/// A quote the planner shares with whoever it hands it to: never changed once made (a new price
-/// makes a new quote), so the planner, the fetch loop and the snapshot hold one copy of it.
-using SharedQuote = std::shared_ptr<const model::Quote>;
+using model::SharedQuote;
 
 /// What one cycle brought.
 struct PlannedCycle {

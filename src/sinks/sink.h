@@ -12,8 +12,7 @@
 
 namespace coinrelay::sinks {
 
-/// A quote that the fetch planner, the fetch loop and the snapshot hold at once without copies.
-using SharedQuote = std::shared_ptr<const model::Quote>;
+using model::SharedQuote;
 
 /// Where a fetch cycle's quotes go (Kafka, SQLite, the in-memory snapshot).
 /// deliver() returns only when every quote of the batch is durable in this sink, or with an
