@@ -180,9 +180,7 @@ Result<std::vector<HistoryPoint>> HistorySource::points(const HistoryQuery& quer
   // for a day) has no complete window there yet: the finer tiers hold what there is, and they
   // are small exactly then.
   while (out.size() < 2 && granularity != Granularity::Raw) {
-    granularity = kGranularities[static_cast<size_t>(
-        std::find(kGranularities.begin(), kGranularities.end(), granularity) -
-        kGranularities.begin() - 1)];
+    granularity = finerThan(granularity);
     CR_TRY(auto finer, read(granularity));
     if (finer.size() > out.size())
       out = std::move(finer);

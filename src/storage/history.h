@@ -19,6 +19,12 @@ namespace coinrelay::storage {
 enum class Granularity { Raw = 0, FiveMinutes = 1, Hourly = 2, Daily = 3 };
 inline constexpr std::array<Granularity, 4> kGranularities = {
     Granularity::Raw, Granularity::FiveMinutes, Granularity::Hourly, Granularity::Daily};
+/// The next finer tier (Raw has none: it is returned as it is).
+inline constexpr Granularity finerThan(Granularity granularity) {
+  return granularity == Granularity::Raw
+             ? granularity
+             : static_cast<Granularity>(static_cast<int>(granularity) - 1);
+}
 
 inline constexpr int64_t kMinuteMs = 60'000;
 inline constexpr int64_t kHourMs = 3'600'000;

@@ -685,7 +685,7 @@ Status readLevel(sqlite3* db, int64_t series, Granularity granularity,
     out.push_back(bucketFromRow(read));
   if (to >= rolled[tier]) {
     std::vector<Bucket> finer;
-    const auto finer_level = static_cast<Granularity>(static_cast<int>(granularity) - 1);
+    const auto finer_level = finerThan(granularity);
     CR_RETURN_IF_ERROR(
         readLevel(db, series, finer_level, rolled, std::max(from, rolled[tier]), to, finer));
     for (auto& bucket : rebucket(finer, widthOf(granularity)))
