@@ -10,7 +10,7 @@ packages=(
   librdkafka-dev libcurl4-openssl-dev libsimdjson-dev libboost1.81-dev
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
-  default-jdk-headless maven kcat curl jq python3 openssl unzip
+  default-jdk-headless maven kcat curl jq python3 openssl unzip time
   python3-venv python3-jsonschema
   chromium fonts-dejavu-core
 )

@@ -65,6 +65,7 @@ brokers=127.0.0.1:$TESTENV_KAFKA_PORT
 engine=http://127.0.0.1:$TESTENV_OPENSEARCH_PORT
 topic=bench-quotes
 
+tools/install-deps.sh >/dev/null  # kcat, curl, Java for Kafka and OpenSearch, ...
 if [[ -n ${COINRELAY_BIN:-} ]]; then
   bin=$(realpath "$COINRELAY_BIN")
   # coinrelay refuses COINRELAY_* variables it does not know: this one is the script's own.

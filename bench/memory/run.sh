@@ -20,6 +20,7 @@ export TESTENV_KAFKA_PORT=${BENCH_KAFKA_PORT:-39392}
 brokers=127.0.0.1:$TESTENV_KAFKA_PORT
 rm -rf "$out" && mkdir -p "$out"
 
+tools/install-deps.sh >/dev/null  # GNU time, kcat, Java for Kafka, ...
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" --target coinrelay >/dev/null
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
