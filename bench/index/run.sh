@@ -11,7 +11,12 @@
 #   connections, as fast as the engine answers (no Kafka, nothing to encode: the most the engine
 #   takes on this machine);
 # - `coinrelay index` (its defaults plus INDEX_ARGS), from process start, in a new consumer
-#   group; its peak RSS (VmHWM) and CPU seconds are read before it is stopped.
+#   group; its peak RSS (VmHWM) and CPU seconds are read before it is stopped. While it runs the
+#   script watches its own count of documents the engine acknowledged (its /metrics), and only
+#   then refreshes and counts, as it does once the ceiling's workers are done: polling `_count`
+#   after a `_refresh` during the run would cut the engine's segments small for one contender
+#   only (it cost the engine about a tenth more CPU).
+# The engine's own CPU seconds (its process, read before and after) are reported for both.
 # The order of the two flips every round, so slow phases of the machine hit both sides. The
 # ratio is coinrelay's mean documents/s over the ceiling's. Then (PYTHON=1) the seed's Python
 # consumer, one POST /_doc per message, and the same consumer sending _bulk of 1 000 (without and
@@ -20,15 +25,17 @@
 #   bench/index/run.sh                   # results in build/bench-index/results.json and .md
 #   ROUNDS=2 PYTHON=0 bench/index/run.sh # ceiling vs coinrelay only
 #
-# Env: BUILD_DIR (build), QUOTES (1000000), ROUNDS (3), WORKERS (4), BULK_DOCS (1000),
-#      WARMUP_DOCS (200000), PYTHON (1), PY_DOCS (100000), PY_SECONDS (120), INDEX_ARGS (extra
-#      --set ... for coinrelay index), BENCH_INSTANCE (bench-index), BENCH_KAFKA_PORT (29092),
-#      BENCH_OPENSEARCH_PORT (29200), CODEC (zstd: the topic's compression, as `coinrelay fetch`
-#      writes it by default), CEILING_READS_KAFKA (0; 1: a kcat consumer reads the topic during
-#      each ceiling run, so that the ceiling shares the cores with Kafka too), REFRESH (the
-#      template's refresh interval, 1s; e.g. 30s for both contenders), COINRELAY_BIN (a coinrelay binary to measure instead of building
-#      one), KEEP_ENV (0; 1 leaves Kafka and OpenSearch running and reuses them, topic and bodies
-#      included, on the next run). Runs its own testenv instance, never the default one.
+# Env: BUILD_DIR (build), QUOTES (1000000), ROUNDS (3), WORKERS (4), BULK_DOCS (1000: the
+#      ceiling's bodies), WARMUP_DOCS (200000), PYTHON (1), PY_DOCS (100000), PY_SECONDS (120),
+#      INDEX_ARGS (extra --set ... for coinrelay index), BENCH_INSTANCE (bench-index),
+#      BENCH_KAFKA_PORT (29092), BENCH_OPENSEARCH_PORT (29200), BENCH_METRICS_PORT (29465:
+#      coinrelay's /metrics), CODEC (zstd: the topic's compression, as `coinrelay fetch` writes
+#      it by default), CEILING_READS_KAFKA (0; 1: a kcat consumer reads the topic during each
+#      ceiling run, so that the ceiling shares the cores with Kafka too), REFRESH (the template's
+#      refresh interval, 1s; e.g. 30s for both contenders), COINRELAY_BIN (a coinrelay binary to
+#      measure instead of building one), KEEP_ENV (0; 1 leaves Kafka and OpenSearch running and
+#      reuses them, topic and bodies included, on the next run). Runs its own testenv instance,
+#      never the default one.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -63,6 +70,7 @@ export TESTENV_KAFKA_JVM_OPTS="-Xms512m -Xmx512m -XX:+UseSerialGC"
 export TESTENV_OPENSEARCH_JVM_OPTS="-Xms1g -Xmx1g -XX:+UseG1GC"
 brokers=127.0.0.1:$TESTENV_KAFKA_PORT
 engine=http://127.0.0.1:$TESTENV_OPENSEARCH_PORT
+metrics=127.0.0.1:${BENCH_METRICS_PORT:-29465}
 topic=bench-quotes
 
 tools/install-deps.sh >/dev/null  # kcat, curl, Java for Kafka and OpenSearch, ...
@@ -142,6 +150,26 @@ fresh_index() {  # the same template for every contender; nothing left of an ear
       -d "{\"index\":{\"refresh_interval\":\"$refresh\"}}" >/dev/null
   fi
 }
+# CPU seconds (user + system) process $1 has used so far.
+cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15) / hz }' "/proc/$1/stat"; }
+engine_cpu() { cpu_of "$(cat "$root/build/testenv/instances/$TESTENV_INSTANCE/run/opensearch/opensearch.pid")"; }
+# Documents the running `coinrelay index` says the engine acknowledged (0 until it answers).
+acknowledged() {
+  curl -s "http://$metrics/metrics" | awk '/^coinrelay_index_documents_indexed_total/ { n = $2 } END { printf "%d", n }'
+}
+# Waits until the indexer (pid $1) says $2 documents were acknowledged and prints the moment;
+# fails after $3 seconds (600) or when the indexer exits.
+wait_acknowledged() {
+  local deadline=$(($(date +%s) + ${3:-600}))
+  while (($(acknowledged) < $2)); do
+    if ! kill -0 "$1" 2>/dev/null || (($(date +%s) > deadline)); then
+      echo "coinrelay index acknowledged $(acknowledged) of $2 documents" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+  now
+}
 rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", n / s }'; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
@@ -160,6 +188,8 @@ ceiling_run() {
       "$engine" "$index" "${body_files[i]}" >>"$out/ceiling-$((i % workers)).curl"
   done
   docs=$((n * bulk_docs < quotes ? n * bulk_docs : quotes))
+  local cpu0
+  cpu0=$(engine_cpu)
   t0=$(now)
   for ((w = 0; w < workers; w++)); do
     curl -K "$out/ceiling-$w.curl" >"$out/ceiling-$w.status" &
@@ -179,29 +209,33 @@ ceiling_run() {
     exit 1
   fi
   t1=$(wait_count "$index" "$docs")
-  echo "$docs $(elapsed "$t0" "$t1")"
+  echo "$docs $(elapsed "$t0" "$t1") $(elapsed "$cpu0" "$(engine_cpu)")"
 }
 
 # Indexes the topic into index $1 with coinrelay until it holds $2 documents, in a group of its
 # own (a group of an earlier run, with KEEP_ENV=1, would start where that run stopped). Prints
-# "seconds first_seconds peak_rss_mb cpu_seconds" (first: until $py_docs were searchable).
+# "seconds first_seconds peak_rss_mb cpu_seconds engine_cpu_seconds" (first: until $py_docs
+# were acknowledged).
 coinrelay_run() {
-  local index=$1 n=$2 t0 t1 tfirst pid peak_kb cpu
+  local index=$1 n=$2 t0 t1 tfirst pid peak_kb cpu cpu0
   fresh_index "$index"
+  cpu0=$(engine_cpu)
   t0=$(now)
   # shellcheck disable=SC2086
   "$bin" index --brokers "$brokers" --topic "$topic" --elasticsearch "$engine" --index "$index" \
-    --set kafka.group_id="$index-$(date +%s%N)" --set index.metrics_listen= ${INDEX_ARGS:-} \
-    >"$out/$index.log" 2>&1 &
+    --set kafka.group_id="$index-$(date +%s%N)" --set index.metrics_listen="$metrics" \
+    ${INDEX_ARGS:-} >"$out/$index.log" 2>&1 &
   pid=$!
-  tfirst=$(wait_count "$index" "$((py_docs < n ? py_docs : n))")
+  tfirst=$(wait_acknowledged "$pid" "$((py_docs < n ? py_docs : n))")
+  wait_acknowledged "$pid" "$n" >/dev/null
+  # The engine has the last word: the documents searchable after a refresh.
   t1=$(wait_count "$index" "$n")
   peak_kb=$(awk '/VmHWM/ { print $2 }' "/proc/$pid/status")
   # CPU seconds the indexer itself used (user + system), of the 2 cores it shares with the engine.
   cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15) / hz }' "/proc/$pid/stat")
   kill -TERM "$pid"
   wait "$pid" || true
-  echo "$(elapsed "$t0" "$t1") $(elapsed "$t0" "$tfirst") $((peak_kb / 1024)) $cpu"
+  echo "$(elapsed "$t0" "$t1") $(elapsed "$t0" "$tfirst") $((peak_kb / 1024)) $cpu $(elapsed "$cpu0" "$(engine_cpu)")"
 }
 
 step "warm-up (not measured): $warmup_docs documents by each into throwaway indices"
@@ -209,9 +243,9 @@ step "warm-up (not measured): $warmup_docs documents by each into throwaway indi
 # goes first pays for OpenSearch's warm-up.
 warm_bodies=$(((warmup_docs + bulk_docs - 1) / bulk_docs))
 ((warm_bodies > ${#body_files[@]})) && warm_bodies=${#body_files[@]}
-read -r docs seconds < <(ceiling_run bench-warmup-ceiling "$warm_bodies")
+read -r docs seconds _ < <(ceiling_run bench-warmup-ceiling "$warm_bodies")
 echo "ceiling: $docs documents in $seconds s"
-read -r seconds _ _ _ < <(coinrelay_run bench-warmup-coinrelay "$docs")
+read -r seconds _ _ _ _ < <(coinrelay_run bench-warmup-coinrelay "$docs")
 echo "coinrelay: $docs documents in $seconds s"
 curl -s -XDELETE "$engine/bench-warmup-*" >/dev/null
 
@@ -223,21 +257,21 @@ for ((r = 1; r <= rounds; r++)); do
     step "round $r: $who, $quotes documents"
     before=$(load)
     if [[ $who == ceiling ]]; then
-      read -r docs seconds < <(ceiling_run "bench-ceiling-$r" "${#body_files[@]}")
+      read -r docs seconds engine_s < <(ceiling_run "bench-ceiling-$r" "${#body_files[@]}")
       [[ $docs == "$quotes" ]] || { echo "the bodies hold $docs documents, not $quotes" >&2; exit 1; }
       docs_s=$(rate "$quotes" "$seconds")
       ceiling_rates+=("$docs_s")
-      echo "ceiling: $quotes documents searchable in $seconds s = $docs_s docs/s"
-      rows+=("$r|ceiling ($workers curl workers)|$seconds|$docs_s|—|—|$before")
+      echo "ceiling: $quotes documents searchable in $seconds s = $docs_s docs/s, engine $engine_s CPU s"
+      rows+=("$r|ceiling ($workers curl workers)|$seconds|$docs_s|—|—|$engine_s|$before")
     else
-      read -r seconds first_seconds peak_mb cpu < <(coinrelay_run "bench-coinrelay-$r" "$quotes")
+      read -r seconds first_seconds peak_mb cpu engine_s < <(coinrelay_run "bench-coinrelay-$r" "$quotes")
       [[ -n ${cpu:-} ]] || { echo "coinrelay index did not index the $quotes documents" >&2; exit 1; }
       docs_s=$(rate "$quotes" "$seconds")
       coinrelay_rates+=("$docs_s")
       first_rates+=("$(rate "$py_docs" "$first_seconds")")
       peaks+=("$peak_mb")
-      echo "coinrelay: $quotes documents searchable in $seconds s = $docs_s docs/s (first $py_docs in $first_seconds s), peak RSS $peak_mb MB, $cpu CPU s"
-      rows+=("$r|\`coinrelay index\`|$seconds|$docs_s|$peak_mb|$cpu|$before")
+      echo "coinrelay: $quotes documents searchable in $seconds s = $docs_s docs/s (first $py_docs in $first_seconds s), peak RSS $peak_mb MB, $cpu CPU s, engine $engine_s CPU s"
+      rows+=("$r|\`coinrelay index\`|$seconds|$docs_s|$peak_mb|$cpu|$engine_s|$before")
     fi
     curl -s -XDELETE "$engine/bench-$who-$r" >/dev/null
   done
@@ -297,7 +331,7 @@ if [[ $python == 1 ]]; then
 fi
 
 step "results"
-runs_json=$(printf '%s\n' "${rows[@]}" | awk -F'|' '{ printf "%s{\"round\":%s,\"who\":\"%s\",\"seconds\":%s,\"docs_per_s\":%s,\"load_before\":%s}", (NR > 1 ? "," : ""), $1, ($2 ~ /ceiling/ ? "ceiling" : "coinrelay"), $3, $4, $7 }')
+runs_json=$(printf '%s\n' "${rows[@]}" | awk -F'|' '{ printf "%s{\"round\":%s,\"who\":\"%s\",\"seconds\":%s,\"docs_per_s\":%s,\"engine_cpu_s\":%s,\"load_before\":%s}", (NR > 1 ? "," : ""), $1, ($2 ~ /ceiling/ ? "ceiling" : "coinrelay"), $3, $4, $7, $8 }')
 cat >"$out/results.json" <<EOF
 {"date":"$(date -u +%Y-%m-%dT%H:%M:%SZ)","quotes":$quotes,"rounds":$rounds,"workers":$workers,"bulk_docs":$bulk_docs,"cpus":$(nproc),
  "index_args":"${INDEX_ARGS:-}","runs":[$runs_json],
@@ -305,9 +339,9 @@ cat >"$out/results.json" <<EOF
  "coinrelay_peak_rss_mb_max":$peak_max,"load_at_end":"$(cut -d' ' -f1-3 /proc/loadavg)"$python_json}
 EOF
 {
-  echo "| round | indexer | seconds until $quotes searchable | documents/s | peak RSS MB | CPU s | load before |"
-  echo "| ---: | --- | ---: | ---: | ---: | ---: | ---: |"
-  printf '%s\n' "${rows[@]}" | awk -F'|' '{ printf "| %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7 }'
+  echo "| round | indexer | seconds until $quotes searchable | documents/s | peak RSS MB | CPU s | engine CPU s | load before |"
+  echo "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+  printf '%s\n' "${rows[@]}" | awk -F'|' '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8 }'
   echo
   echo "Mean: ceiling $ceiling_mean documents/s, \`coinrelay index\` $coinrelay_mean documents/s: **$ratio** of the ceiling; peak RSS of \`coinrelay index\` over the $quotes: at most **$peak_max MB** (load average at the end: $(cut -d' ' -f1-3 /proc/loadavg))."
   echo "$python_md"
