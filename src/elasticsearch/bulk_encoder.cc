@@ -1,5 +1,8 @@
 #include "elasticsearch/bulk_encoder.h"
 
+#include <algorithm>
+#include <numeric>
+
 #include <fmt/format.h>
 
 #include "common/json_read.h"
@@ -45,6 +48,34 @@ size_t BulkBody::add(std::string_view index, std::string_view id, std::string_vi
   doc.end = text_.size();
   docs_.push_back(doc);
   return docs_.size() - 1;
+}
+
+std::vector<size_t> BulkBody::sortByAction(std::string& spare) {
+  const std::string_view text(text_);
+  auto action = [&](size_t i) {
+    return text.substr(docs_[i].start, docs_[i].source - docs_[i].start);
+  };
+  std::vector<size_t> order(docs_.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return action(a) < action(b); });
+  spare.clear();
+  spare.reserve(text_.size());
+  std::vector<Doc> sorted;
+  sorted.reserve(docs_.size());
+  std::vector<size_t> moved(docs_.size());
+  for (size_t k = 0; k < order.size(); ++k) {
+    const Doc& doc = docs_[order[k]];
+    Doc& placed = sorted.emplace_back();
+    placed.start = spare.size();
+    placed.source = placed.start + (doc.source - doc.start);
+    spare.append(text.substr(doc.start, doc.end - doc.start));
+    placed.end = spare.size();
+    moved[order[k]] = k;
+  }
+  text_.swap(spare);
+  docs_.swap(sorted);
+  return moved;
 }
 
 bool BulkItemResult::refusedForGood() const {

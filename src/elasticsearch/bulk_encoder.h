@@ -39,6 +39,16 @@ class BulkBody {
   std::string_view lines(size_t i) const {
     return std::string_view(text_).substr(docs_[i].start, docs_[i].end - docs_[i].start);
   }
+  /// Puts the documents in the order of their action lines, which for one index is the order of
+  /// their ids (documents of the same id keep their order, so the later one still wins), and
+  /// returns where each went: `moved[i]` is the new number of document `i`. The text is rebuilt
+  /// in `spare`, which then holds the old buffer for the next call.
+  ///
+  /// Why: for every document with an id, the engine first looks the id up in each segment's
+  /// terms dictionary. Ids in order walk each dictionary forwards, so most lookups land in the
+  /// block the previous one already decompressed; ids in a topic's partition order jump from
+  /// block to block (a third of the engine's indexing time, measured in docs/indexing.md).
+  std::vector<size_t> sortByAction(std::string& spare);
   /// Document `i`'s source, as it was added.
   std::string_view source(size_t i) const {
     return std::string_view(text_).substr(docs_[i].source, docs_[i].end - 1 - docs_[i].source);

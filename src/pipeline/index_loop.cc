@@ -434,6 +434,13 @@ void IndexLoop::dispatch() {
   if (!filling_ || filling_->origins.empty())
     return;
   std::shared_ptr<Batch> batch(std::move(filling_));
+  // In id order, the engine's id lookups walk its terms dictionaries forwards (see
+  // BulkBody::sortByAction); the origins follow their documents.
+  const std::vector<size_t> moved = batch->body.sortByAction(sort_spare_);
+  for (Batch::Origin& origin : batch->origins) {
+    if (origin.doc >= 0)
+      origin.doc = static_cast<int64_t>(moved[static_cast<size_t>(origin.doc)]);
+  }
   alive_[batch->id] = batch;
   {
     std::lock_guard lock(mutex_);

@@ -136,6 +136,7 @@ class IndexLoop {
   uint64_t next_batch_id_ = 1;
   std::map<uint64_t, std::shared_ptr<Batch>> alive_;  ///< dispatched, not yet durable
   std::vector<Buffers> spare_;                        ///< of completed batches, for the next
+  std::string sort_spare_;  ///< the buffer a batch's body is sorted into (the last one's text)
   std::set<int32_t> assigned_;
   std::set<int32_t> started_;  ///< partitions already positioned by start_ in this process
   struct LetterRetry {

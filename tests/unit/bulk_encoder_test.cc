@@ -37,6 +37,37 @@ TEST(BulkEncoderTest, WritesOneActionAndOneDocumentPerQuote) {
   EXPECT_EQ(decoded->id, "bitcoin");
 }
 
+TEST(BulkEncoderTest, ABodySortedByIdKeepsEachDocumentWithItsActionAndSaysWhereItWent) {
+  BulkBody body;
+  // Document 3 repeats document 1's id with another source: it must still be sent after it,
+  // so that it is the one the engine keeps.
+  const std::vector<std::pair<std::string, std::string>> docs = {
+      {"solana:usd:3", R"({"n":0})"},   {"bitcoin:usd:2", R"({"n":1})"},
+      {"ethereum:usd:1", R"({"n":2})"}, {"bitcoin:usd:2", R"({"n":3})"},
+      {"cardano:usd:10", R"({"n":4})"},
+  };
+  for (const auto& [id, source] : docs)
+    body.add("crypto-prices", id, source);
+  const size_t bytes = body.bytes();
+  std::string spare = "a buffer of an earlier batch";
+
+  const std::vector<size_t> moved = body.sortByAction(spare);
+
+  EXPECT_EQ(moved, (std::vector<size_t>{4, 0, 3, 1, 2}));
+  std::string expected;  // the documents in id order, each after its own action line
+  for (size_t old : {1, 3, 4, 2, 0}) {
+    expected += R"({"index":{"_index":"crypto-prices","_id":")" + docs[old].first + "\"}}\n" +
+                docs[old].second + "\n";
+  }
+  EXPECT_EQ(body.text(), expected);
+  EXPECT_EQ(body.bytes(), bytes);
+  for (size_t old = 0; old < docs.size(); ++old) {
+    EXPECT_EQ(body.source(moved[old]), docs[old].second) << old;
+    EXPECT_TRUE(body.lines(moved[old]).ends_with(docs[old].second + "\n")) << old;
+  }
+  EXPECT_NE(spare.find(R"({"n":0})"), std::string::npos) << "spare holds the old text";
+}
+
 TEST(BulkEncoderTest, JudgesEveryItemOfAPartlyFailedBulk) {
   const std::string response = R"({"took":3,"errors":true,"items":[
     {"index":{"_index":"crypto-prices","_id":"a","status":201,"result":"created"}},

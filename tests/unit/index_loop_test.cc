@@ -84,6 +84,11 @@ class Engine {
       n += static_cast<int>(std::count(request.begin(), request.end(), id));
     return n;
   }
+  /// The ids of every _bulk request, in the order each carried them.
+  std::vector<std::vector<std::string>> requests() const {
+    std::lock_guard lock(mutex_);
+    return requests_;
+  }
   /// Every request body it received.
   std::vector<std::string> bodies() const { return fake_.bodies(); }
   bool acceptedAll(int from, int to) const {
@@ -395,6 +400,37 @@ TEST_F(IndexLoopTest, MessagesAsTheEncoderWritesThemAreSentAsTheyAreOthersAreRee
       << "with the known fields only (the mapping is strict): " << sent;
   EXPECT_EQ(sent.find("does not know"), std::string::npos);
   EXPECT_EQ(engine.accepted(), (std::multiset<std::string>{idOf(1), idOf(2), idOf(3)}));
+}
+
+TEST_F(IndexLoopTest, EachBulkRequestCarriesItsDocumentsInIdOrder) {
+  // In id order the engine's id lookups walk its terms dictionaries forwards; the topic's order
+  // is whatever the fetcher wrote. Here: newest first, so that no batch arrives sorted.
+  createTopics(1);
+  for (int i = 29; i >= 0; --i)
+    send(i, i + 1, 0);
+  Engine engine;
+  engine.refuseForGood(idOf(12));  // its dead letter must still point at its own message
+  auto indexer = start(configFor(engine));
+  ASSERT_TRUE(indexer);
+  ASSERT_TRUE(until([&] { return committed() == std::map<int32_t, int64_t>{{0, 30}}; }));
+  stop(indexer);
+
+  const auto requests = engine.requests();
+  ASSERT_GE(requests.size(), 3u);
+  for (const auto& ids : requests)
+    EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end())) << ::testing::PrintToString(ids);
+  std::multiset<std::string> expected;
+  for (int i = 0; i < 30; ++i) {
+    if (i != 12)
+      expected.insert(idOf(i));
+  }
+  EXPECT_EQ(engine.accepted(), expected);
+  const auto letters = coinrelay::testing::readTopic(kafka_.brokers(), "quotes.dlq");
+  ASSERT_EQ(letters.size(), 1u);
+  simdjson::dom::parser parser;
+  simdjson::dom::element letter = parser.parse(letters[0].value);
+  EXPECT_EQ(int64_t(letter["source_offset"]), 29 - 12) << letters[0].value;
+  EXPECT_EQ(std::string_view(letter["original_value"]), model::encodeQuote(quoteNumber(12)));
 }
 
 // ------------------------------------------------------------------------------ back-pressure
