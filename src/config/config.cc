@@ -220,8 +220,10 @@ const std::vector<OptionSpec> kOptions = {
     {CR_KEY(elasticsearch, ca_file, "", "CA bundle for https URLs."), .valid = isFileOrNone,
      .what = "a readable file; give the PEM file of the CA that signed the search engine's "
              "certificate"},
-    {CR_KEY(elasticsearch, bulk_max_docs, "1000", "Documents per bulk request."), .min = 1,
-     .max = 100'000},
+    {CR_KEY(elasticsearch, bulk_max_docs, "2000",
+            "Documents per bulk request (each request is sent in id order; see docs/indexing.md "
+            "for what larger and smaller batches cost)."),
+     .min = 1, .max = 100'000},
     {CR_KEY(elasticsearch, bulk_max_bytes, "5242880", "Bytes per bulk request."), .min = 1024,
      .max = 100 * 1024 * 1024},
     {CR_KEY(elasticsearch, flush_interval_ms, "1000",
@@ -272,7 +274,7 @@ const std::vector<OptionSpec> kOptions = {
             "indexing (queued.max.messages.kbytes, counted uncompressed); part of its memory "
             "budget (docs/indexing.md)."),
      .min = 256, .max = 1'048'576},
-    {CR_KEY(index, fetch_kbytes, "256",
+    {CR_KEY(index, fetch_kbytes, "64",
             "Kilobytes one fetch may bring per partition (max.partition.fetch.bytes, counted as "
             "on the wire, compressed; a larger record batch still comes whole); part of the "
             "memory budget of `coinrelay index`."),

@@ -67,7 +67,7 @@ struct ElasticsearchConfig {
   std::string password;  ///< secret
   std::string api_key;   ///< secret
   std::string ca_file;
-  int bulk_max_docs = 1000;
+  int bulk_max_docs = 2000;
   int bulk_max_bytes = 5 * 1024 * 1024;
   int flush_interval_ms = 1000;
   int number_of_shards = 1;
@@ -87,7 +87,7 @@ struct IndexConfig {
   std::string dlq_topic;       ///< resolved: never empty after validate()
   std::string instance_id;     ///< Kafka static membership (group.instance.id); empty: none
   int prefetch_kbytes = 4096;  ///< librdkafka's queue of prefetched messages (uncompressed)
-  int fetch_kbytes = 256;      ///< bytes per partition of one fetch (compressed, as on the wire)
+  int fetch_kbytes = 64;       ///< bytes per partition of one fetch (compressed, as on the wire)
 };
 
 struct HttpConfig {
