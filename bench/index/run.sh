@@ -15,7 +15,7 @@
 #   script watches its own count of documents the engine acknowledged (its /metrics), and only
 #   then refreshes and counts, as it does once the ceiling's workers are done: polling `_count`
 #   after a `_refresh` during the run would cut the engine's segments small for one contender
-#   only (it cost the engine about a tenth more CPU).
+#   only (it cost the engine about a tenth more CPU, see BENCHMARKS.md).
 # The engine's own CPU seconds (its process, read before and after) are reported for both.
 # The order of the two flips every round, so slow phases of the machine hit both sides. The
 # ratio is coinrelay's mean documents/s over the ceiling's. Then (PYTHON=1) the seed's Python
@@ -155,7 +155,7 @@ cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15) / hz }' 
 engine_cpu() { cpu_of "$(cat "$root/build/testenv/instances/$TESTENV_INSTANCE/run/opensearch/opensearch.pid")"; }
 # Documents the running `coinrelay index` says the engine acknowledged (0 until it answers).
 acknowledged() {
-  curl -s "http://$metrics/metrics" | awk '/^coinrelay_index_documents_indexed_total/ { n = $2 } END { printf "%d", n }'
+  curl -s --max-time 2 "http://$metrics/metrics" | awk '/^coinrelay_index_documents_indexed_total/ { n = $2 } END { printf "%d", n }'
 }
 # Waits until the indexer (pid $1) says $2 documents were acknowledged and prints the moment;
 # fails after $3 seconds (600) or when the indexer exits.
@@ -215,7 +215,7 @@ ceiling_run() {
 # Indexes the topic into index $1 with coinrelay until it holds $2 documents, in a group of its
 # own (a group of an earlier run, with KEEP_ENV=1, would start where that run stopped). Prints
 # "seconds first_seconds peak_rss_mb cpu_seconds engine_cpu_seconds" (first: until $py_docs
-# were acknowledged).
+# were searchable); nothing when it fails.
 coinrelay_run() {
   local index=$1 n=$2 t0 t1 tfirst pid peak_kb cpu cpu0
   fresh_index "$index"
@@ -226,13 +226,18 @@ coinrelay_run() {
     --set kafka.group_id="$index-$(date +%s%N)" --set index.metrics_listen="$metrics" \
     ${INDEX_ARGS:-} >"$out/$index.log" 2>&1 &
   pid=$!
-  tfirst=$(wait_acknowledged "$pid" "$((py_docs < n ? py_docs : n))")
-  wait_acknowledged "$pid" "$n" >/dev/null
-  # The engine has the last word: the documents searchable after a refresh.
-  t1=$(wait_count "$index" "$n")
+  local first=$((py_docs < n ? py_docs : n))
+  # Each time, the engine has the last word: once coinrelay says they were acknowledged, one
+  # refresh, and the documents must be searchable (as the Python consumers' are timed).
+  if ! wait_acknowledged "$pid" "$first" >/dev/null || ! tfirst=$(wait_count "$index" "$first") ||
+    ! wait_acknowledged "$pid" "$n" >/dev/null || ! t1=$(wait_count "$index" "$n"); then
+    kill -TERM "$pid" 2>/dev/null || true  # never leave an indexer behind, holding the port
+    wait "$pid" || true
+    return 1
+  fi
   peak_kb=$(awk '/VmHWM/ { print $2 }' "/proc/$pid/status")
   # CPU seconds the indexer itself used (user + system), of the 2 cores it shares with the engine.
-  cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15) / hz }' "/proc/$pid/stat")
+  cpu=$(cpu_of "$pid")
   kill -TERM "$pid"
   wait "$pid" || true
   echo "$(elapsed "$t0" "$t1") $(elapsed "$t0" "$tfirst") $((peak_kb / 1024)) $cpu $(elapsed "$cpu0" "$(engine_cpu)")"
@@ -264,8 +269,8 @@ for ((r = 1; r <= rounds; r++)); do
       echo "ceiling: $quotes documents searchable in $seconds s = $docs_s docs/s, engine $engine_s CPU s"
       rows+=("$r|ceiling ($workers curl workers)|$seconds|$docs_s|—|—|$engine_s|$before")
     else
-      read -r seconds first_seconds peak_mb cpu engine_s < <(coinrelay_run "bench-coinrelay-$r" "$quotes")
-      [[ -n ${cpu:-} ]] || { echo "coinrelay index did not index the $quotes documents" >&2; exit 1; }
+      read -r seconds first_seconds peak_mb cpu engine_s < <(coinrelay_run "bench-coinrelay-$r" "$quotes") || true
+      [[ -n ${engine_s:-} ]] || { echo "coinrelay index did not index the $quotes documents" >&2; exit 1; }
       docs_s=$(rate "$quotes" "$seconds")
       coinrelay_rates+=("$docs_s")
       first_rates+=("$(rate "$py_docs" "$first_seconds")")

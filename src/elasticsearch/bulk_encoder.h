@@ -47,7 +47,8 @@ class BulkBody {
   /// Why: for every document with an id, the engine first looks the id up in each segment's
   /// terms dictionary. Ids in order walk each dictionary forwards, so most lookups land in the
   /// block the previous one already decompressed; ids in a topic's partition order jump from
-  /// block to block (a third of the engine's indexing time, measured in docs/indexing.md).
+  /// block to block (the lookups then took 36 % of OpenSearch's indexing threads instead of
+  /// 26 %; see docs/indexing.md and BENCHMARKS.md).
   std::vector<size_t> sortByAction(std::string& spare);
   /// Document `i`'s source, as it was added.
   std::string_view source(size_t i) const {

@@ -51,7 +51,7 @@ class ElasticsearchClient {
   Result<net::HttpResponse> send(const std::string& method, const std::string& path,
                                  std::string body = {}, const char* content_type = nullptr,
                                  std::chrono::milliseconds timeout = std::chrono::seconds(60));
-  /// Sends one NDJSON `_bulk` body. The body is lent, not copied (a megabyte per request):
+  /// Sends one NDJSON `_bulk` body. The body is lent, not copied (megabytes per request):
   /// the caller gets it back unchanged, to reuse its buffer.
   Result<BulkReply> bulk(std::string& body);
 

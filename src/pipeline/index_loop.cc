@@ -593,7 +593,7 @@ void IndexLoop::complete(uint64_t batch_id) {
   auto it = alive_.find(batch_id);
   if (it == alive_.end())
     return;
-  // Its buffers serve a next batch: a body of a megabyte and a thousand origins are not
+  // Its buffers serve a next batch: a body of a few megabytes and thousands of origins are not
   // allocated, grown and freed again for every batch. At most as many as can be alive at once.
   Batch& batch = *it->second;
   if (spare_.size() <= 2 * static_cast<size_t>(config_.elasticsearch.max_in_flight)) {
