@@ -82,15 +82,8 @@ std::shared_ptr<const SnapshotVersion> Snapshot::current() const {
 }
 
 Status Snapshot::deliver(std::span<const model::Quote> batch) {
-  std::vector<sinks::SharedQuote> shared;
-  for (size_t offset = 0; offset < batch.size(); offset += kChunk) {
-    const auto plain = batch.subspan(offset, std::min(kChunk, batch.size() - offset));
-    shared.clear();
-    shared.reserve(plain.size());
-    for (const auto& quote : plain)
-      shared.push_back(std::make_shared<const model::Quote>(quote));
-    deliverChunk(shared, plain);
-  }
+  for (size_t offset = 0; offset < batch.size(); offset += kChunk)
+    deliverChunk({}, batch.subspan(offset, std::min(kChunk, batch.size() - offset)));
   return {};
 }
 
@@ -100,24 +93,32 @@ Status Snapshot::deliverShared(std::span<const sinks::SharedQuote> batch) {
   return {};
 }
 
-void Snapshot::deliverChunk(std::span<const sinks::SharedQuote> chunk,
+void Snapshot::deliverChunk(std::span<const sinks::SharedQuote> shared,
                             std::span<const model::Quote> plain) {
+  const size_t count = shared.empty() ? plain.size() : shared.size();
+  auto quoteAt = [&](size_t i) -> const model::Quote& {
+    return shared.empty() ? plain[i] : *shared[i];
+  };
+  // A shared quote is kept as it is; a plain one is copied, and only when it takes a slot.
+  auto keep = [&](size_t i) {
+    return shared.empty() ? std::make_shared<const model::Quote>(plain[i]) : shared[i];
+  };
   auto base = current();
   auto next = std::make_shared<SnapshotVersion>(*base);
   next->version = base->version + 1;
   next->updated_ms = toUnixMillis(clock_.now());
   bool all_changed = true;
-  std::vector<size_t> changed;  // indexes into chunk
-  for (size_t i = 0; i < chunk.size(); ++i) {
-    const auto& quote = chunk[i];
-    auto& slot = next->quotes[{quote->id, quote->vs_currency}];
-    if (slot == nullptr || slot->last_updated_ms < quote->last_updated_ms) {
-      slot = quote;
+  std::vector<size_t> changed;  // indexes into the chunk
+  for (size_t i = 0; i < count; ++i) {
+    const model::Quote& quote = quoteAt(i);
+    auto& slot = next->quotes[{quote.id, quote.vs_currency}];
+    if (slot == nullptr || slot->last_updated_ms < quote.last_updated_ms) {
+      slot = keep(i);
       changed.push_back(i);
     } else {
       all_changed = false;
-      if (slot->last_updated_ms == quote->last_updated_ms)
-        slot = quote;  // the same moment: the newer copy
+      if (slot->last_updated_ms == quote.last_updated_ms)
+        slot = keep(i);  // the same moment: the newer copy
     }
   }
   index(*next);
@@ -136,7 +137,7 @@ void Snapshot::deliverChunk(std::span<const sinks::SharedQuote> chunk,
   std::vector<model::Quote> copies;
   copies.reserve(changed.size());
   for (size_t i : changed)
-    copies.push_back(*chunk[i]);
+    copies.push_back(quoteAt(i));
   for (const auto& listener : listeners_)
     listener(copies);
 }

@@ -67,9 +67,11 @@ class Snapshot final : public sinks::Sink {
   static constexpr size_t kChunk = sinks::Sink::kCopyChunk;
 
  private:
-  /// One version from `chunk`. `plain`: the same quotes, contiguous, when the caller has them
-  /// (the listeners then get them without a copy); empty: copied for the listeners, if any.
-  void deliverChunk(std::span<const sinks::SharedQuote> chunk, std::span<const model::Quote> plain);
+  /// One version from the quotes of `shared` (kept as they are) or of `plain` (copied into the
+  /// slots they take, and handed to the listeners as they are when every one changed
+  /// something); the other span is empty.
+  void deliverChunk(std::span<const sinks::SharedQuote> shared,
+                    std::span<const model::Quote> plain);
 
   const Clock& clock_;
   mutable std::mutex mutex_;  // guards the pointer swap only
