@@ -15,12 +15,15 @@ namespace {
 constexpr UpstreamState kStates[] = {UpstreamState::Healthy, UpstreamState::BackingOff,
                                      UpstreamState::BudgetExhausted, UpstreamState::Standby};
 
-std::string samplePrices(const std::vector<SharedQuote>& quotes, size_t count) {
+/// How many of a cycle's quotes its log line shows.
+constexpr size_t kSampleQuotes = 3;
+
+std::string samplePrices(const std::vector<SharedQuote>& quotes) {
   std::string out;
-  for (size_t i = 0; i < quotes.size() && i < count; ++i) {
+  for (const auto& quote : quotes) {
     if (!out.empty())
       out += ", ";
-    const auto& q = *quotes[i];
+    const auto& q = *quote;
     out += q.price ? fmt::format("{} {} {}", q.name, *q.price, q.vs_currency)
                    : fmt::format("{} (no price)", q.name);
   }
@@ -315,7 +318,7 @@ CycleReport FetchLoop::runCycle(SystemTime deadline) {
         "sent {} quotes to {} ({} unchanged, {} invalid, {} upstream requests for {}) in {} ms "
         "({}); next cycle at {}",
         report.delivered, names, report.unchanged, report.invalid, report.requests,
-        toString(report.kind), report.duration.count(), samplePrices(sample, 3), next);
+        toString(report.kind), report.duration.count(), samplePrices(sample), next);
   } else if (report.kind == CycleKind::Idle) {
     log->debug("nothing due: every endpoint was read within its cache period; next cycle at {}",
                next);
@@ -367,7 +370,7 @@ void FetchLoop::publish(std::vector<SharedQuote>& quotes, CycleReport& report,
   for (const auto& quote : quotes)
     last_published_[changeKey(*quote)] = quote->last_updated_ms;
   loopMetrics().published.inc(quotes.size());
-  for (size_t i = 0; i < quotes.size() && sample.size() < 3; ++i)
+  for (size_t i = 0; i < quotes.size() && sample.size() < kSampleQuotes; ++i)
     sample.push_back(quotes[i]);
 }
 
